@@ -1,0 +1,439 @@
+// Real Apache Kafka clusters on loopback, for tests, the demo and the benchmarks.
+// KRaft clusters run Kafka 4.x with each node as broker and controller in one JVM; the ZooKeeper
+// variant runs Kafka 3.9 beside a ZooKeeper server, for configs that still say `zookeeper.connect`.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, createConnection } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Admin } from '@platformatic/kafka'
+import { ensureKafkaDist, javaBin, type KafkaDist } from './kafka-dist.ts'
+
+export interface StartClusterOptions {
+  /** Used in folder names and logs: "source", "target". */
+  name?: string
+  /** Number of nodes, each broker and controller. Default 1. */
+  brokers?: number
+  /** Heap of each broker JVM in MiB. Default 512: two 3-node clusters fit on 2 cores and 24 GB. */
+  heapMb?: number
+  /** Extra server.properties for every node. */
+  serverProperties?: Record<string, string | number | boolean>
+  /** Leave the JVMs running after this process exits (for `npm run kafka -- up`). */
+  detached?: boolean
+  /** Give up after this many milliseconds. Default 120 000. */
+  startTimeoutMs?: number
+}
+
+export interface BrokerNode {
+  nodeId: number
+  host: string
+  port: number
+  controllerPort: number
+  dir: string
+  pid: number | undefined
+}
+
+export interface KafkaCluster {
+  name: string
+  /** Comma-separated host:port list, as `bootstrap.servers` wants it. */
+  bootstrap: string
+  brokers: BrokerNode[]
+  dataDir: string
+  kafkaVersion: string
+  /** ZooKeeper connect string, for the ZooKeeper-mode variant only. */
+  zookeeper?: string
+  stop (): Promise<void>
+  killBroker (index: number): Promise<void>
+  restartBroker (index: number): Promise<void>
+  /** Every JVM of the cluster (brokers, and ZooKeeper where there is one). */
+  processIds (): number[]
+}
+
+const liveProcesses = new Set<ChildProcess>()
+process.once('exit', () => {
+  for (const child of liveProcesses) child.kill('SIGKILL')
+})
+
+export async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      const port = typeof address === 'object' && address !== null ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+function clusterId (): string {
+  return randomBytes(16).toString('base64url').slice(0, 22)
+}
+
+function propertiesText (props: Record<string, string | number | boolean>): string {
+  return Object.entries(props).map(([k, v]) => `${k}=${String(v)}`).join('\n') + '\n'
+}
+
+const log4j2 = `status = error
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = \${sys:kafka.logs.dir}/server.log
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = file
+logger.statechange.name = state.change.logger
+logger.statechange.level = WARN
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+`
+
+const log4j1 = `log4j.rootLogger=INFO, file
+log4j.appender.file=org.apache.log4j.FileAppender
+log4j.appender.file.File=\${kafka.logs.dir}/server.log
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.state.change.logger=WARN
+log4j.logger.kafka.request.logger=WARN
+`
+
+function tail (file: string, lines = 40): string {
+  if (!existsSync(file)) return `(no ${file})`
+  return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n')
+}
+
+function jvmArgs (dist: KafkaDist, heapMb: number, logDir: string, logConfig: string): string[] {
+  const logging = dist.flavour === 'kafka-3.9'
+    ? `-Dlog4j.configuration=file:${logConfig}`
+    : `-Dlog4j2.configurationFile=${logConfig}`
+  return [
+    `-Xms${heapMb}m`, `-Xmx${heapMb}m`, '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20',
+    '-XX:+ExplicitGCInvokesConcurrent', '-Djava.awt.headless=true',
+    `-Dkafka.logs.dir=${logDir}`, logging, '-cp', join(dist.libs, '*')
+  ]
+}
+
+interface NodeSpec {
+  node: BrokerNode
+  configFile: string
+  logDir: string
+  logConfig: string
+}
+
+class LocalCluster implements KafkaCluster {
+  name: string
+  bootstrap: string
+  brokers: BrokerNode[]
+  dataDir: string
+  kafkaVersion: string
+  zookeeper?: string
+  #dist: KafkaDist
+  #specs: NodeSpec[]
+  #heapMb: number
+  #detached: boolean
+  #children = new Map<number, ChildProcess>()
+  #extra: Array<{ child: ChildProcess | undefined, pid: number | undefined }> = []
+  #stopped = false
+
+  constructor (name: string, dist: KafkaDist, specs: NodeSpec[], dataDir: string, heapMb: number, detached: boolean) {
+    this.name = name
+    this.#dist = dist
+    this.#specs = specs
+    this.brokers = specs.map(s => s.node)
+    this.bootstrap = this.brokers.map(b => `${b.host}:${b.port}`).join(',')
+    this.dataDir = dataDir
+    this.kafkaVersion = dist.version
+    this.#heapMb = heapMb
+    this.#detached = detached
+  }
+
+  spawnJava (mainClass: string, args: string[], logDir: string, logConfig: string, stdoutFile: string): ChildProcess {
+    const out = openSync(stdoutFile, 'a')
+    const child = spawn(javaBin(), [...jvmArgs(this.#dist, this.#heapMb, logDir, logConfig), mainClass, ...args], {
+      stdio: ['ignore', out, out],
+      detached: this.#detached
+    })
+    closeSync(out)
+    if (this.#detached) child.unref()
+    else {
+      liveProcesses.add(child)
+      child.once('exit', () => liveProcesses.delete(child))
+    }
+    return child
+  }
+
+  processIds (): number[] {
+    return [...this.brokers.map(b => b.pid), ...this.#extra.map(e => e.pid)].filter((p): p is number => p !== undefined)
+  }
+
+  addExtraProcess (child: ChildProcess): void {
+    this.#extra.push({ child, pid: child.pid })
+  }
+
+  startNode (index: number): void {
+    const spec = this.#specs[index]
+    const child = this.spawnJava('kafka.Kafka', [spec.configFile], spec.logDir, spec.logConfig, join(spec.logDir, 'stdout.log'))
+    spec.node.pid = child.pid
+    this.#children.set(index, child)
+  }
+
+  async waitForNode (index: number, sinceBytes: number, deadline: number): Promise<void> {
+    const spec = this.#specs[index]
+    const logFile = join(spec.logDir, 'server.log')
+    const child = this.#children.get(index)
+    while (true) {
+      if (child?.exitCode !== null && child?.exitCode !== undefined) {
+        throw new Error(`Kafka node ${spec.node.nodeId} of cluster "${this.name}" exited with code ${child.exitCode} during start.\n` +
+          `--- ${logFile} ---\n${tail(logFile)}\n--- stdout ---\n${tail(join(spec.logDir, 'stdout.log'))}`)
+      }
+      if (existsSync(logFile)) {
+        const text = readFileSync(logFile, 'utf8').slice(sinceBytes)
+        if (/Kafka ?Server.*started|\[KafkaServer id=\d+\] started/.test(text)) return
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`Kafka node ${spec.node.nodeId} of cluster "${this.name}" did not start in time.\n--- ${logFile} ---\n${tail(logFile)}`)
+      }
+      await sleep(200)
+    }
+  }
+
+  async waitForMetadata (deadline: number): Promise<void> {
+    const admin = new Admin({ clientId: 'harness', bootstrapBrokers: this.bootstrap.split(','), retries: 0, timeout: 5000 })
+    let lastError: unknown
+    try {
+      while (Date.now() < deadline) {
+        try {
+          const metadata = await admin.metadata({ topics: [], forceUpdate: true })
+          if (metadata.brokers.size === this.brokers.length) return
+          lastError = new Error(`${metadata.brokers.size} of ${this.brokers.length} brokers registered`)
+        } catch (error) {
+          lastError = error
+        }
+        await sleep(250)
+      }
+    } finally {
+      await admin.close().catch(() => {})
+    }
+    const logFile = join(this.#specs[0].logDir, 'server.log')
+    throw new Error(`Cluster "${this.name}" did not answer metadata with every broker registered: ${String(lastError)}\n--- ${logFile} ---\n${tail(logFile)}`)
+  }
+
+  async killBroker (index: number): Promise<void> {
+    const child = this.#children.get(index)
+    if (child === undefined) throw new Error(`Broker ${index} of cluster "${this.name}" is not running`)
+    this.#children.delete(index)
+    if (child.exitCode === null) {
+      const exited = new Promise(resolve => child.once('exit', resolve))
+      child.kill('SIGKILL')
+      await exited
+    }
+    this.#specs[index].node.pid = undefined
+  }
+
+  async restartBroker (index: number, timeoutMs = 120_000): Promise<void> {
+    if (this.#children.has(index)) throw new Error(`Broker ${index} of cluster "${this.name}" is still running`)
+    const logFile = join(this.#specs[index].logDir, 'server.log')
+    const since = existsSync(logFile) ? readFileSync(logFile, 'utf8').length : 0
+    this.startNode(index)
+    const deadline = Date.now() + timeoutMs
+    await this.waitForNode(index, since, deadline)
+    await this.waitForMetadata(deadline)
+  }
+
+  async stop (): Promise<void> {
+    if (this.#stopped) return
+    this.#stopped = true
+    const all = [...this.#children.values()]
+    this.#children.clear()
+    await Promise.all(all.map(async child => {
+      if (child.exitCode !== null) return
+      const exited = new Promise(resolve => child.once('exit', resolve))
+      child.kill('SIGKILL')
+      await exited
+    }))
+    for (const { child, pid } of this.#extra) {
+      if (child !== undefined && child.exitCode === null) {
+        const exited = new Promise(resolve => child.once('exit', resolve))
+        child.kill('SIGKILL')
+        await exited
+      } else if (pid !== undefined) {
+        try { process.kill(pid, 'SIGKILL') } catch {}
+      }
+    }
+    rmSync(this.dataDir, { recursive: true, force: true })
+  }
+}
+
+function makeDataDir (name: string): string {
+  const base = process.env.KAFKA_MIRROR_CLUSTER_DIR ?? tmpdir()
+  mkdirSync(base, { recursive: true })
+  return mkdtempSync(join(base, `kafka-mirror-${name}-`))
+}
+
+/** Starts a KRaft cluster of Kafka 4.x on free loopback ports and waits until every broker is registered. */
+export async function startCluster (options: StartClusterOptions = {}): Promise<KafkaCluster> {
+  const name = options.name ?? 'kafka'
+  const count = options.brokers ?? 1
+  const heapMb = options.heapMb ?? 512
+  const deadline = Date.now() + (options.startTimeoutMs ?? 120_000)
+  const dist = ensureKafkaDist('kafka-4')
+  const dataDir = makeDataDir(name)
+  const host = '127.0.0.1'
+
+  const nodes: BrokerNode[] = []
+  for (let i = 0; i < count; i++) {
+    nodes.push({ nodeId: i + 1, host, port: await freePort(), controllerPort: await freePort(), dir: join(dataDir, `node-${i + 1}`), pid: undefined })
+  }
+  const voters = nodes.map(n => `${n.nodeId}@${host}:${n.controllerPort}`).join(',')
+  const replication = Math.min(3, count)
+  const specs: NodeSpec[] = nodes.map(node => {
+    mkdirSync(node.dir, { recursive: true })
+    const logDir = join(node.dir, 'logs')
+    mkdirSync(logDir, { recursive: true })
+    const configFile = join(node.dir, 'server.properties')
+    const logConfig = join(node.dir, 'log4j2.properties')
+    writeFileSync(logConfig, log4j2)
+    writeFileSync(configFile, propertiesText({
+      'process.roles': 'broker,controller',
+      'node.id': node.nodeId,
+      'controller.quorum.voters': voters,
+      listeners: `PLAINTEXT://${host}:${node.port},CONTROLLER://${host}:${node.controllerPort}`,
+      'advertised.listeners': `PLAINTEXT://${host}:${node.port}`,
+      'controller.listener.names': 'CONTROLLER',
+      'inter.broker.listener.name': 'PLAINTEXT',
+      'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+      'log.dirs': join(node.dir, 'data'),
+      'num.partitions': 1,
+      'default.replication.factor': replication,
+      'offsets.topic.replication.factor': replication,
+      'offsets.topic.num.partitions': 10,
+      'transaction.state.log.replication.factor': replication,
+      'transaction.state.log.min.isr': 1,
+      'transaction.state.log.num.partitions': 10,
+      'share.coordinator.state.topic.replication.factor': replication,
+      'share.coordinator.state.topic.min.isr': 1,
+      'group.initial.rebalance.delay.ms': 0,
+      // The mirror must create target topics itself; brokers that invent them would hide a bug.
+      'auto.create.topics.enable': false,
+      'num.network.threads': 2,
+      'num.io.threads': 4,
+      ...options.serverProperties
+    }))
+    return { node, configFile, logDir, logConfig }
+  })
+
+  // Each node's storage is formatted with the same cluster id before any node starts.
+  const id = clusterId()
+  await Promise.all(specs.map(async spec => await new Promise<void>((resolve, reject) => {
+    const child = spawn(javaBin(), ['-Xmx256m', `-Dlog4j2.configurationFile=${spec.logConfig}`, `-Dkafka.logs.dir=${spec.logDir}`,
+      '-cp', join(dist.libs, '*'), 'kafka.tools.StorageTool', 'format', '-t', id, '-c', spec.configFile], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    child.stdout.on('data', d => { output += String(d) })
+    child.stderr.on('data', d => { output += String(d) })
+    child.once('error', reject)
+    child.once('exit', code => code === 0 ? resolve() : reject(new Error(`Formatting storage of node ${spec.node.nodeId} failed (exit ${code}):\n${output}`)))
+  })))
+
+  const cluster = new LocalCluster(name, dist, specs, dataDir, heapMb, options.detached ?? false)
+  try {
+    for (let i = 0; i < count; i++) cluster.startNode(i)
+    for (let i = 0; i < count; i++) await cluster.waitForNode(i, 0, deadline)
+    await cluster.waitForMetadata(deadline)
+  } catch (error) {
+    await cluster.stop()
+    throw error
+  }
+  return cluster
+}
+
+async function waitForPort (port: number, deadline: number, what: string, logFile: string): Promise<void> {
+  while (true) {
+    const open = await new Promise<boolean>(resolve => {
+      const socket = createConnection({ host: '127.0.0.1', port })
+      socket.once('connect', () => { socket.destroy(); resolve(true) })
+      socket.once('error', () => resolve(false))
+    })
+    if (open) return
+    if (Date.now() > deadline) throw new Error(`${what} did not open port ${port} in time.\n--- ${logFile} ---\n${tail(logFile)}`)
+    await sleep(200)
+  }
+}
+
+/** Starts ZooKeeper and a Kafka 3.9 cluster registered in it, for `zookeeper.connect` configs. */
+export async function startZooKeeperCluster (options: StartClusterOptions = {}): Promise<KafkaCluster> {
+  const name = options.name ?? 'zk-kafka'
+  const count = options.brokers ?? 1
+  const heapMb = options.heapMb ?? 384
+  const deadline = Date.now() + (options.startTimeoutMs ?? 120_000)
+  const dist = ensureKafkaDist('kafka-3.9')
+  const dataDir = makeDataDir(name)
+  const host = '127.0.0.1'
+  const zkPort = await freePort()
+  const zookeeper = `${host}:${zkPort}`
+
+  const zkDir = join(dataDir, 'zookeeper')
+  mkdirSync(join(zkDir, 'logs'), { recursive: true })
+  const zkLogConfig = join(zkDir, 'log4j.properties')
+  writeFileSync(zkLogConfig, log4j1)
+  const zkConfig = join(zkDir, 'zookeeper.properties')
+  writeFileSync(zkConfig, propertiesText({
+    dataDir: join(zkDir, 'data'),
+    clientPort: zkPort,
+    clientPortAddress: host,
+    maxClientCnxns: 0,
+    'admin.enableServer': false,
+    '4lw.commands.whitelist': '*'
+  }))
+
+  const nodes: BrokerNode[] = []
+  for (let i = 0; i < count; i++) {
+    nodes.push({ nodeId: i + 1, host, port: await freePort(), controllerPort: 0, dir: join(dataDir, `broker-${i + 1}`), pid: undefined })
+  }
+  const replication = Math.min(3, count)
+  const specs: NodeSpec[] = nodes.map(node => {
+    const logDir = join(node.dir, 'logs')
+    mkdirSync(logDir, { recursive: true })
+    const configFile = join(node.dir, 'server.properties')
+    const logConfig = join(node.dir, 'log4j.properties')
+    writeFileSync(logConfig, log4j1)
+    writeFileSync(configFile, propertiesText({
+      'broker.id': node.nodeId,
+      'zookeeper.connect': zookeeper,
+      listeners: `PLAINTEXT://${host}:${node.port}`,
+      'advertised.listeners': `PLAINTEXT://${host}:${node.port}`,
+      'log.dirs': join(node.dir, 'data'),
+      'num.partitions': 1,
+      'default.replication.factor': replication,
+      'offsets.topic.replication.factor': replication,
+      'offsets.topic.num.partitions': 10,
+      'transaction.state.log.replication.factor': replication,
+      'transaction.state.log.min.isr': 1,
+      'group.initial.rebalance.delay.ms': 0,
+      'auto.create.topics.enable': false,
+      ...options.serverProperties
+    }))
+    return { node, configFile, logDir, logConfig }
+  })
+
+  const cluster = new LocalCluster(name, dist, specs, dataDir, heapMb, options.detached ?? false)
+  cluster.zookeeper = zookeeper
+  try {
+    const zk = cluster.spawnJava('org.apache.zookeeper.server.quorum.QuorumPeerMain', [zkConfig], join(zkDir, 'logs'), zkLogConfig, join(zkDir, 'logs', 'stdout.log'))
+    cluster.addExtraProcess(zk)
+    await waitForPort(zkPort, deadline, 'ZooKeeper', join(zkDir, 'logs', 'server.log'))
+    for (let i = 0; i < count; i++) cluster.startNode(i)
+    for (let i = 0; i < count; i++) await cluster.waitForNode(i, 0, deadline)
+    await cluster.waitForMetadata(deadline)
+  } catch (error) {
+    await cluster.stop()
+    throw error
+  }
+  return cluster
+}
+
+/** Whether java is on the PATH; used to explain a missing JDK before anything else fails. */
+export function javaAvailable (): boolean {
+  return spawnSync(javaBin(), ['-version'], { stdio: 'ignore' }).status === 0
+}

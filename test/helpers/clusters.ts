@@ -1,0 +1,49 @@
+// The shared source and target clusters of a test run, and unique names so tests never collide.
+import { randomBytes } from 'node:crypto'
+import { after } from 'node:test'
+import { Admin } from '@platformatic/kafka'
+import { startCluster, type KafkaCluster } from '../../harness/cluster.ts'
+
+export interface TestClusters {
+  source: string
+  target: string
+}
+
+let own: Promise<TestClusters> | undefined
+
+/** Bootstrap addresses of the run's source and target clusters. */
+export async function testClusters (): Promise<TestClusters> {
+  const shared = process.env.KAFKA_MIRROR_TEST_CLUSTERS
+  if (shared !== undefined) return JSON.parse(shared) as TestClusters
+  // A test file run alone (node --test test/x.test.ts) gets clusters of its own.
+  own ??= (async () => {
+    const started: KafkaCluster[] = await Promise.all([
+      startCluster({ name: 'source', brokers: 2 }),
+      startCluster({ name: 'target', brokers: 2 })
+    ])
+    after(async () => { await Promise.all(started.map(async c => await c.stop())) })
+    return { source: started[0].bootstrap, target: started[1].bootstrap }
+  })()
+  return await own
+}
+
+export function uniqueName (prefix = 'topic'): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`
+}
+
+/** Creates a topic with a unique name and deletes it after the test file. */
+export async function createTestTopic (bootstrap: string, options: { prefix?: string, partitions?: number, replicas?: number, configs?: Record<string, string> } = {}): Promise<string> {
+  const topic = uniqueName(options.prefix)
+  const admin = new Admin({ clientId: 'test-helper', bootstrapBrokers: bootstrap.split(',') })
+  try {
+    await admin.createTopics({
+      topics: [topic],
+      partitions: options.partitions ?? 1,
+      replicas: options.replicas ?? 1,
+      configs: Object.entries(options.configs ?? {}).map(([name, value]) => ({ name, value }))
+    })
+  } finally {
+    await admin.close()
+  }
+  return topic
+}
