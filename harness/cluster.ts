@@ -52,8 +52,11 @@ export interface KafkaCluster {
 }
 
 const liveProcesses = new Set<ChildProcess>()
+const liveDataDirs = new Set<string>()
+// Clusters this process started die with it, whoever forgot to stop them.
 process.once('exit', () => {
   for (const child of liveProcesses) child.kill('SIGKILL')
+  for (const dir of liveDataDirs) rmSync(dir, { recursive: true, force: true })
 })
 
 export async function freePort (): Promise<number> {
@@ -147,6 +150,7 @@ class LocalCluster implements KafkaCluster {
     this.kafkaVersion = dist.version
     this.#heapMb = heapMb
     this.#detached = detached
+    if (!detached) liveDataDirs.add(dataDir)
   }
 
   spawnJava (mainClass: string, args: string[], logDir: string, logConfig: string, stdoutFile: string): ChildProcess {
@@ -156,8 +160,10 @@ class LocalCluster implements KafkaCluster {
       detached: this.#detached
     })
     closeSync(out)
-    if (this.#detached) child.unref()
-    else {
+    // Unreferenced either way: a test process whose work is done exits, and its 'exit' handler
+    // kills the JVMs it started (detached ones keep running for `npm run kafka -- up`).
+    child.unref()
+    if (!this.#detached) {
       liveProcesses.add(child)
       child.once('exit', () => liveProcesses.delete(child))
     }
@@ -226,6 +232,7 @@ class LocalCluster implements KafkaCluster {
     this.#children.delete(index)
     if (child.exitCode === null) {
       const exited = new Promise(resolve => child.once('exit', resolve))
+      child.ref() // keep the loop alive until the exit is seen
       child.kill('SIGKILL')
       await exited
     }
@@ -250,12 +257,14 @@ class LocalCluster implements KafkaCluster {
     await Promise.all(all.map(async child => {
       if (child.exitCode !== null) return
       const exited = new Promise(resolve => child.once('exit', resolve))
+      child.ref() // keep the loop alive until the exit is seen
       child.kill('SIGKILL')
       await exited
     }))
     for (const { child, pid } of this.#extra) {
       if (child !== undefined && child.exitCode === null) {
         const exited = new Promise(resolve => child.once('exit', resolve))
+        child.ref()
         child.kill('SIGKILL')
         await exited
       } else if (pid !== undefined) {
@@ -263,6 +272,7 @@ class LocalCluster implements KafkaCluster {
       }
     }
     rmSync(this.dataDir, { recursive: true, force: true })
+    liveDataDirs.delete(this.dataDir)
   }
 }
 

@@ -1,0 +1,83 @@
+// `kafka-mirror --consumer.config c.properties --producer.config p.properties --whitelist T`:
+// MirrorMaker 1's command line, running the Mirror engine until Ctrl+C (or the end, with --once).
+import { loadMirrorConfig, mirrorFlags, type MirrorSettings } from '../config/mirror-config.ts'
+import { ConfigError, ExitCodes } from '../errors.ts'
+import { createLogger, type Logger } from '../log.ts'
+import { Mirror } from '../mirror/mirror.ts'
+import type { MirrorSummary } from '../mirror/stats.ts'
+import { helpText, parseFlags } from './flags.ts'
+import type { Command } from './io.ts'
+
+const usage = `Usage: kafka-mirror [mirror] --consumer.config <file> --producer.config <file> --whitelist <regex> [options]
+
+Copies the matching topics of the source cluster (consumer.config) to the target cluster
+(producer.config), keeping keys, values, headers and timestamps. Offsets on the target differ from
+the source's. Ctrl+C stops it after the records already fetched are delivered and committed.`
+
+/** What MirrorMaker 1 printed at start: each consumer's effective settings. */
+function logEffectiveSettings (log: Logger, settings: MirrorSettings): void {
+  const { source, target } = settings
+  for (let i = 0; i < settings.numStreams; i++) {
+    log.info({
+      'bootstrap.servers': source.bootstrapServers.join(',') || `(from ZooKeeper ${source.zookeeperConnect ?? ''})`,
+      'client.id': `${source.clientId}-${i}`,
+      'group.id': source.groupId,
+      'security.protocol': source.securityProtocol,
+      'request.timeout.ms': source.requestTimeoutMs,
+      'auto.offset.reset': source.autoOffsetReset
+    }, `consumer ${i} settings`)
+  }
+  log.info({
+    'bootstrap.servers': target.bootstrapServers.join(','),
+    'client.id': target.clientId,
+    acks: target.acks === -1 ? 'all' : target.acks,
+    'enable.idempotence': target.idempotent,
+    'compression.type': target.compression,
+    'security.protocol': target.securityProtocol
+  }, 'producer settings')
+}
+
+function printSummary (out: NodeJS.WritableStream, summary: MirrorSummary): void {
+  const seconds = (summary.elapsedMs / 1000).toFixed(1)
+  out.write(`Copied ${summary.records} records (${(summary.bytes / 1024 / 1024).toFixed(2)} MB) in ${seconds} s: ${summary.recordsPerSecond} records/s, ${summary.megabytesPerSecond} MB/s.\n`)
+  for (const t of summary.topics) out.write(`  ${t.topic}: ${t.copied} of ${t.planned} records\n`)
+  if (summary.failedRecords > 0) out.write(`  ${summary.failedRecords} records could not be delivered and were skipped (abort.on.send.failure=false)\n`)
+}
+
+export const mirrorCommand: Command = async (argv, io) => {
+  const flags = parseFlags(argv, mirrorFlags)
+  if (flags.pairs.some(([k]) => k === 'help')) {
+    io.stdout.write(helpText(usage, mirrorFlags))
+    return ExitCodes.OK
+  }
+  const problems = [...flags.problems]
+  if (flags.positionals.length > 0) problems.push({ source: 'command line', message: `unexpected argument${flags.positionals.length > 1 ? 's' : ''} ${flags.positionals.join(' ')}`, fix: 'flags take the form --name value' })
+  let loaded
+  try {
+    loaded = loadMirrorConfig(flags.pairs)
+  } catch (error) {
+    if (error instanceof ConfigError) throw new ConfigError([...problems, ...error.problems])
+    throw error
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+
+  const log = createLogger({ level: loaded.logLevel, format: loaded.logFormat, stream: io.stderr })
+  for (const warning of loaded.warnings) log.warn(warning)
+  logEffectiveSettings(log, loaded.settings)
+
+  const mirror = new Mirror({ ...loaded.settings, logger: log })
+  const onAbort = (): void => {
+    log.info('stopping: delivering what was fetched, then committing')
+    mirror.stop().catch(() => {})
+  }
+  io.signal.addEventListener('abort', onAbort, { once: true })
+  try {
+    await mirror.start()
+    const summary = await mirror.finished
+    if (loaded.settings.once) printSummary(io.stdout, summary)
+    else log.info({ records: summary.records, bytes: summary.bytes }, 'stopped')
+    return ExitCodes.OK
+  } finally {
+    io.signal.removeEventListener('abort', onAbort)
+  }
+}

@@ -1,0 +1,70 @@
+// The one entry point of the command line: picks the command, maps errors to exit codes.
+import { ConfigError, ExitCodes, KafkaMirrorError, describeCause } from '../errors.ts'
+import type { CliIO, Command } from './io.ts'
+
+const commands: Record<string, () => Promise<Command>> = {
+  mirror: async () => (await import('./mirror-command.ts')).mirrorCommand,
+  topics: async () => (await import('./topics-command.ts')).topicsCommand,
+  produce: async () => (await import('./produce-command.ts')).produceCommand,
+  consume: async () => (await import('./consume-command.ts')).consumeCommand
+}
+
+const usage = `kafka-mirror: copies Kafka topics from a source cluster to a target cluster.
+
+Usage:
+  kafka-mirror --consumer.config consumer.properties --producer.config producer.properties --whitelist 'testtopic' [--num.streams 4]
+  kafka-mirror mirror ...              the same, by name
+  kafka-mirror topics ...              create, list, describe and delete topics (as kafka-topics.sh)
+  kafka-mirror produce ...             write lines from stdin to a topic (as kafka-console-producer.sh)
+  kafka-mirror consume ...             print a topic's records (as kafka-console-consumer.sh)
+
+Each command takes --help.
+`
+
+export function defaultIO (): CliIO {
+  const controller = new AbortController()
+  const stop = (): void => {
+    if (controller.signal.aborted) process.exit(ExitCodes.INTERRUPTED)
+    controller.abort()
+  }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, signal: controller.signal }
+}
+
+export async function runCli (argv: string[], io: CliIO = defaultIO()): Promise<number> {
+  let name = 'mirror'
+  let rest = argv
+  if (argv.length > 0 && !argv[0].startsWith('-')) {
+    name = argv[0]
+    rest = argv.slice(1)
+  } else if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h') {
+    if (argv.length === 0) {
+      io.stderr.write(usage)
+      return ExitCodes.BAD_INPUT
+    }
+    io.stdout.write(usage)
+    return ExitCodes.OK
+  }
+  const load = commands[name]
+  if (load === undefined) {
+    io.stderr.write(`Unknown command "${name}". Commands: ${Object.keys(commands).join(', ')}; see kafka-mirror --help.\n`)
+    return ExitCodes.BAD_INPUT
+  }
+  try {
+    const command = await load()
+    return await command(rest, io)
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      io.stderr.write(`${error.message}\n`)
+      return error.exitCode
+    }
+    if (error instanceof KafkaMirrorError) {
+      io.stderr.write(`Error: ${error.message}\n`)
+      return error.exitCode
+    }
+    io.stderr.write(`Error: ${describeCause(error)}\n`)
+    if (process.env.KAFKA_MIRROR_DEBUG !== undefined && error instanceof Error) io.stderr.write(`${error.stack}\n`)
+    return ExitCodes.FAILURE
+  }
+}

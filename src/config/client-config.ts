@@ -1,0 +1,107 @@
+// Kafka's own client property names, as found in consumer.properties and producer.properties.
+// Each doc says the default and what kafka-mirror does with the key.
+import { ConfigDefinition, type ConfigKey } from './definition.ts'
+
+const hostPortList = (value: unknown): string | undefined => {
+  const items = value as string[]
+  if (items.length === 0) return 'is empty'
+  const bad = items.filter(i => !/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/.test(i))
+  return bad.length > 0 ? `has ${bad.map(b => `"${b}"`).join(', ')}, which is not host:port` : undefined
+}
+
+const ignoredSerde = 'kafka-mirror copies keys and values as bytes, never deserializing them'
+
+/** Keys both clients read: where the cluster is and how to reach it securely. */
+export const commonClientKeys: ConfigKey[] = [
+  { name: 'bootstrap.servers', type: 'list', doc: 'host:port pairs of brokers to first connect to, comma-separated. Required unless the consumer gives zookeeper.connect.', validate: hostPortList, importance: 'high' },
+  { name: 'client.id', type: 'string', doc: 'Name sent to the brokers with every request, seen in their logs and quotas. Default: the group.id, followed by the stream number (as MirrorMaker 1 did).', importance: 'medium' },
+  { name: 'client.rack', type: 'string', doc: 'Rack of this client, for fetching from the closest replica. Default: none.' },
+  { name: 'security.protocol', type: 'string', default: 'PLAINTEXT', choices: ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'], doc: 'How to talk to the brokers. Default PLAINTEXT.', importance: 'high' },
+  { name: 'sasl.mechanism', type: 'string', default: 'GSSAPI', choices: ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512', 'OAUTHBEARER', 'GSSAPI'], doc: 'SASL mechanism for SASL_PLAINTEXT and SASL_SSL. Default GSSAPI, as in Kafka; kafka-mirror supports PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 and OAUTHBEARER.' },
+  { name: 'sasl.jaas.config', type: 'password', doc: 'JAAS login line with the username and password, as for Java clients: `org.apache.kafka.common.security.plain.PlainLoginModule required username="u" password="p";`. Never logged.' },
+  { name: 'ssl.truststore.location', type: 'string', doc: 'File with the CA certificates that sign the brokers\' certificates: PEM or PKCS12 (JKS must be converted: `keytool -importkeystore -srcstoretype JKS -deststoretype PKCS12`). Default: the system CAs.' },
+  { name: 'ssl.truststore.type', type: 'string', default: 'JKS', choices: ['JKS', 'PKCS12', 'PEM'], doc: 'Format of ssl.truststore.location. Default JKS, as in Kafka; kafka-mirror reads PEM and PKCS12.' },
+  { name: 'ssl.truststore.password', type: 'password', doc: 'Password of a PKCS12 truststore. Never logged.' },
+  { name: 'ssl.truststore.certificates', type: 'password', doc: 'CA certificates in PEM, given inline instead of a file.' },
+  { name: 'ssl.keystore.location', type: 'string', doc: 'File with this client\'s certificate and key, for brokers that require client certificates: PEM or PKCS12.' },
+  { name: 'ssl.keystore.type', type: 'string', default: 'JKS', choices: ['JKS', 'PKCS12', 'PEM'], doc: 'Format of ssl.keystore.location. Default JKS, as in Kafka; kafka-mirror reads PEM and PKCS12.' },
+  { name: 'ssl.keystore.password', type: 'password', doc: 'Password of the keystore. Never logged.' },
+  { name: 'ssl.key.password', type: 'password', doc: 'Password of the private key in the keystore. Never logged.' },
+  { name: 'ssl.keystore.certificate.chain', type: 'password', doc: 'This client\'s certificate chain in PEM, given inline.' },
+  { name: 'ssl.keystore.key', type: 'password', doc: 'This client\'s private key in PEM, given inline. Never logged.' },
+  { name: 'ssl.endpoint.identification.algorithm', type: 'string', default: 'https', doc: 'https checks that the broker\'s certificate names its host; empty turns the check off. Default https.' },
+  { name: 'ssl.protocol', type: 'string', default: 'TLSv1.3', doc: 'Accepted for compatibility; Node negotiates the best TLS version both sides support.' },
+  { name: 'ssl.enabled.protocols', type: 'list', doc: 'Accepted for compatibility; Node negotiates the TLS version.' },
+  { name: 'request.timeout.ms', type: 'int', default: 30000, min: 1, doc: 'How long to wait for a broker to answer a request. Default 30000.' },
+  { name: 'socket.connection.setup.timeout.ms', type: 'int', default: 10000, min: 1, doc: 'How long to wait for a connection to a broker. Default 10000.' },
+  { name: 'metadata.max.age.ms', type: 'int', default: 300000, min: 0, doc: 'Refresh cluster metadata at least this often. Default 300000.' },
+  { name: 'retry.backoff.ms', type: 'int', default: 100, min: 0, doc: 'Wait between retries of a failed request. Default 100.' },
+  { name: 'reconnect.backoff.ms', type: 'int', default: 50, min: 0, doc: 'Accepted for compatibility; reconnects follow retry.backoff.ms.' },
+  { name: 'reconnect.backoff.max.ms', type: 'int', default: 1000, min: 0, doc: 'Accepted for compatibility.' },
+  { name: 'connections.max.idle.ms', type: 'int', default: 540000, doc: 'Accepted for compatibility.' },
+  { name: 'client.dns.lookup', type: 'string', default: 'use_all_dns_ips', doc: 'Accepted for compatibility; Node resolves names.' },
+  { name: 'send.buffer.bytes', type: 'int', default: 131072, doc: 'Accepted for compatibility; the OS sizes socket buffers.' },
+  { name: 'receive.buffer.bytes', type: 'int', default: 65536, doc: 'Accepted for compatibility; the OS sizes socket buffers.' },
+  { name: 'metric.reporters', type: 'list', doc: 'Accepted for compatibility; kafka-mirror exports Prometheus metrics.', ignored: 'kafka-mirror has its own metrics' },
+  { name: 'interceptor.classes', type: 'list', doc: 'Java interceptors cannot run in kafka-mirror.', ignored: 'Java classes cannot run in kafka-mirror' }
+]
+
+export const consumerKeys: ConfigKey[] = [
+  ...commonClientKeys,
+  { name: 'zookeeper.connect', type: 'string', doc: 'Old consumers\' way to find the source cluster: ZooKeeper hosts ("h1:2181,h2:2181/chroot"). kafka-mirror reads the brokers from /brokers/ids and connects to them. Deprecated: give bootstrap.servers.', importance: 'high' },
+  { name: 'group.id', type: 'string', default: 'kafka-mirror', doc: 'Consumer group of the mirror. Processes with the same group.id share the partitions and resume from its committed offsets. Default kafka-mirror.', importance: 'high' },
+  { name: 'group.instance.id', type: 'string', doc: 'Static membership id, so a restart within session.timeout.ms does not rebalance. Default: none.' },
+  { name: 'auto.offset.reset', type: 'string', default: 'earliest', choices: ['earliest', 'latest', 'none', 'smallest', 'largest'], doc: 'Where to start in a partition the group has no offset for. Default earliest: a mirror copies what is already there (Kafka\'s consumer defaults to latest). smallest and largest are the old names.', importance: 'high' },
+  { name: 'enable.auto.commit', type: 'boolean', default: false, doc: 'Always off: kafka-mirror commits a source offset only after the target acknowledged every record before it.', validate: v => v === true ? 'cannot be true: kafka-mirror commits only what the target acknowledged (set it to false or remove it)' : undefined },
+  { name: 'auto.commit.interval.ms', type: 'int', default: 5000, doc: 'Accepted for compatibility; see --offset.commit.interval.ms.', ignored: 'commits follow --offset.commit.interval.ms' },
+  { name: 'session.timeout.ms', type: 'int', default: 45000, min: 1, doc: 'A member that sends no heartbeat for this long leaves the group and its partitions move. Default 45000.' },
+  { name: 'heartbeat.interval.ms', type: 'int', default: 3000, min: 1, doc: 'Heartbeat interval to the group coordinator. Default 3000.' },
+  { name: 'max.poll.interval.ms', type: 'int', default: 300000, min: 1, doc: 'Rebalance timeout: how long the group waits for members to rejoin. Default 300000.' },
+  { name: 'max.poll.records', type: 'int', default: 500, min: 1, doc: 'Accepted for compatibility; kafka-mirror sends whole fetches.' },
+  { name: 'fetch.min.bytes', type: 'int', default: 1, min: 0, doc: 'The broker waits for this many bytes (or fetch.max.wait.ms) before answering a fetch. Default 1.' },
+  { name: 'fetch.max.bytes', type: 'int', default: 52428800, min: 0, doc: 'Most bytes one fetch returns. Default 52428800 (50 MiB).' },
+  { name: 'max.partition.fetch.bytes', type: 'int', default: 1048576, min: 0, doc: 'Most bytes one fetch returns per partition. Default 1048576 (1 MiB).' },
+  { name: 'fetch.max.wait.ms', type: 'int', default: 500, min: 0, doc: 'Longest the broker waits for fetch.min.bytes. Default 500.' },
+  { name: 'isolation.level', type: 'string', default: 'read_uncommitted', choices: ['read_uncommitted', 'read_committed'], doc: 'read_committed copies only committed transactional records. Default read_uncommitted, as in Kafka.' },
+  { name: 'partition.assignment.strategy', type: 'list', doc: 'Accepted for compatibility; kafka-mirror uses the range and round-robin assignors of the classic group protocol.' },
+  { name: 'exclude.internal.topics', type: 'boolean', default: true, doc: 'Internal topics (__consumer_offsets, __transaction_state) are never mirrored, whatever this says.' },
+  { name: 'allow.auto.create.topics', type: 'boolean', default: false, doc: 'Accepted for compatibility; the mirror never creates source topics.' },
+  { name: 'check.crcs', type: 'boolean', default: true, doc: 'Accepted for compatibility.' },
+  { name: 'key.deserializer', type: 'class', doc: 'Accepted for compatibility.', ignored: ignoredSerde },
+  { name: 'value.deserializer', type: 'class', doc: 'Accepted for compatibility.', ignored: ignoredSerde },
+  // The old ZooKeeper consumer's keys, still in tutorials' consumer.properties.
+  { name: 'zookeeper.connection.timeout.ms', type: 'int', default: 6000, doc: 'How long to wait for ZooKeeper when zookeeper.connect is given. Default 6000.' },
+  { name: 'zookeeper.session.timeout.ms', type: 'int', default: 6000, doc: 'Old consumer key, accepted for compatibility.', ignored: 'the group lives in Kafka, not ZooKeeper' },
+  { name: 'zookeeper.sync.time.ms', type: 'int', default: 2000, doc: 'Old consumer key, accepted for compatibility.', ignored: 'the group lives in Kafka, not ZooKeeper' },
+  { name: 'auto.commit.enable', type: 'boolean', default: false, doc: 'Old consumer key, accepted for compatibility.', ignored: 'commits follow --offset.commit.interval.ms' },
+  { name: 'consumer.timeout.ms', type: 'int', default: -1, doc: 'Old consumer key, accepted for compatibility.', ignored: 'use --once to stop at the end offsets' },
+  { name: 'fetch.message.max.bytes', type: 'int', default: 1048576, doc: 'Old consumer name of max.partition.fetch.bytes.', ignored: 'use max.partition.fetch.bytes' },
+  { name: 'rebalance.max.retries', type: 'int', default: 4, doc: 'Old consumer key, accepted for compatibility.', ignored: 'the group protocol retries by itself' },
+  { name: 'rebalance.backoff.ms', type: 'int', default: 2000, doc: 'Old consumer key, accepted for compatibility.', ignored: 'the group protocol retries by itself' }
+]
+
+export const producerKeys: ConfigKey[] = [
+  ...commonClientKeys,
+  { name: 'acks', type: 'string', default: 'all', choices: ['all', '-1', '0', '1'], doc: 'Acknowledgements the target leader waits for: all (every in-sync replica), 1 (the leader) or 0 (none; records can be lost). Default all.', importance: 'high' },
+  { name: 'enable.idempotence', type: 'boolean', default: true, doc: 'Idempotent producer: retries never write a record twice. Needs acks=all. Default true.' },
+  { name: 'compression.type', type: 'string', default: 'none', choices: ['none', 'gzip', 'snappy', 'lz4', 'zstd'], doc: 'Compression of the batches written to the target. Default none.', importance: 'high' },
+  { name: 'compression.gzip.level', type: 'int', doc: 'Accepted for compatibility.' },
+  { name: 'compression.lz4.level', type: 'int', doc: 'Accepted for compatibility.' },
+  { name: 'compression.zstd.level', type: 'int', doc: 'Accepted for compatibility.' },
+  { name: 'linger.ms', type: 'int', default: 5, min: 0, doc: 'Accepted for compatibility: the mirror sends each fetch as it arrives, so batches fill from the source\'s own batching.' },
+  { name: 'batch.size', type: 'int', default: 16384, min: 0, doc: 'Accepted for compatibility: the mirror sends each fetch\'s records per partition in one batch.' },
+  { name: 'max.request.size', type: 'int', default: 1048576, min: 1, doc: 'Largest produce request in bytes; bigger groups of records are split across requests. Default 1048576.' },
+  { name: 'buffer.memory', type: 'long', default: 33554432, min: 0, doc: 'Most bytes of records waiting to be sent; fetching pauses beyond it. Default 33554432 (32 MiB).' },
+  { name: 'retries', type: 'int', default: 2147483647, min: 0, doc: 'How often a failed send is retried before the mirror gives up (within delivery.timeout.ms). Default 2147483647.' },
+  { name: 'delivery.timeout.ms', type: 'int', default: 120000, min: 1, doc: 'How long a record may take to be acknowledged, retries included, before the send fails. Default 120000.' },
+  { name: 'max.in.flight.requests.per.connection', type: 'int', default: 5, min: 1, max: 5, doc: 'Produce requests in flight per broker; at most 5 keeps order with idempotence. Default 5.' },
+  { name: 'max.block.ms', type: 'int', default: 60000, doc: 'Accepted for compatibility.' },
+  { name: 'partitioner.class', type: 'class', doc: 'Java partitioners cannot run here; see --partitioning.', ignored: 'kafka-mirror partitions by key with murmur2 as Kafka\'s default partitioner does (see --partitioning)' },
+  { name: 'key.serializer', type: 'class', doc: 'Accepted for compatibility.', ignored: ignoredSerde },
+  { name: 'value.serializer', type: 'class', doc: 'Accepted for compatibility.', ignored: ignoredSerde },
+  { name: 'transactional.id', type: 'string', doc: 'Not used yet: the mirror delivers at least once.', ignored: 'exactly-once delivery is not built yet' }
+]
+
+export const consumerConfig = new ConfigDefinition(consumerKeys)
+// metadata.broker.list is the old Scala producer's name for bootstrap.servers.
+export const producerConfig = new ConfigDefinition(producerKeys.map(k => k.name === 'bootstrap.servers' ? { ...k, deprecatedAlias: 'metadata.broker.list' } : k))

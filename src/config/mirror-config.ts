@@ -1,0 +1,232 @@
+// The mirror command's flags (MirrorMaker 1's names) and the loading of its two properties files
+// into the options the Mirror engine takes. Every problem is collected and reported at once.
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import { basename } from 'node:path'
+import { ConfigError, type ConfigProblem } from '../errors.ts'
+import { clusterConnection, type ClusterConnection } from '../kafka/client-options.ts'
+import { consumerConfig, producerConfig } from './client-config.ts'
+import { ConfigDefinition, type ConfigKey, type ConfigValue, type ParsedConfig } from './definition.ts'
+import { parseProperties } from './properties.ts'
+import { compileTopicRegex, type TopicFilter } from './topic-filter.ts'
+
+export const mirrorFlagKeys: ConfigKey[] = [
+  { name: 'consumer.config', type: 'string', doc: 'Properties file of the consumer, which reads the source cluster (Kafka consumer property names). Required.', importance: 'high' },
+  { name: 'producer.config', type: 'string', doc: 'Properties file of the producer, which writes the target cluster (Kafka producer property names). Required.', importance: 'high' },
+  { name: 'whitelist', type: 'string', doc: 'Topics to mirror: a Java regex matching whole topic names; commas also separate names. MirrorMaker 1\'s name for --include.', importance: 'high' },
+  { name: 'include', type: 'string', doc: 'Topics to mirror, as --whitelist.', importance: 'high' },
+  { name: 'exclude', type: 'string', doc: 'Topics never to mirror even if --include matches them, as a regex. Default: none.' },
+  { name: 'num.streams', type: 'int', default: 1, min: 1, max: 256, doc: 'Consumers in this process, all in one group. Default 1.' },
+  { name: 'offset.commit.interval.ms', type: 'int', default: 60000, min: 0, doc: 'How often source offsets are committed, each only after the target acknowledged every record before it. Default 60000.' },
+  { name: 'abort.on.send.failure', type: 'boolean', default: true, doc: 'On a send the target refuses after its retries: true stops the mirror with an error, committing nothing past the failure; false logs it and goes on (the record is lost). Default true.' },
+  { name: 'topic.refresh.interval.ms', type: 'int', default: 30000, min: 100, doc: 'How often the source is checked for new topics that match. Default 30000.' },
+  { name: 'once', type: 'boolean', default: false, doc: 'One-time migration: take the end offsets of every matched partition at start, copy up to them, print a summary and exit. Default false.' },
+  { name: 'partitioning', type: 'string', default: 'key', choices: ['key', 'source'], doc: 'key: the target partition comes from the key with murmur2, as Kafka\'s default partitioner (records without a key spread evenly); per-key order holds whatever the partition counts. source: keep the partition number (the target needs at least as many partitions). Default key.' },
+  { name: 'create.topics', type: 'boolean', default: true, doc: 'Create missing target topics with the source\'s partition count, a replication factor of min(source\'s, target brokers) and the source\'s main topic configs. Default true.' },
+  { name: 'status.interval.ms', type: 'int', default: 5000, min: 0, doc: 'How often a status line (records/s, MB/s, lag) is logged; 0 turns it off. Default 5000.' },
+  { name: 'log.level', type: 'string', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'silent'], doc: 'Least level logged. Default info.' },
+  { name: 'log.format', type: 'string', default: 'text', choices: ['text', 'json'], doc: 'text for people, json for log collectors. Default text.' },
+  { name: 'message.handler', type: 'class', doc: 'MirrorMaker 1\'s Java message handler. Not supported: Java classes cannot run in kafka-mirror.', validate: () => 'is not supported: Java classes cannot run in kafka-mirror (remove it; topic renaming comes with replication policies)' },
+  { name: 'message.handler.args', type: 'string', doc: 'Arguments of --message.handler. Not supported.', validate: () => 'is not supported (remove it)' },
+  { name: 'rebalance.listener', type: 'class', doc: 'MirrorMaker 1\'s Java rebalance listener. Not supported.', validate: () => 'is not supported: Java classes cannot run in kafka-mirror (remove it)' },
+  { name: 'rebalance.listener.args', type: 'string', doc: 'Arguments of --rebalance.listener. Not supported.', validate: () => 'is not supported (remove it)' },
+  { name: 'new.consumer', type: 'boolean', default: true, doc: 'Accepted for compatibility: the consumer is always the Kafka-protocol one.', ignored: 'the consumer always uses the Kafka group protocol' },
+  { name: 'help', type: 'boolean', default: false, doc: 'Print this help and exit.' }
+]
+
+export const mirrorFlags = new ConfigDefinition(mirrorFlagKeys)
+
+export type Partitioning = 'key' | 'source'
+
+export interface SourceSettings extends ClusterConnection {
+  /** Set when the brokers must be found through ZooKeeper first. */
+  zookeeperConnect?: string
+  zookeeperTimeoutMs: number
+  groupId: string
+  groupInstanceId?: string
+  autoOffsetReset: 'earliest' | 'latest' | 'none'
+  sessionTimeoutMs: number
+  heartbeatIntervalMs: number
+  rebalanceTimeoutMs: number
+  fetchMinBytes: number
+  fetchMaxBytes: number
+  maxPartitionFetchBytes: number
+  fetchMaxWaitMs: number
+  readCommitted: boolean
+}
+
+export interface TargetSettings extends ClusterConnection {
+  acks: number
+  idempotent: boolean
+  compression: 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd'
+  maxRequestSize: number
+  bufferMemory: number
+  retries: number
+  deliveryTimeoutMs: number
+}
+
+export interface MirrorSettings {
+  source: SourceSettings
+  target: TargetSettings
+  topics: TopicFilter
+  numStreams: number
+  offsetCommitIntervalMs: number
+  abortOnSendFailure: boolean
+  topicRefreshIntervalMs: number
+  once: boolean
+  partitioning: Partitioning
+  createTopics: boolean
+  statusIntervalMs: number
+}
+
+export interface LoadedMirrorConfig {
+  settings: MirrorSettings
+  warnings: string[]
+  logLevel: string
+  logFormat: 'text' | 'json'
+}
+
+/** Reads a properties file into key/value pairs; a missing or unreadable file is a problem. */
+export function readPropertiesFile (path: string, flag: string, problems: ConfigProblem[]): Array<[string, string]> | undefined {
+  if (!existsSync(path)) {
+    problems.push({ source: 'command line', key: flag, message: `file ${path} does not exist`, fix: 'give the path of a Kafka .properties file' })
+    return undefined
+  }
+  if (statSync(path).isDirectory()) {
+    problems.push({ source: 'command line', key: flag, message: `${path} is a folder, not a file` })
+    return undefined
+  }
+  try {
+    return parseProperties(readFileSync(path, 'utf8')).map(e => [e.key, e.value])
+  } catch (error) {
+    problems.push({ source: 'command line', key: flag, message: `cannot read ${path}: ${(error as Error).message}` })
+    return undefined
+  }
+}
+
+const num = (values: Map<string, ConfigValue>, key: string): number => Number(values.get(key))
+const text = (values: Map<string, ConfigValue>, key: string): string | undefined => values.get(key) === undefined ? undefined : String(values.get(key))
+
+function sourceSettings (parsed: ParsedConfig, file: string, problems: ConfigProblem[]): SourceSettings {
+  const v = parsed.values
+  const bootstrap = (v.get('bootstrap.servers') as string[] | undefined) ?? []
+  const zookeeperConnect = text(v, 'zookeeper.connect')
+  if (bootstrap.length === 0 && zookeeperConnect === undefined && !parsed.problems.some(p => p.key === 'bootstrap.servers')) {
+    problems.push({ source: file, key: 'bootstrap.servers', message: 'is missing: the source cluster is unknown', fix: 'set bootstrap.servers=host:9092 (or zookeeper.connect for ZooKeeper-era clusters)' })
+  }
+  const groupId = text(v, 'group.id') ?? 'kafka-mirror'
+  const reset = (text(v, 'auto.offset.reset') ?? 'earliest').toLowerCase()
+  return {
+    ...clusterConnection('source', file, v, bootstrap, groupId, problems),
+    zookeeperConnect: bootstrap.length === 0 ? zookeeperConnect : undefined,
+    zookeeperTimeoutMs: num(v, 'zookeeper.connection.timeout.ms'),
+    groupId,
+    groupInstanceId: text(v, 'group.instance.id'),
+    autoOffsetReset: reset === 'smallest' ? 'earliest' : reset === 'largest' ? 'latest' : reset as 'earliest',
+    sessionTimeoutMs: num(v, 'session.timeout.ms'),
+    heartbeatIntervalMs: num(v, 'heartbeat.interval.ms'),
+    rebalanceTimeoutMs: num(v, 'max.poll.interval.ms'),
+    fetchMinBytes: num(v, 'fetch.min.bytes'),
+    fetchMaxBytes: num(v, 'fetch.max.bytes'),
+    maxPartitionFetchBytes: num(v, 'max.partition.fetch.bytes'),
+    fetchMaxWaitMs: num(v, 'fetch.max.wait.ms'),
+    readCommitted: text(v, 'isolation.level') === 'read_committed'
+  }
+}
+
+function targetSettings (parsed: ParsedConfig, file: string, problems: ConfigProblem[]): TargetSettings {
+  const v = parsed.values
+  const bootstrap = (v.get('bootstrap.servers') as string[] | undefined) ?? []
+  if (bootstrap.length === 0 && !parsed.problems.some(p => p.key === 'bootstrap.servers')) {
+    problems.push({ source: file, key: 'bootstrap.servers', message: 'is missing: the target cluster is unknown', fix: 'set bootstrap.servers=host:9092' })
+  }
+  const acksText = text(v, 'acks') ?? 'all'
+  const acks = acksText === 'all' ? -1 : Number(acksText)
+  const idempotent = v.get('enable.idempotence') === true
+  if (idempotent && acks !== -1 && parsed.given.has('enable.idempotence')) {
+    problems.push({ source: file, key: 'acks', message: `acks=${acksText} cannot go with enable.idempotence=true`, fix: 'set acks=all, or enable.idempotence=false' })
+  }
+  return {
+    ...clusterConnection('target', file, v, bootstrap, 'kafka-mirror-producer', problems),
+    acks,
+    // As in Kafka 3+, idempotence quietly turns off when the user asked for weaker acks.
+    idempotent: idempotent && acks === -1,
+    compression: (text(v, 'compression.type') ?? 'none').toLowerCase() as TargetSettings['compression'],
+    maxRequestSize: num(v, 'max.request.size'),
+    bufferMemory: num(v, 'buffer.memory'),
+    retries: num(v, 'retries'),
+    deliveryTimeoutMs: num(v, 'delivery.timeout.ms')
+  }
+}
+
+/**
+ * Validates the mirror flags and both properties files together; throws one ConfigError listing
+ * every problem. ZooKeeper is not contacted here (see resolveSourceBrokers).
+ */
+export function loadMirrorConfig (flags: Array<[string, string]>): LoadedMirrorConfig {
+  const problems: ConfigProblem[] = []
+  const parsedFlags = mirrorFlags.parse(flags, 'command line', { required: ['consumer.config', 'producer.config'] })
+  problems.push(...parsedFlags.problems.map(p => p.key !== undefined ? { ...p, key: `--${p.key}` } : p))
+  const warnings = [...parsedFlags.warnings]
+  const f = parsedFlags.values
+
+  const include = text(f, 'include') ?? text(f, 'whitelist')
+  if (text(f, 'include') !== undefined && text(f, 'whitelist') !== undefined) {
+    problems.push({ source: 'command line', key: '--whitelist', message: 'is given together with --include', fix: 'give only one of them' })
+  }
+  if (include === undefined) {
+    problems.push({ source: 'command line', key: '--include', message: 'is missing: which topics to mirror?', fix: 'add --include \'testtopic\' (or --whitelist, a regex such as \'orders.*\')' })
+  }
+  const includeRegex = include !== undefined ? compileTopicRegex(include, parsedFlags.given.has('include') ? '--include' : '--whitelist', problems) : undefined
+  const excludeText = text(f, 'exclude')
+  const excludeRegex = excludeText !== undefined ? compileTopicRegex(excludeText, '--exclude', problems) : undefined
+
+  let source: SourceSettings | undefined
+  let target: TargetSettings | undefined
+  const consumerFile = text(f, 'consumer.config')
+  if (consumerFile !== undefined) {
+    const raw = readPropertiesFile(consumerFile, '--consumer.config', problems)
+    if (raw !== undefined) {
+      const name = basename(consumerFile)
+      const parsed = consumerConfig.parse(raw, name)
+      problems.push(...parsed.problems)
+      warnings.push(...parsed.warnings)
+      source = sourceSettings(parsed, name, problems)
+      if (source.zookeeperConnect !== undefined) {
+        warnings.push(`${name}: zookeeper.connect is deprecated: kafka-mirror finds the brokers through ZooKeeper once at start; set bootstrap.servers instead`)
+      }
+    }
+  }
+  const producerFile = text(f, 'producer.config')
+  if (producerFile !== undefined) {
+    const raw = readPropertiesFile(producerFile, '--producer.config', problems)
+    if (raw !== undefined) {
+      const name = basename(producerFile)
+      const parsed = producerConfig.parse(raw, name)
+      problems.push(...parsed.problems)
+      warnings.push(...parsed.warnings)
+      target = targetSettings(parsed, name, problems)
+    }
+  }
+
+  if (problems.length > 0 || source === undefined || target === undefined || includeRegex === undefined) {
+    throw new ConfigError(problems)
+  }
+  return {
+    settings: {
+      source,
+      target,
+      topics: { include: includeRegex, exclude: excludeRegex, description: include! + (excludeText !== undefined ? ` except ${excludeText}` : '') },
+      numStreams: num(f, 'num.streams'),
+      offsetCommitIntervalMs: num(f, 'offset.commit.interval.ms'),
+      abortOnSendFailure: f.get('abort.on.send.failure') === true,
+      topicRefreshIntervalMs: num(f, 'topic.refresh.interval.ms'),
+      once: f.get('once') === true,
+      partitioning: text(f, 'partitioning') as Partitioning,
+      createTopics: f.get('create.topics') === true,
+      statusIntervalMs: num(f, 'status.interval.ms')
+    },
+    warnings,
+    logLevel: text(f, 'log.level') ?? 'info',
+    logFormat: text(f, 'log.format') === 'json' ? 'json' : 'text'
+  }
+}

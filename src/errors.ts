@@ -1,0 +1,114 @@
+// Errors with stable codes: callers branch on `code`, never on the message. `exitCode` is what the
+// CLI exits with; `retriable` says whether trying the same thing again can succeed.
+
+export const ErrorCodes = {
+  CONFIG: 'KMIRROR_CONFIG',
+  USAGE: 'KMIRROR_USAGE',
+  CONNECTION: 'KMIRROR_CONNECTION',
+  SEND_FAILED: 'KMIRROR_SEND_FAILED',
+  DATA_LOSS: 'KMIRROR_DATA_LOSS',
+  TOPIC: 'KMIRROR_TOPIC',
+  ZOOKEEPER: 'KMIRROR_ZOOKEEPER',
+  INTERNAL: 'KMIRROR_INTERNAL'
+} as const
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
+
+export const ExitCodes = {
+  OK: 0,
+  FAILURE: 1,
+  BAD_INPUT: 2,
+  DATA_LOSS: 3,
+  INTERRUPTED: 130
+} as const
+
+export class KafkaMirrorError extends Error {
+  code: ErrorCode
+  retriable: boolean
+  exitCode: number
+
+  constructor (code: ErrorCode, message: string, options: { cause?: unknown, retriable?: boolean, exitCode?: number } = {}) {
+    super(message, options.cause !== undefined ? { cause: options.cause } : undefined)
+    this.name = 'KafkaMirrorError'
+    this.code = code
+    this.retriable = options.retriable ?? false
+    this.exitCode = options.exitCode ?? ExitCodes.FAILURE
+  }
+}
+
+/** One thing wrong with the input: where it is (a file, a flag), the key, and how to fix it. */
+export interface ConfigProblem {
+  /** "consumer.properties", "--num.streams", "command line". */
+  source: string
+  key?: string
+  message: string
+  /** A hint such as "did you mean group.id?" or "use one of: none, gzip". */
+  fix?: string
+}
+
+export function formatProblem (p: ConfigProblem): string {
+  const where = p.key !== undefined ? `${p.source}: ${p.key}` : p.source
+  return `${where}: ${p.message}${p.fix !== undefined ? ` (${p.fix})` : ''}`
+}
+
+/** Every problem found in the input at once, so the user fixes them in one go. */
+export class ConfigError extends KafkaMirrorError {
+  problems: ConfigProblem[]
+
+  constructor (problems: ConfigProblem[]) {
+    const lines = problems.map(p => `  - ${formatProblem(p)}`)
+    super(ErrorCodes.CONFIG, `${problems.length === 1 ? 'There is a problem' : `There are ${problems.length} problems`} with the configuration:\n${lines.join('\n')}`, { exitCode: ExitCodes.BAD_INPUT })
+    this.name = 'ConfigError'
+    this.problems = problems
+  }
+}
+
+export class UsageError extends KafkaMirrorError {
+  constructor (message: string) {
+    super(ErrorCodes.USAGE, message, { exitCode: ExitCodes.BAD_INPUT })
+    this.name = 'UsageError'
+  }
+}
+
+/** The target refused records: nothing after them is committed on the source. */
+export class SendFailedError extends KafkaMirrorError {
+  topic: string
+  partition: number
+  offset: bigint
+
+  constructor (topic: string, partition: number, offset: bigint, cause: unknown) {
+    super(ErrorCodes.SEND_FAILED, `The target did not accept the record from ${topic}-${partition} at offset ${offset}: ${describeCause(cause)}. ` +
+      `No source offset at or after it was committed, so a restart copies it again.`, { cause })
+    this.name = 'SendFailedError'
+    this.topic = topic
+    this.partition = partition
+    this.offset = offset
+  }
+}
+
+/** Records the mirror had not copied are gone from the source (retention, deleted topic). */
+export class DataLossError extends KafkaMirrorError {
+  topic: string
+  partition: number
+  fromOffset: bigint
+  toOffset: bigint
+
+  constructor (topic: string, partition: number, fromOffset: bigint, toOffset: bigint) {
+    super(ErrorCodes.DATA_LOSS, `Records ${fromOffset} to ${toOffset - 1n} of ${topic}-${partition} are gone from the source before they were copied.`, { exitCode: ExitCodes.DATA_LOSS })
+    this.name = 'DataLossError'
+    this.topic = topic
+    this.partition = partition
+    this.fromOffset = fromOffset
+    this.toOffset = toOffset
+  }
+}
+
+export function describeCause (error: unknown): string {
+  if (error instanceof AggregateError && error.errors.length > 0) return error.errors.map(describeCause).join('; ')
+  if (error instanceof Error) {
+    const nested = (error as { errors?: unknown[] }).errors
+    if (Array.isArray(nested) && nested.length > 0 && error.message.startsWith('Multiple')) return nested.map(describeCause).join('; ')
+    return error.message
+  }
+  return String(error)
+}
