@@ -236,7 +236,6 @@ export class Mirror extends EventEmitter {
    */
   async #waitForStableGroup (): Promise<void> {
     const deadline = Date.now() + Math.min(60_000, this.settings.source.rebalanceTimeoutMs)
-    const ours = new Set(this.#workers.map(w => w.consumer.memberId))
     while (Date.now() < deadline) {
       try {
         const groups = await this.#sourceAdmin!.describeGroups({ groups: [this.settings.source.groupId] })
@@ -244,7 +243,6 @@ export class Mirror extends EventEmitter {
         const members = new Set(group?.members.keys() ?? [])
         const current = new Set(this.#workers.map(w => w.consumer.memberId))
         if (String(group?.state).toUpperCase() === 'STABLE' && [...current].every(id => id !== null && members.has(id))) return
-        void ours
       } catch {}
       await new Promise(resolve => setTimeout(resolve, 100))
     }

@@ -1,28 +1,17 @@
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
-import { PassThrough } from 'node:stream'
 import { after, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { Producer } from '@platformatic/kafka'
 import { startZooKeeperCluster, type KafkaCluster } from '../../harness/cluster.ts'
-import { runCli } from '../../src/cli/run-cli.ts'
+import { runKafkaMirror } from '../helpers/cli.ts'
 import { createTestTopic, testClusters, topicRecordCount, waitForRecords } from '../helpers/clusters.ts'
 import { kcatConsume } from '../helpers/kcat.ts'
 import { assertMirrored, makeRecords, produceRecords, writeTutorialConfigs } from '../helpers/records.ts'
 
 const bin = fileURLToPath(new URL('../../bin/kafka-mirror.ts', import.meta.url))
 
-async function runInProcess (argv: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
-  const stdout = new PassThrough()
-  const stderr = new PassThrough()
-  let out = ''
-  let err = ''
-  stdout.on('data', d => { out += String(d) })
-  stderr.on('data', d => { err += String(d) })
-  const code = await runCli(argv, { stdin: new PassThrough(), stdout, stderr, signal: new AbortController().signal })
-  return { code, stdout: out, stderr: err }
-}
 
 function startMirrorProcess (argv: string[]): { child: ChildProcess, output: () => string, exited: Promise<number | null> } {
   const child = spawn(process.execPath, [bin, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
@@ -45,7 +34,7 @@ test('bad input: every problem in the flags and both files is named at once, exi
   const { source } = await testClusters()
   const files = writeTutorialConfigs(source, source, { producer: { 'compression.type': 'fast' } })
   writeFileSync(files.consumer, 'group.id=mirrorgroup\n')
-  const result = await runInProcess(['--consumer.config', files.consumer, '--producer.config', files.producer, '--whitelist', 'test(', '--num.streams', 'four', '--no.such.flag', 'x'])
+  const result = await runKafkaMirror(['--consumer.config', files.consumer, '--producer.config', files.producer, '--whitelist', 'test(', '--num.streams', 'four', '--no.such.flag', 'x'])
   assert.equal(result.code, 2)
   assert.match(result.stderr, /consumer\.properties: bootstrap\.servers: is missing/)
   assert.match(result.stderr, /producer\.properties: compression\.type: "fast" is not allowed/)
@@ -55,19 +44,19 @@ test('bad input: every problem in the flags and both files is named at once, exi
 })
 
 test('bad input: a missing file is named, exit 2; --help prints every flag', async () => {
-  const missing = await runInProcess(['--consumer.config', '/nowhere/consumer.properties', '--producer.config', '/nowhere/producer.properties', '--include', 't'])
+  const missing = await runKafkaMirror(['--consumer.config', '/nowhere/consumer.properties', '--producer.config', '/nowhere/producer.properties', '--include', 't'])
   assert.equal(missing.code, 2)
   assert.match(missing.stderr, /--consumer\.config: file \/nowhere\/consumer\.properties does not exist/)
-  const help = await runInProcess(['--help'])
+  const help = await runKafkaMirror(['--help'])
   assert.equal(help.code, 0)
-  const mirrorHelp = await runInProcess(['mirror', '--help'])
+  const mirrorHelp = await runKafkaMirror(['mirror', '--help'])
   for (const flag of ['--consumer.config', '--producer.config', '--whitelist', '--include', '--num.streams', '--once', '--abort.on.send.failure']) assert.ok(mirrorHelp.stdout.includes(flag), flag)
 })
 
 test('an unreachable broker gives a clear error within 30 s', async () => {
   const files = writeTutorialConfigs('127.0.0.1:1', '127.0.0.1:1', { consumer: { 'socket.connection.setup.timeout.ms': '2000' } })
   const started = Date.now()
-  const result = await runInProcess(['--consumer.config', files.consumer, '--producer.config', files.producer, '--include', 't'])
+  const result = await runKafkaMirror(['--consumer.config', files.consumer, '--producer.config', files.producer, '--include', 't'])
   assert.equal(result.code, 1)
   assert.ok(Date.now() - started < 30_000)
   assert.match(result.stderr, /Cannot reach the (source|target) cluster at 127\.0\.0\.1:1 \(bootstrap\.servers in (consumer|producer)\.properties\)/)
@@ -79,12 +68,12 @@ test('each compression codec is read from the source and written to the target',
     // Given a source topic written with the codec
     const topic = await createTestTopic(source, { prefix: `codec-${codec}`, partitions: 2 })
     const records = makeRecords(400, { keys: 9, valueBytes: 300 })
-    const producer = new Producer({ clientId: 'codec-test', bootstrapBrokers: source.split(',') })
+    const producer = new Producer({ clientId: 'codec-test', bootstrapBrokers: source.split(','), idempotent: true })
     await producer.send({ acks: -1, compression: codec, messages: records.map(r => ({ topic, key: r.key ?? undefined, value: r.value ?? undefined, headers: new Map(r.headers.map(([k, v]) => [Buffer.from(k), Buffer.from(v, 'latin1')])), timestamp: r.timestamp })) })
     await producer.close()
     // When it is mirrored with the same codec on the target
     const files = writeTutorialConfigs(source, target, { producer: { 'compression.type': codec } })
-    const result = await runInProcess(['--consumer.config', files.consumer, '--producer.config', files.producer, '--include', topic, '--once', '--status.interval.ms', '0'])
+    const result = await runKafkaMirror(['--consumer.config', files.consumer, '--producer.config', files.producer, '--include', topic, '--once', '--status.interval.ms', '0'])
     assert.equal(result.code, 0, result.stderr)
     assert.match(result.stdout, /Copied 400 records/)
     // Then kcat (librdkafka) decompresses exactly those records from the target
@@ -120,7 +109,8 @@ test('SIGKILL mid-run, then a restart: nothing lost', async () => {
   const topic = await createTestTopic(source, { partitions: 4 })
   const records = makeRecords(40_000, { keys: 30, valueBytes: 200 })
   await produceRecords(source, topic, records)
-  const files = writeTutorialConfigs(source, target, { producer: { 'max.request.size': '65536' } })
+  // The killed member leaves the group only after session.timeout.ms; keep it short.
+  const files = writeTutorialConfigs(source, target, { consumer: { 'session.timeout.ms': '8000', 'heartbeat.interval.ms': '1000' }, producer: { 'max.request.size': '65536' } })
   const args = ['--consumer.config', files.consumer, '--producer.config', files.producer, '--whitelist', topic, '--offset.commit.interval.ms', '200', '--status.interval.ms', '0']
   const first = startMirrorProcess(args)
   await waitForRecords(target, topic, 1)

@@ -1,34 +1,13 @@
 // `kafka-mirror produce` and `kafka-mirror consume`, driven in-process with their own stdin and
 // stdout, checked against kcat (librdkafka) as the independent client.
 import assert from 'node:assert/strict'
-import { PassThrough } from 'node:stream'
 import { test } from 'node:test'
-import { runCli } from '../../src/cli/run-cli.ts'
 import { partitionForKey } from '../../src/mirror/partitioner.ts'
 import { createTestTopic, testClusters, waitForRecords } from '../helpers/clusters.ts'
 import { kcatConsume, kcatProduce } from '../helpers/kcat.ts'
+import { runKafkaMirror, startCli, type CliRun } from '../helpers/cli.ts'
 
-interface CliRun { code: number, stdout: Buffer, stderr: string }
-
-/** Starts one command with its own streams: write to stdin, interrupt it, await its end. */
-function startCli (argv: string[], input?: string): { stdin: PassThrough, interrupt: () => void, output: () => string, finished: Promise<CliRun> } {
-  const stdin = new PassThrough()
-  const stdout = new PassThrough()
-  const stderr = new PassThrough()
-  const out: Buffer[] = []
-  const err: Buffer[] = []
-  stdout.on('data', (d: Buffer) => out.push(d))
-  stderr.on('data', (d: Buffer) => err.push(d))
-  if (input !== undefined) stdin.end(input)
-  const controller = new AbortController()
-  const finished = runCli(argv, { stdin, stdout, stderr, signal: controller.signal })
-    .then(code => ({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') }))
-  return { stdin, interrupt: () => controller.abort(), output: () => Buffer.concat(out).toString('utf8'), finished }
-}
-
-async function kafkaMirror (argv: string[], input = ''): Promise<CliRun> {
-  return await startCli(argv, input).finished
-}
+const kafkaMirror = runKafkaMirror
 
 const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
 
@@ -90,7 +69,7 @@ test('consume --from-beginning --max-messages N --property print.key=true prints
   const run = await kafkaMirror(['consume', '--bootstrap-server', source, '--topic', topic, '--from-beginning', '--max-messages', '40', '--property', 'print.key=true'])
   // Then it exits 0 and prints each record once as key<TAB>value
   assert.equal(run.code, 0, run.stderr)
-  const printed = run.stdout.toString('utf8').split('\n').filter(l => l !== '')
+  const printed = run.stdout.split('\n').filter(l => l !== '')
   assert.deepEqual([...printed].sort(), lines.map(l => l.replace(':', '\t')).sort())
   // And records of one key keep their order
   assert.deepEqual(printed.filter(l => l.startsWith('k3\t')), lines.filter(l => l.startsWith('k3:')).map(l => l.replace(':', '\t')))
@@ -108,7 +87,7 @@ test('consume prints partition, offset, timestamp and headers in Kafka\'s format
     '--property', 'print.headers=true', '--property', 'print.key=true', '--property', 'key.separator= | '])
   // Then it exits 0 once the topic is idle, with lines as Kafka's DefaultMessageFormatter writes them
   assert.equal(run.code, 0, run.stderr)
-  const printed = run.stdout.toString('utf8').trimEnd().split('\n')
+  const printed = run.stdout.trimEnd().split('\n')
   assert.equal(printed.length, 2)
   assert.match(printed[0], /^CreateTime:\d{13} \| Partition:0 \| Offset:0 \| h1:x,h2:y \| k1 \| v1$/)
   assert.match(printed[1], /^CreateTime:\d{13} \| Partition:0 \| Offset:1 \| h1:x,h2:y \| k2 \| v2$/)
@@ -116,7 +95,7 @@ test('consume prints partition, offset, timestamp and headers in Kafka\'s format
   // And --partition with --offset starts exactly there
   const fromOne = await kafkaMirror(['consume', '--bootstrap-server', source, '--topic', topic, '--partition', '0', '--offset', '1', '--max-messages', '1', '--property', 'print.offset=true'])
   assert.equal(fromOne.code, 0, fromOne.stderr)
-  assert.equal(fromOne.stdout.toString(), 'Offset:1\tv2\n')
+  assert.equal(fromOne.stdout, 'Offset:1\tv2\n')
 })
 
 test('consume starts at the end without --from-beginning, like Kafka\'s tool', async () => {
@@ -136,7 +115,7 @@ test('consume starts at the end without --from-beginning, like Kafka\'s tool', a
   const run = await consumer.finished
   // Then it printed a new record, never an old one
   assert.equal(run.code, 0, run.stderr)
-  assert.match(run.stdout.toString(), /^after-\d+\n$/)
+  assert.match(run.stdout, /^after-\d+\n$/)
 })
 
 test('consume --group commits what it printed: the next run in the group goes on from there', async () => {
@@ -147,11 +126,11 @@ test('consume --group commits what it printed: the next run in the group goes on
   // When a consumer in a group reads 3 records from the beginning
   const first = await kafkaMirror(['consume', '--bootstrap-server', source, '--topic', topic, '--group', group, '--from-beginning', '--max-messages', '3'])
   assert.equal(first.code, 0, first.stderr)
-  assert.equal(first.stdout.toString(), '1\n2\n3\n')
+  assert.equal(first.stdout, '1\n2\n3\n')
   // Then the next one in the group prints the remaining 2, even with --from-beginning
   const second = await kafkaMirror(['consume', '--bootstrap-server', source, '--topic', topic, '--group', group, '--from-beginning', '--timeout-ms', '3000'])
   assert.equal(second.code, 0, second.stderr)
-  assert.equal(second.stdout.toString(), '4\n5\n')
+  assert.equal(second.stdout, '4\n5\n')
 })
 
 test('Ctrl+C stops consume and produce cleanly with exit 0; produce delivers every line read', async () => {
@@ -178,7 +157,7 @@ test('Ctrl+C stops consume and produce cleanly with exit 0; produce delivers eve
   // Then it exits 0 and reports the count
   const consumed = await consumer.finished
   assert.equal(consumed.code, 0, consumed.stderr)
-  assert.equal(consumed.stdout.toString().split('\n').filter(l => l !== '').length, 3)
+  assert.equal(consumed.stdout.split('\n').filter(l => l !== '').length, 3)
   assert.match(consumed.stderr, /Processed a total of 3 messages/)
 })
 

@@ -3,26 +3,11 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PassThrough } from 'node:stream'
 import { test } from 'node:test'
-import { runCli } from '../../src/cli/run-cli.ts'
+import { runKafkaMirror, type CliRun } from '../helpers/cli.ts'
 import { testClusters, uniqueName } from '../helpers/clusters.ts'
 
-interface CliRun { code: number, stdout: string, stderr: string }
-
-/** Runs one command with its own stdin, stdout, stderr and interrupt signal. */
-async function kafkaMirror (...argv: string[]): Promise<CliRun> {
-  const stdin = new PassThrough()
-  const stdout = new PassThrough()
-  const stderr = new PassThrough()
-  const out: Buffer[] = []
-  const err: Buffer[] = []
-  stdout.on('data', (d: Buffer) => out.push(d))
-  stderr.on('data', (d: Buffer) => err.push(d))
-  stdin.end()
-  const code = await runCli(argv, { stdin, stdout, stderr, signal: new AbortController().signal })
-  return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }
-}
+const kafkaMirror = async (...argv: string[]): Promise<CliRun> => await runKafkaMirror(argv)
 
 async function listed (bootstrap: string): Promise<string[]> {
   const run = await kafkaMirror('topics', '--bootstrap-server', bootstrap, '--list')

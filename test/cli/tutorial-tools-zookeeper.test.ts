@@ -1,27 +1,13 @@
 // The MirrorMaker tutorial's console-tool steps, in their ZooKeeper-era spelling (--zookeeper,
 // --broker-list), against a ZooKeeper-mode Kafka cluster.
 import assert from 'node:assert/strict'
-import { PassThrough } from 'node:stream'
 import { after, before, describe, test } from 'node:test'
+import { runKafkaMirror } from '../helpers/cli.ts'
 import { startZooKeeperCluster, type KafkaCluster } from '../../harness/cluster.ts'
-import { runCli } from '../../src/cli/run-cli.ts'
 import { uniqueName } from '../helpers/clusters.ts'
 import { kcatConsume } from '../helpers/kcat.ts'
 
-interface CliRun { code: number, stdout: string, stderr: string }
-
-async function kafkaMirror (argv: string[], input = ''): Promise<CliRun> {
-  const stdin = new PassThrough()
-  const stdout = new PassThrough()
-  const stderr = new PassThrough()
-  const out: Buffer[] = []
-  const err: Buffer[] = []
-  stdout.on('data', (d: Buffer) => out.push(d))
-  stderr.on('data', (d: Buffer) => err.push(d))
-  stdin.end(input)
-  const code = await runCli(argv, { stdin, stdout, stderr, signal: new AbortController().signal })
-  return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }
-}
+const kafkaMirror = runKafkaMirror
 
 describe('the tutorial\'s tools against a ZooKeeper-mode cluster', { timeout: 300_000 }, () => {
   let cluster: KafkaCluster

@@ -33,7 +33,7 @@ async function run (args: string[], input?: Buffer | string, timeoutMs = 60_000)
 /** Produces `key:value` lines, each with the given headers, waiting for every ack. */
 export async function kcatProduce (bootstrap: string, topic: string, lines: string[], headers: Record<string, string> = {}): Promise<void> {
   const headerArgs = Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}=${v}`])
-  await run(['-P', '-b', bootstrap, '-t', topic, '-K', ':', '-X', 'acks=all', ...headerArgs], lines.join('\n') + '\n')
+  await run(['-P', '-b', bootstrap, '-t', topic, '-K', ':', '-X', 'acks=all', '-X', 'enable.idempotence=true', ...headerArgs], lines.join('\n') + '\n')
 }
 
 /** Reads a whole topic, from the beginning to the end offsets at the time of the call. */

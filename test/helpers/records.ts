@@ -37,7 +37,8 @@ export function makeRecords (count: number, options: { keys?: number, valueBytes
 }
 
 export async function produceRecords (bootstrap: string, topic: string, records: TestRecord[]): Promise<void> {
-  const producer = new Producer({ clientId: 'test-producer', bootstrapBrokers: bootstrap.split(','), acks: -1 })
+  // Idempotent: a retried request under load must not write the source twice.
+  const producer = new Producer({ clientId: 'test-producer', bootstrapBrokers: bootstrap.split(','), idempotent: true })
   try {
     for (let i = 0; i < records.length; i += 500) {
       await producer.send({

@@ -122,3 +122,29 @@ test('a stop and a restart with the same group copy nothing twice and lose nothi
   assert.equal(summary.records, 1000)
   assertMirrored([...first, ...second], await kcatConsume(target, topic))
 })
+
+test('two mirror processes in one group share the partitions through the group protocol', async () => {
+  const { source, target } = await testClusters()
+  const topic = await createTestTopic(source, { partitions: 6 })
+  const files = writeTutorialConfigs(source, target)
+  const flags: Array<[string, string]> = [['consumer.config', files.consumer], ['producer.config', files.producer], ['whitelist', topic], ['status.interval.ms', '0'], ['offset.commit.interval.ms', '1000']]
+  // Given two mirrors with the same group.id, both running
+  const one = new Mirror(loadMirrorConfig(flags).settings)
+  const two = new Mirror(loadMirrorConfig(flags).settings)
+  await one.start()
+  await two.start()
+  try {
+    // When records are written
+    const records = makeRecords(3000, { keys: 24 })
+    await produceRecords(source, topic, records)
+    await waitForRecords(target, topic, records.length)
+    const [a, b] = [await one.stop(), await two.stop()]
+    // Then both took a share, and together they copied each record once
+    assert.ok(a.records > 0 && b.records > 0, `shares: ${a.records} and ${b.records}`)
+    assert.equal(a.records + b.records, records.length)
+    assertMirrored(records, await kcatConsume(target, topic))
+  } finally {
+    await one.stop().catch(() => {})
+    await two.stop().catch(() => {})
+  }
+})
