@@ -52,7 +52,12 @@ export class MirrorStats {
   recordSent (messages: Message[], bytes: number, _ms: number): void {
     this.records += messages.length
     this.bytes += bytes
-    for (const m of messages) this.#positions.set(`${m.topic}:${m.partition}`, m.offset + 1n)
+    // Never backwards: after a rebalance another consumer may copy a range again.
+    for (const m of messages) {
+      const key = `${m.topic}:${m.partition}`
+      const at = this.#positions.get(key)
+      if (at === undefined || m.offset + 1n > at) this.#positions.set(key, m.offset + 1n)
+    }
   }
 
   recordFailed (count: number): void {

@@ -1,0 +1,511 @@
+// The benchmark harness of issue 5: kafka-mirror beside Kafka's own tools, on one machine, in one run,
+// on the same pre-loaded source topics. runBench() is what `npm run bench` and the smoke test call.
+import { spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Admin } from '@platformatic/kafka'
+import { startCluster, type KafkaCluster } from '../harness/cluster.ts'
+import { ensureKafkaDist, type KafkaDist } from '../harness/kafka-dist.ts'
+import {
+  consumerPerfArgs, javaCommand, mm2Properties, parseConsumerPerf, parseProducerPerf, producerPerfArgs,
+  propertiesText, writeLogConfig, type Payload
+} from './java.ts'
+import { machineInfo, renderMarkdown, type MachineInfo } from './report.ts'
+import { cpuSecondsOf, spawnMeasured, tailOf, terminate, type Measured, type Usage } from './proc.ts'
+import { benchAdmin, CountWatcher, createTopic, deleteTopic, recordCount, type TopicSpec } from './topics.ts'
+import { casesOf, recordsAt, writeHalfCompressiblePayload, type Case, type WorkloadId } from './workloads.ts'
+import { runLatency, type LatencyResult } from './latency.ts'
+
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..')
+
+export type SystemId = 'PIPE' | 'MM2' | 'kafka-mirror source' | 'kafka-mirror key'
+export const allSystems: SystemId[] = ['PIPE', 'MM2', 'kafka-mirror source', 'kafka-mirror key']
+
+export interface BenchOptions {
+  /** Multiplies every workload's record count. Default 1. */
+  scale?: number
+  /** Default W1..W5. */
+  workloads?: WorkloadId[]
+  /** Brokers of each of the two clusters: 1 or 3. Default 1. */
+  brokers?: number
+  /** Systems to measure; default all four. */
+  systems?: SystemId[]
+  /** Partitions of every source and target topic. Default 4. */
+  partitions?: number
+  /** kafka-mirror's --num.streams and MirrorMaker 2's tasks.max. Default 2. */
+  streams?: number
+  /** Heap of each broker JVM, MiB. Default 1024. */
+  brokerHeapMb?: number
+  /** Where to write the Markdown results; nothing is written without it. */
+  out?: string
+  /** Progress lines; default stderr. */
+  log?: (line: string) => void
+  /** Gives up on a system run when its target count has not grown for this long. Default 120 000 ms. */
+  stallTimeoutMs?: number
+}
+
+export interface Row {
+  caseId: string
+  system: SystemId
+  /** N: records in the source topic. */
+  records: number
+  valueBytes: number
+  /** Records found on the target topic afterwards (PIPE: and consumed by ConsumerPerformance, the smaller of the two). */
+  targetCount: number
+  complete: boolean
+  status: string
+  /** Start of the process(es) until all N were on the target (and, for PIPE, consumed). */
+  wallSeconds: number
+  /** First record on the target until the last (PIPE: the longer of that and ConsumerPerformance's fetch time). */
+  copySeconds: number
+  recordsPerSecond: number
+  megabytesPerSecond: number
+  copyRecordsPerSecond: number
+  copyMegabytesPerSecond: number
+  cpuSeconds: number
+  cpuSecondsPerGb: number
+  /** CPU from the first record on the target to the end: without start-up (approximate for PIPE's consumer). */
+  copyCpuSeconds: number
+  copyCpuSecondsPerGb: number
+  peakRssBytes: number
+  /** CPU seconds of every broker JVM of both clusters during the run, per GB moved. */
+  brokerCpuSecondsPerGb: number
+  note: string
+  /** Log tail when the run failed. */
+  errorTail?: string
+}
+
+export interface CaseInfo {
+  id: string
+  title: string
+  topic: string
+  records: number
+  valueBytes: number
+  compression: string
+  partitions: number
+  replicationFactor: number
+  preloadRecordsPerSecond: number
+  preloadSeconds: number
+  /** Bytes of the source topic's log segments (one replica): shows what the producer codec made of the values. */
+  sourceLogBytes: number
+}
+
+export interface MachineLoad {
+  /** /proc/loadavg's 1-minute load at the start and the end of the run. */
+  loadStart: number
+  loadEnd: number
+  /** Share of all CPUs busy over the run (from /proc/stat), whoever used them. */
+  busyPercent: number
+}
+
+export interface BenchResult {
+  startedAt: Date
+  finishedAt: Date
+  options: Required<Omit<BenchOptions, 'out' | 'log'>> & { out?: string }
+  machine: MachineInfo
+  cases: CaseInfo[]
+  rows: Row[]
+  latency?: LatencyResult
+  load: MachineLoad
+  markdown: string
+  file?: string
+}
+
+const GB = 1e9
+const MB = 1e6
+
+interface Context {
+  dist: KafkaDist
+  source: KafkaCluster
+  target: KafkaCluster
+  sourceAdmin: Admin
+  targetAdmin: Admin
+  workDir: string
+  logConfig: string
+  partitions: number
+  replicationFactor: number
+  streams: number
+  stallTimeoutMs: number
+  log: (line: string) => void
+  runIndex: number
+}
+
+/** Sum of the log segment sizes of a topic over every broker, divided by the replication factor. */
+function topicLogBytes (cluster: KafkaCluster, topic: string, replicationFactor: number): number {
+  let bytes = 0
+  for (const broker of cluster.brokers) {
+    const data = join(broker.dir, 'data')
+    if (!existsSync(data)) continue
+    for (const dir of readdirSync(data)) {
+      if (!dir.startsWith(`${topic}-`) || !/^\d+$/.test(dir.slice(topic.length + 1))) continue
+      for (const f of readdirSync(join(data, dir))) if (f.endsWith('.log')) bytes += statSync(join(data, dir, f)).size
+    }
+  }
+  return bytes / replicationFactor
+}
+
+function cpuTimes (): { busy: number, total: number } {
+  const fields = (/^cpu\s+(.+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1] ?? '').trim().split(/\s+/).map(Number)
+  const total = fields.slice(0, 8).reduce((a, b) => a + b, 0)
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0)
+  return { busy: total - idle, total }
+}
+
+function loadAverage (): number {
+  return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0])
+}
+
+function brokerPids (ctx: Context): number[] {
+  return [...ctx.source.processIds(), ...ctx.target.processIds()]
+}
+
+function payloadOf (c: Case, ctx: Context): Payload {
+  if (!c.halfCompressible) return { recordSize: c.valueBytes }
+  const file = join(ctx.workDir, `payload-${c.valueBytes}.txt`)
+  return { recordSize: c.valueBytes, payloadFile: existsSync(file) ? file : writeHalfCompressiblePayload(ctx.workDir, c.valueBytes) }
+}
+
+function logFile (ctx: Context, name: string): string {
+  ctx.runIndex++
+  return join(ctx.workDir, `${String(ctx.runIndex).padStart(2, '0')}-${name.replace(/[^A-Za-z0-9.-]+/g, '_')}.log`)
+}
+
+/** Waits for a measured process's exit or the target count, whichever `until` says; fails on a stall or an early exit. */
+async function watch (ctx: Context, m: Measured, watcher: CountWatcher, until: 'exit' | 'count', fatalLog?: { file: string, pattern: RegExp }): Promise<'done' | 'exited' | 'stalled' | 'failed'> {
+  let lastCount = -1
+  let lastProgress = performance.now()
+  let lastLogCheck = 0
+  while (true) {
+    if (fatalLog !== undefined && performance.now() - lastLogCheck > 1000) {
+      lastLogCheck = performance.now()
+      if (existsSync(fatalLog.file) && fatalLog.pattern.test(readFileSync(fatalLog.file, 'utf8'))) return 'failed'
+    }
+    if (until === 'count' && watcher.doneAt !== undefined) return 'done'
+    if (m.exit !== undefined) return until === 'exit' ? 'done' : (watcher.doneAt !== undefined ? 'done' : 'exited')
+    if (watcher.last > lastCount) {
+      lastCount = watcher.last
+      lastProgress = performance.now()
+    }
+    if (performance.now() - lastProgress > ctx.stallTimeoutMs) return 'stalled'
+    // Sleeps 100 ms at most; never races an already-settled promise, which would spin.
+    await Promise.race(until === 'count' ? [m.exited, watcher.reached(), sleep(100)] : [m.exited, sleep(100)])
+  }
+}
+
+/** CPU seconds of the processes when the first record reached the target. */
+function snapshotAtFirst (watcher: CountWatcher, processes: Measured[]): { value: number | undefined } {
+  const snapshot: { value: number | undefined } = { value: undefined }
+  watcher.onFirst.push(() => {
+    let sum = 0
+    for (const p of processes) {
+      p.sampler.sample()
+      sum += p.sampler.usage().cpuSeconds
+    }
+    snapshot.value = sum
+  })
+  return snapshot
+}
+
+function emptyRow (c: CaseInfo, system: SystemId): Row {
+  return {
+    caseId: c.id, system, records: c.records, valueBytes: c.valueBytes, targetCount: 0, complete: false, status: 'not run',
+    wallSeconds: NaN, copySeconds: NaN, recordsPerSecond: NaN, megabytesPerSecond: NaN, copyRecordsPerSecond: NaN,
+    copyMegabytesPerSecond: NaN, cpuSeconds: NaN, cpuSecondsPerGb: NaN, copyCpuSeconds: NaN, copyCpuSecondsPerGb: NaN, peakRssBytes: NaN, brokerCpuSecondsPerGb: NaN, note: ''
+  }
+}
+
+function finishRow (row: Row, wallMs: number, copyMs: number, usage: Usage, cpuAtFirst: number | undefined, brokerCpu: number): Row {
+  const bytes = row.records * row.valueBytes
+  row.wallSeconds = wallMs / 1000
+  // A copy phase shorter than the 100 ms count polling cannot be told apart from it.
+  row.copySeconds = Math.max(copyMs, 100) / 1000
+  row.recordsPerSecond = row.records / row.wallSeconds
+  row.megabytesPerSecond = bytes / MB / row.wallSeconds
+  row.copyRecordsPerSecond = row.records / row.copySeconds
+  row.copyMegabytesPerSecond = bytes / MB / row.copySeconds
+  row.cpuSeconds = usage.cpuSeconds
+  row.cpuSecondsPerGb = usage.cpuSeconds / (bytes / GB)
+  row.copyCpuSeconds = cpuAtFirst !== undefined ? usage.cpuSeconds - cpuAtFirst : NaN
+  row.copyCpuSecondsPerGb = row.copyCpuSeconds / (bytes / GB)
+  row.peakRssBytes = usage.peakRssBytes
+  row.brokerCpuSecondsPerGb = brokerCpu / (bytes / GB)
+  return row
+}
+
+function verdict (row: Row): void {
+  row.complete = row.targetCount === row.records
+  if (row.complete) row.status = 'ok'
+  else row.status = row.targetCount < row.records ? `INCOMPLETE (${row.targetCount} of ${row.records})` : `INCOMPLETE (${row.targetCount} records, ${row.targetCount - row.records} more than ${row.records})`
+}
+
+async function freshTarget (ctx: Context, spec: TopicSpec): Promise<void> {
+  await deleteTopic(ctx.targetAdmin, spec.name)
+  await createTopic(ctx.targetAdmin, spec)
+}
+
+async function preload (ctx: Context, c: Case, info: CaseInfo): Promise<void> {
+  const payload = payloadOf(c, ctx)
+  const file = logFile(ctx, `preload-${c.id}`)
+  const props = { 'bootstrap.servers': ctx.source.bootstrap, acks: 'all', 'compression.type': c.compression, ...c.preloadProps }
+  const cmd = javaCommand(ctx.dist, ctx.logConfig, file + '.log4j', 'org.apache.kafka.tools.ProducerPerformance', producerPerfArgs(info.topic, info.records, payload, props))
+  const m = spawnMeasured(`preload ${c.id}`, cmd.command, cmd.args, file)
+  const exit = await m.exited
+  m.sampler.stop()
+  const count = await recordCount(ctx.sourceAdmin, info.topic, info.partitions)
+  if (exit.code !== 0 || count !== info.records) {
+    throw new Error(`Pre-loading ${info.topic} failed (exit ${exit.code}, ${count} of ${info.records} records):\n${tailOf(file)}\n${tailOf(file + '.log4j')}`)
+  }
+  info.preloadSeconds = (exit.at - m.startedAt) / 1000
+  info.preloadRecordsPerSecond = parseProducerPerf(readFileSync(file, 'utf8'))?.recordsPerSecond ?? info.records / info.preloadSeconds
+}
+
+async function runPipe (ctx: Context, c: Case, info: CaseInfo, spec: TopicSpec): Promise<Row> {
+  const row = emptyRow(info, 'PIPE')
+  const payload = payloadOf(c, ctx)
+  const pFile = logFile(ctx, `pipe-producer-${c.id}`)
+  const cFile = logFile(ctx, `pipe-consumer-${c.id}`)
+  const props = { 'bootstrap.servers': ctx.target.bootstrap, acks: 'all', 'linger.ms': 5, 'batch.size': 262144, 'compression.type': c.compression }
+  const pCmd = javaCommand(ctx.dist, ctx.logConfig, pFile + '.log4j', 'org.apache.kafka.tools.ProducerPerformance', producerPerfArgs(info.topic, info.records, payload, props))
+  const cCmd = javaCommand(ctx.dist, ctx.logConfig, cFile + '.log4j', 'org.apache.kafka.tools.ConsumerPerformance', consumerPerfArgs(ctx.source.bootstrap, info.topic, info.records))
+  const watcher = new CountWatcher(ctx.targetAdmin, info.topic, info.partitions, info.records)
+  const brokerCpu0 = cpuSecondsOf(brokerPids(ctx))
+  const producer = spawnMeasured('PIPE producer', pCmd.command, pCmd.args, pFile)
+  const consumer = spawnMeasured('PIPE consumer', cCmd.command, cCmd.args, cFile)
+  const cpuAtFirst = snapshotAtFirst(watcher, [producer, consumer])
+  const [pState, cState] = await Promise.all([watch(ctx, producer, watcher, 'exit'), watch(ctx, consumer, watcher, 'exit')])
+  const brokerCpu = cpuSecondsOf(brokerPids(ctx)) - brokerCpu0
+  const pUsage = producer.sampler.stop()
+  const cUsage = consumer.sampler.stop()
+  await Promise.all([terminate(producer, 2000), terminate(consumer, 2000)])
+  await watcher.stop()
+  const consumed = parseConsumerPerf(readFileSync(cFile, 'utf8'))
+  const produced = await recordCount(ctx.targetAdmin, info.topic, info.partitions)
+  row.targetCount = Math.min(produced, consumed?.records ?? 0)
+  const start = Math.min(producer.startedAt, consumer.startedAt)
+  const end = Math.max(producer.exit?.at ?? performance.now(), consumer.exit?.at ?? performance.now())
+  const producerCopy = watcher.doneAt !== undefined && watcher.firstAt !== undefined ? watcher.doneAt - watcher.firstAt : end - start
+  const copyMs = Math.max(producerCopy, consumed?.fetchMs ?? end - start)
+  finishRow(row, end - start, copyMs, { cpuSeconds: pUsage.cpuSeconds + cUsage.cpuSeconds, peakRssBytes: pUsage.peakRssBytes + cUsage.peakRssBytes, processes: 2 }, cpuAtFirst.value, brokerCpu)
+  verdict(row)
+  row.note = `producer ${produced} records on the target, consumer ${consumed?.records ?? '?'} records read; CPU and RSS are the two JVMs' sum`
+  if (pState !== 'done' || cState !== 'done' || producer.exit?.code !== 0 || consumer.exit?.code !== 0 || !row.complete) {
+    row.complete = false
+    if (row.status === 'ok') row.status = 'FAILED'
+    row.errorTail = `--- producer (exit ${producer.exit?.code}, ${pState}) ---\n${tailOf(pFile, 15)}\n--- consumer (exit ${consumer.exit?.code}, ${cState}) ---\n${tailOf(cFile, 15)}`
+  }
+  return row
+}
+
+async function runMm2 (ctx: Context, c: Case, info: CaseInfo): Promise<Row> {
+  const row = emptyRow(info, 'MM2')
+  const file = logFile(ctx, `mm2-${c.id}`)
+  const props = mm2Properties({
+    sourceAlias: `source${ctx.runIndex}`,
+    sourceBootstrap: ctx.source.bootstrap,
+    targetBootstrap: ctx.target.bootstrap,
+    topic: info.topic,
+    tasks: ctx.streams,
+    compression: c.compression
+  })
+  const propsFile = file.replace(/\.log$/, '.properties')
+  writeFileSync(propsFile, propertiesText(props))
+  const cmd = javaCommand(ctx.dist, ctx.logConfig, file + '.log4j', 'org.apache.kafka.connect.mirror.MirrorMaker', [propsFile])
+  const watcher = new CountWatcher(ctx.targetAdmin, info.topic, info.partitions, info.records)
+  const brokerCpu0 = cpuSecondsOf(brokerPids(ctx))
+  const m = spawnMeasured('MirrorMaker 2', cmd.command, cmd.args, file)
+  const cpuAtFirst = snapshotAtFirst(watcher, [m])
+  // A connector whose configuration Connect refuses never starts: no use waiting for the stall timeout.
+  const state = await watch(ctx, m, watcher, 'count', { file: file + '.log4j', pattern: /ERROR Failed to configure MirrorSourceConnector/ })
+  const brokerCpu = cpuSecondsOf(brokerPids(ctx)) - brokerCpu0
+  const usage = m.sampler.stop()
+  const doneAt = watcher.doneAt
+  await terminate(m)
+  await watcher.stop()
+  row.targetCount = await recordCount(ctx.targetAdmin, info.topic, info.partitions)
+  const end = doneAt ?? performance.now()
+  finishRow(row, end - m.startedAt, watcher.firstAt !== undefined ? end - watcher.firstAt : end - m.startedAt, usage, cpuAtFirst.value, brokerCpu)
+  verdict(row)
+  row.note = 'stopped (SIGTERM) once the target held N records; CPU and RSS up to then'
+  if (state !== 'done' || !row.complete) {
+    row.complete = false
+    if (row.status === 'ok') row.status = 'FAILED'
+    row.status += state === 'exited'
+      ? ` (MirrorMaker 2 exited with ${m.exit?.code ?? m.exit?.signal})`
+      : state === 'stalled' ? ` (no progress for ${ctx.stallTimeoutMs / 1000} s)` : state === 'failed' ? ' (MirrorSourceConnector was refused)' : ''
+    row.errorTail = `--- stdout/stderr ---\n${tailOf(file, 20)}\n--- log4j (errors) ---\n${errorLines(file + '.log4j')}`
+  }
+  return row
+}
+
+function errorLines (file: string): string {
+  const tail = tailOf(file, 400).split('\n')
+  const errors = tail.filter(l => /ERROR|Exception|WARN/.test(l))
+  return (errors.length > 0 ? errors.slice(-25) : tail.slice(-25)).join('\n')
+}
+
+async function runKafkaMirror (ctx: Context, c: Case, info: CaseInfo, partitioning: 'source' | 'key'): Promise<Row> {
+  const system: SystemId = partitioning === 'source' ? 'kafka-mirror source' : 'kafka-mirror key'
+  const row = emptyRow(info, system)
+  const file = logFile(ctx, `kafka-mirror-${partitioning}-${c.id}`)
+  const consumerFile = file.replace(/\.log$/, '.consumer.properties')
+  const producerFile = file.replace(/\.log$/, '.producer.properties')
+  writeFileSync(consumerFile, propertiesText({ 'bootstrap.servers': ctx.source.bootstrap, 'group.id': `bench-${randomBytes(4).toString('hex')}`, 'auto.offset.reset': 'earliest' }))
+  writeFileSync(producerFile, propertiesText({ 'bootstrap.servers': ctx.target.bootstrap, acks: 'all', 'compression.type': c.compression, 'linger.ms': 5, 'batch.size': 262144 }))
+  const args = [
+    join(repoRoot, 'bin', 'kafka-mirror.ts'), '--consumer.config', consumerFile, '--producer.config', producerFile,
+    '--include', info.topic, '--once', '--status.interval.ms', '0', '--num.streams', String(ctx.streams), '--partitioning', partitioning
+  ]
+  const watcher = new CountWatcher(ctx.targetAdmin, info.topic, info.partitions, info.records)
+  const brokerCpu0 = cpuSecondsOf(brokerPids(ctx))
+  const m = spawnMeasured(system, process.execPath, args, file)
+  const cpuAtFirst = snapshotAtFirst(watcher, [m])
+  const state = await watch(ctx, m, watcher, 'exit')
+  const brokerCpu = cpuSecondsOf(brokerPids(ctx)) - brokerCpu0
+  const usage = m.sampler.stop()
+  await terminate(m, 5000)
+  await watcher.stop()
+  row.targetCount = await recordCount(ctx.targetAdmin, info.topic, info.partitions)
+  const exitAt = m.exit?.at ?? performance.now()
+  const end = Math.min(exitAt, watcher.doneAt ?? exitAt)
+  finishRow(row, end - m.startedAt, watcher.firstAt !== undefined ? end - watcher.firstAt : end - m.startedAt, usage, cpuAtFirst.value, brokerCpu)
+  verdict(row)
+  const summary = /Copied .*records\/s.*/.exec(readFileSync(file, 'utf8'))?.[0]
+  row.note = summary !== undefined ? `its own summary: "${summary}"` : ''
+  if (state !== 'done' || m.exit?.code !== 0 || !row.complete) {
+    row.complete = false
+    if (row.status === 'ok') row.status = 'FAILED'
+    row.status += state === 'stalled' ? ` (no progress for ${ctx.stallTimeoutMs / 1000} s)` : ` (exit ${m.exit?.code ?? m.exit?.signal})`
+    row.errorTail = tailOf(file, 30)
+  }
+  return row
+}
+
+async function runSystem (ctx: Context, system: SystemId, c: Case, info: CaseInfo, spec: TopicSpec): Promise<Row> {
+  switch (system) {
+    case 'PIPE': return await runPipe(ctx, c, info, spec)
+    case 'MM2': return await runMm2(ctx, c, info)
+    case 'kafka-mirror source': return await runKafkaMirror(ctx, c, info, 'source')
+    case 'kafka-mirror key': return await runKafkaMirror(ctx, c, info, 'key')
+  }
+}
+
+function javaVersion (): string {
+  const out = spawnSync('java', ['-version'], { encoding: 'utf8' })
+  return (out.stderr ?? '').split('\n')[0]?.trim() ?? 'unknown'
+}
+
+export async function runBench (options: BenchOptions = {}): Promise<BenchResult> {
+  const startedAt = new Date()
+  const opts = {
+    scale: options.scale ?? 1,
+    workloads: options.workloads ?? ['W1', 'W2', 'W3', 'W4', 'W5'],
+    brokers: options.brokers ?? 1,
+    systems: options.systems ?? allSystems,
+    partitions: options.partitions ?? 4,
+    streams: options.streams ?? 2,
+    brokerHeapMb: options.brokerHeapMb ?? 1024,
+    stallTimeoutMs: options.stallTimeoutMs ?? 120_000,
+    out: options.out
+  }
+  const log = options.log ?? ((line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`))
+  if (!(opts.scale > 0)) throw new Error(`--scale must be above 0, not ${opts.scale}`)
+  if (opts.brokers !== 1 && opts.brokers !== 3) throw new Error(`--brokers must be 1 or 3, not ${opts.brokers}`)
+
+  const loadStart = loadAverage()
+  const cpuStart = cpuTimes()
+  const dist = ensureKafkaDist('baselines')
+  const workDir = mkdtempSync(join(tmpdir(), 'kafka-mirror-bench-'))
+  log(`work folder ${workDir}; starting two ${opts.brokers}-broker clusters`)
+  const [source, target] = await Promise.all([
+    startCluster({ name: 'bench-source', brokers: opts.brokers, heapMb: opts.brokerHeapMb }),
+    startCluster({ name: 'bench-target', brokers: opts.brokers, heapMb: opts.brokerHeapMb })
+  ])
+  const ctx: Context = {
+    dist, source, target, sourceAdmin: benchAdmin(source.bootstrap), targetAdmin: benchAdmin(target.bootstrap), workDir,
+    logConfig: writeLogConfig(workDir), partitions: opts.partitions, replicationFactor: Math.min(3, opts.brokers),
+    streams: opts.streams, stallTimeoutMs: opts.stallTimeoutMs, log, runIndex: 0
+  }
+  const machine = machineInfo({ nodeBin: process.execPath, java: javaVersion(), brokerKafka: source.kafkaVersion, toolsKafka: dist.version })
+  const cases: CaseInfo[] = []
+  const rows: Row[] = []
+  let latency: LatencyResult | undefined
+  try {
+    for (const workload of opts.workloads) {
+      if (workload === 'W5') {
+        log('W5: fixed-rate latency')
+        latency = await runLatency(ctx, opts.scale, opts.systems)
+        continue
+      }
+      for (const c of casesOf(workload)) {
+        const info: CaseInfo = {
+          id: c.id, title: c.title, topic: `bench-${c.id.toLowerCase()}-${randomBytes(3).toString('hex')}`,
+          records: recordsAt(c, opts.scale), valueBytes: c.valueBytes, compression: c.compression,
+          partitions: opts.partitions, replicationFactor: ctx.replicationFactor, preloadRecordsPerSecond: NaN, preloadSeconds: NaN, sourceLogBytes: NaN
+        }
+        cases.push(info)
+        const spec: TopicSpec = { name: info.topic, partitions: info.partitions, replicas: info.replicationFactor }
+        log(`${c.id}: pre-loading ${info.records} records of ${c.valueBytes} B into ${info.topic}`)
+        try {
+          await createTopic(ctx.sourceAdmin, spec)
+          await preload(ctx, c, info)
+        } catch (error) {
+          for (const system of opts.systems) {
+            const row = emptyRow(info, system)
+            row.status = 'NOT RUN (pre-load failed)'
+            row.errorTail = String((error as Error).message)
+            rows.push(row)
+          }
+          log(`${c.id}: pre-load failed: ${(error as Error).message}`)
+          await deleteTopic(ctx.sourceAdmin, info.topic).catch(() => {})
+          continue
+        }
+        info.sourceLogBytes = topicLogBytes(source, info.topic, info.replicationFactor)
+        log(`${c.id}: pre-loaded in ${info.preloadSeconds.toFixed(1)} s (${(info.sourceLogBytes / 1e6).toFixed(1)} MB of log)`)
+        for (const system of opts.systems) {
+          await freshTarget(ctx, spec)
+          await sleep(1000)
+          log(`${c.id}: ${system}`)
+          let row: Row
+          try {
+            row = await runSystem(ctx, system, c, info, spec)
+          } catch (error) {
+            row = emptyRow(info, system)
+            row.status = `FAILED (${(error as Error).message.split('\n')[0]})`
+            row.errorTail = String((error as Error).stack ?? error)
+          }
+          rows.push(row)
+          log(`${c.id}: ${system}: ${row.status}, ${Math.round(row.recordsPerSecond)} records/s (copy phase ${Math.round(row.copyRecordsPerSecond)}), ${row.cpuSeconds.toFixed(1)} CPU s, ${(row.peakRssBytes / 2 ** 20).toFixed(0)} MiB RSS`)
+        }
+        await deleteTopic(ctx.targetAdmin, info.topic)
+        await deleteTopic(ctx.sourceAdmin, info.topic)
+      }
+    }
+  } finally {
+    await ctx.sourceAdmin.close().catch(() => {})
+    await ctx.targetAdmin.close().catch(() => {})
+    await Promise.all([source.stop(), target.stop()])
+  }
+  const finishedAt = new Date()
+  const cpuEnd = cpuTimes()
+  const load: MachineLoad = { loadStart, loadEnd: loadAverage(), busyPercent: 100 * (cpuEnd.busy - cpuStart.busy) / Math.max(1, cpuEnd.total - cpuStart.total) }
+  const result: BenchResult = { startedAt, finishedAt, options: opts, machine, cases, rows, latency, load, markdown: '' }
+  result.markdown = renderMarkdown(result)
+  if (opts.out !== undefined) {
+    mkdirSync(dirname(opts.out), { recursive: true })
+    writeFileSync(opts.out, result.markdown)
+    result.file = opts.out
+    log(`results written to ${opts.out}`)
+  }
+  // Logs of a failed run stay for a look; a clean run leaves nothing behind.
+  const failed = rows.some(x => !x.complete) || (latency?.rows.some(x => x.status !== 'ok') ?? false)
+  if (failed) log(`some runs failed; their logs are in ${workDir}`)
+  else if (process.env.KAFKA_MIRROR_BENCH_KEEP === '1') log(`logs kept in ${workDir} (KAFKA_MIRROR_BENCH_KEEP=1)`)
+  else rmSync(workDir, { recursive: true, force: true })
+  return result
+}
+
+export type { Context }

@@ -1,0 +1,200 @@
+// The Markdown results file of a benchmark run.
+import { spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { availableParallelism, release } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { BenchResult, Row, SystemId } from './harness.ts'
+import { JVM_HEAP, mm2Properties } from './java.ts'
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..')
+
+export interface MachineInfo {
+  cpus: number
+  cpuModel: string
+  memory: string
+  kernel: string
+  node: string
+  java: string
+  brokerKafka: string
+  toolsKafka: string
+  platformaticKafka: string
+  kafkaMirror: string
+}
+
+function readOr (file: string, fallback = ''): string {
+  try {
+    return readFileSync(file, 'utf8')
+  } catch {
+    return fallback
+  }
+}
+
+export function machineInfo (o: { nodeBin: string, java: string, brokerKafka: string, toolsKafka: string }): MachineInfo {
+  const cpuModel = /^model name\s*:\s*(.+)$/m.exec(readOr('/proc/cpuinfo'))?.[1] ?? 'unknown'
+  const memKb = Number(/^MemTotal:\s+(\d+) kB/m.exec(readOr('/proc/meminfo'))?.[1] ?? NaN)
+  const node = spawnSync(o.nodeBin, ['--version'], { encoding: 'utf8' }).stdout?.trim() ?? process.version
+  const pkg = (file: string): string => (JSON.parse(readOr(file, '{}')) as { version?: string }).version ?? 'unknown'
+  const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo, encoding: 'utf8' }).stdout?.trim()
+  return {
+    cpus: availableParallelism(),
+    cpuModel,
+    memory: Number.isFinite(memKb) ? `${(memKb / 2 ** 20).toFixed(1)} GiB` : 'unknown',
+    kernel: `Linux ${release()}`,
+    node,
+    java: o.java,
+    brokerKafka: o.brokerKafka,
+    toolsKafka: o.toolsKafka,
+    platformaticKafka: pkg(join(repo, 'node_modules', '@platformatic', 'kafka', 'package.json')),
+    kafkaMirror: `${pkg(join(repo, 'package.json'))}${commit !== undefined && commit !== '' ? ` (commit ${commit} plus any uncommitted changes)` : ''}`
+  }
+}
+
+function num (n: number, digits = 0): string {
+  if (!Number.isFinite(n)) return '–'
+  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+}
+
+function mib (bytes: number): string {
+  return Number.isFinite(bytes) ? num(bytes / 2 ** 20) : '–'
+}
+
+function ratio (a: number, b: number): string {
+  if (!Number.isFinite(a) || !Number.isFinite(b) || b === 0) return '–'
+  return `${(a / b).toFixed(2)}×`
+}
+
+function table (head: string[], rows: string[][]): string {
+  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map(r => `| ${r.join(' | ')} |`)].join('\n')
+}
+
+const systemNames: Record<SystemId, string> = {
+  PIPE: 'PIPE (ProducerPerformance → target ‖ ConsumerPerformance ← source)',
+  MM2: 'MirrorMaker 2 (dedicated mode, tuned)',
+  'kafka-mirror source': 'kafka-mirror --partitioning source',
+  'kafka-mirror key': 'kafka-mirror --partitioning key'
+}
+
+function cell (row: Row | undefined, pick: (r: Row) => number): number {
+  return row === undefined || !row.complete ? NaN : pick(row)
+}
+
+export function renderMarkdown (r: BenchResult): string {
+  const o = r.options
+  const date = r.startedAt.toISOString().slice(0, 10)
+  const minutes = (r.finishedAt.getTime() - r.startedAt.getTime()) / 60_000
+  const m = r.machine
+  const out: string[] = []
+  out.push(`# kafka-mirror benchmark, ${date}`)
+  out.push('')
+  out.push(`Command: \`npm run bench -- --scale ${o.scale} --workloads ${o.workloads.join(',')} --brokers ${o.brokers}\`${o.systems.length < 4 ? ` (systems: ${o.systems.join(', ')})` : ''}. ` +
+    `Run from ${r.startedAt.toISOString().slice(0, 19)}Z to ${r.finishedAt.toISOString().slice(0, 19)}Z (${minutes.toFixed(1)} min).`)
+  out.push('')
+  out.push('## Machine')
+  out.push('')
+  out.push(table(['', ''], [
+    ['CPUs (nproc)', String(m.cpus)], ['CPU model', m.cpuModel], ['Memory', m.memory], ['Kernel', m.kernel],
+    ['Node (kafka-mirror)', m.node], ['Java', m.java],
+    ['Kafka brokers', `Apache Kafka ${m.brokerKafka}, KRaft, ${o.brokers} broker${o.brokers > 1 ? 's' : ''} per cluster, two clusters (source, target) on loopback, ${o.brokerHeapMb} MiB heap each`],
+    ['Kafka tools and MirrorMaker 2', `kafka-tools and connect-mirror ${m.toolsKafka}`],
+    ['kafka-mirror', `${m.kafkaMirror}, @platformatic/kafka ${m.platformaticKafka}`]
+  ]))
+  out.push('')
+  out.push(`Everything (both clusters, the system measured, the harness polling end offsets) shares the same CPUs, so the numbers are of this machine only; only one system runs at a time. ` +
+    `Load average (1 min) ${r.load.loadStart.toFixed(2)} at the start and ${r.load.loadEnd.toFixed(2)} at the end; the CPUs were ${r.load.busyPercent.toFixed(0)} % busy over the run (all processes, the machine's other work included).`)
+  out.push('')
+  out.push('## Setup')
+  out.push('')
+  out.push(`- Every source topic has ${o.partitions} partitions and replication factor ${Math.min(3, o.brokers)}; before each system runs, its target topic is deleted and created afresh with the same partition count and replication factor (so topic creation is not timed). All producers use \`acks=all\`.`)
+  out.push('- Source topics are pre-loaded once per workload with ProducerPerformance (keyless records); every system then copies the same N records.')
+  out.push(`- **PIPE**: ProducerPerformance writing N records of the same size (and codec) into the fresh target topic (\`linger.ms=5 batch.size=262144\`) while ConsumerPerformance reads the N records of the source topic; both start together and the pair's time is the later of the two. It is the floor of "read it and write it again" with Kafka's own Java clients, not a mirror.`)
+  out.push(`- **MirrorMaker 2**: \`org.apache.kafka.connect.mirror.MirrorMaker\` in dedicated mode, stopped (SIGTERM) as soon as the target topic holds N records. Each run gets a fresh source cluster alias (\`sourceN\`), hence its own Connect group and internal topics.`)
+  out.push(`- **kafka-mirror**: \`node bin/kafka-mirror.ts --once --num.streams ${o.streams} --partitioning source|key --status.interval.ms 0\`, a fresh consumer group each run, producer \`acks=all\` and the workload's codec, everything else default; it exits by itself at the end offsets.`)
+  out.push(`- Every JVM (tools, MirrorMaker 2) runs with \`${JVM_HEAP}\` and kafka-run-class.sh's default G1 flags, logging into a file.`)
+  out.push('- **records/s and MB/s (wall)**: N ÷ time from starting the process(es) until the target held N records (polled every 100 ms; kafka-mirror: its exit, if earlier). Includes JVM/Node start, group join and MirrorMaker 2\'s Connect start-up. **(copy)**: N ÷ time from the first record on the target to the last (PIPE: the longer of that and ConsumerPerformance\'s fetch time), i.e. without start-up. MB = 10⁶ bytes of values (no keys or headers are written).')
+  out.push('- **CPU s/GB (wall)**: utime + stime of the measured process tree (PIPE: both JVMs) over its whole run, start-up included, sampled from /proc every 100 ms, ÷ GB (10⁹ B) of values moved. **(copy)**: only the CPU used after the first record reached the target (for PIPE\'s consumer this is approximate: it may have started reading a little earlier). **Peak RSS**: highest VmRSS/VmHWM sampled (PIPE: the two JVMs\' peaks added). **Broker CPU s/GB**: CPU of all broker JVMs of both clusters during the run, ÷ GB.')
+  out.push('- A run whose target count is not exactly N is marked INCOMPLETE and left out of the ratios.')
+  out.push('')
+  out.push('MirrorMaker 2 configuration (tuned; `<codec>` is the workload\'s, bootstrap addresses elided):')
+  out.push('')
+  out.push('```properties')
+  const example = mm2Properties({ sourceAlias: 'sourceN', sourceBootstrap: '…', targetBootstrap: '…', topic: '<topic>', tasks: o.streams, compression: '<codec>' })
+  for (const [k, v] of Object.entries(example)) out.push(`${k} = ${String(v)}`)
+  out.push('```')
+  out.push('')
+  out.push('## Sizes')
+  out.push('')
+  out.push(table(['Case', 'What', 'Records (N)', 'Value', 'MB of values', 'Producer codec', 'Source log MB (one replica)', 'Pre-load records/s'], r.cases.map(c => [
+    c.id, c.title, num(c.records), `${c.valueBytes} B`, num(c.records * c.valueBytes / 1e6, 1), c.compression, num(c.sourceLogBytes / 1e6, 1), num(c.preloadRecordsPerSecond)
+  ])))
+  out.push('')
+  out.push(`--scale ${o.scale} of the base counts (W1 20 M, W2 5 M, W3 5 M per codec, W4 1 M records).`)
+  out.push('')
+  out.push('## Results')
+  for (const c of r.cases) {
+    out.push('')
+    out.push(`### ${c.id}: ${c.title}, N = ${num(c.records)}`)
+    out.push('')
+    const rows = r.rows.filter(x => x.caseId === c.id)
+    out.push(table(['System', 'Status', 'On target', 'Wall s', 'records/s (wall)', 'MB/s (wall)', 'records/s (copy)', 'MB/s (copy)', 'CPU s', 'CPU s/GB (wall)', 'CPU s/GB (copy)', 'Peak RSS MiB', 'Broker CPU s/GB'], rows.map(x => [
+      systemNames[x.system], x.status, num(x.targetCount), num(x.wallSeconds, 1), num(x.recordsPerSecond), num(x.megabytesPerSecond, 1),
+      num(x.copyRecordsPerSecond), num(x.copyMegabytesPerSecond, 1), num(x.cpuSeconds, 1), num(x.cpuSecondsPerGb, 1), num(x.copyCpuSecondsPerGb, 1), mib(x.peakRssBytes), num(x.brokerCpuSecondsPerGb, 1)
+    ])))
+    const notes = rows.filter(x => x.note !== '').map(x => `- ${x.system}: ${x.note}`)
+    if (notes.length > 0) out.push('', ...notes)
+  }
+  out.push('')
+  out.push('## Ratios')
+  out.push('')
+  out.push('kafka-mirror ÷ baseline; above 1× means kafka-mirror copies faster (records/s) or uses more (CPU, RSS).')
+  out.push('')
+  const ratioRows: string[][] = []
+  for (const c of r.cases) {
+    const by = (s: SystemId): Row | undefined => r.rows.find(x => x.caseId === c.id && x.system === s)
+    const mm2 = by('MM2')
+    const pipe = by('PIPE')
+    for (const s of ['kafka-mirror source', 'kafka-mirror key'] as const) {
+      const km = by(s)
+      if (km === undefined) continue
+      ratioRows.push([
+        c.id, s.replace('kafka-mirror ', ''),
+        ratio(cell(km, x => x.recordsPerSecond), cell(mm2, x => x.recordsPerSecond)),
+        ratio(cell(km, x => x.copyRecordsPerSecond), cell(mm2, x => x.copyRecordsPerSecond)),
+        ratio(cell(km, x => x.recordsPerSecond), cell(pipe, x => x.recordsPerSecond)),
+        ratio(cell(km, x => x.copyRecordsPerSecond), cell(pipe, x => x.copyRecordsPerSecond)),
+        ratio(cell(km, x => x.cpuSecondsPerGb), cell(mm2, x => x.cpuSecondsPerGb)),
+        ratio(cell(km, x => x.copyCpuSecondsPerGb), cell(mm2, x => x.copyCpuSecondsPerGb)),
+        ratio(cell(km, x => x.peakRssBytes), cell(mm2, x => x.peakRssBytes))
+      ])
+    }
+  }
+  out.push(table(['Case', 'kafka-mirror partitioning', 'records/s ÷ MM2 (wall)', 'records/s ÷ MM2 (copy)', 'records/s ÷ PIPE (wall)', 'records/s ÷ PIPE (copy)', 'CPU s/GB ÷ MM2 (wall)', 'CPU s/GB ÷ MM2 (copy)', 'Peak RSS ÷ MM2'], ratioRows))
+  out.push('')
+  out.push('## W5: latency at a fixed rate')
+  out.push('')
+  const lat = r.latency
+  if (lat === undefined) {
+    out.push(o.workloads.includes('W5') ? 'Not measured (the run stopped before W5).' : 'Not measured in this run (W5 not in --workloads).')
+  } else {
+    out.push(`ProducerPerformance writes ${num(lat.recordsPerSecond)} records/s of ${lat.valueBytes} B for ${lat.seconds} s into a \`message.timestamp.type=LogAppendTime\` source topic while the mirror runs continuously into a LogAppendTime target topic. ` +
+      `Latency = target append time − source append time of the same record (paired by partition and offset, read back with kcat). Records appended in the first ${lat.warmupSeconds} s are left out. The mirror is started first and is live (a probe record got through) before producing starts.`)
+    out.push('')
+    if (lat.rows.length > 0) {
+      out.push(table(['System', 'Status', 'Records', 'In percentiles', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'CPU s/GB (whole run)', 'Peak RSS MiB', 'Broker CPU s/GB'], lat.rows.map(x => [
+        systemNames[x.system], x.status, num(x.records), num(x.measured), num(x.p50Ms), num(x.p99Ms), num(x.p999Ms), num(x.maxMs), num(x.cpuSecondsPerGb, 1), mib(x.peakRssBytes), num(x.brokerCpuSecondsPerGb, 1)
+      ])))
+    }
+    if (lat.notes.length > 0) out.push('', ...lat.notes.map(note => `- ${note}`))
+  }
+  const failures = [...r.rows.filter(x => x.errorTail !== undefined).map(x => ({ title: `${x.caseId} ${x.system}: ${x.status}`, tail: x.errorTail! })),
+    ...(lat?.rows ?? []).filter(x => x.errorTail !== undefined).map(x => ({ title: `W5 ${x.system}: ${x.status}`, tail: x.errorTail! }))]
+  if (failures.length > 0) {
+    out.push('')
+    out.push('## Failures')
+    for (const f of failures) {
+      out.push('', `### ${f.title}`, '', '```', f.tail.trimEnd(), '```')
+    }
+  }
+  out.push('')
+  return out.join('\n')
+}
