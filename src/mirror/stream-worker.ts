@@ -154,7 +154,11 @@ export class StreamWorker {
   fetchPositions (): Map<string, bigint> {
     const positions = new Map<string, bigint>()
     if (!this.idle || this.#streams.some(s => s.readableLength > 0)) return positions
-    for (const s of this.#streams) for (const [k, v] of s.offsetsToFetch) positions.set(k, v)
+    // Only partitions this member owns now: a stream keeps the position of a partition it lost
+    // in a rebalance, while its new owner may still be copying it.
+    const owned = new Set<string>()
+    for (const a of this.consumer.assignments ?? []) for (const p of a.partitions) owned.add(partitionKey(a.topic, p))
+    for (const s of this.#streams) for (const [k, v] of s.offsetsToFetch) if (owned.has(k)) positions.set(k, v)
     return positions
   }
 
