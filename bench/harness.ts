@@ -22,8 +22,8 @@ import { runLatency, type LatencyResult } from './latency.ts'
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..')
 
-export type SystemId = 'PIPE' | 'MM2' | 'kafka-mirror source' | 'kafka-mirror key'
-export const allSystems: SystemId[] = ['PIPE', 'MM2', 'kafka-mirror source', 'kafka-mirror key']
+export type SystemId = 'PIPE' | 'MM2' | 'kafka-mirror source' | 'kafka-mirror key' | 'kafka-mirror passthrough'
+export const allSystems: SystemId[] = ['PIPE', 'MM2', 'kafka-mirror source', 'kafka-mirror key', 'kafka-mirror passthrough']
 
 export interface BenchOptions {
   /** Multiplies every workload's record count. Default 1. */
@@ -32,7 +32,7 @@ export interface BenchOptions {
   workloads?: WorkloadId[]
   /** Brokers of each of the two clusters: 1 or 3. Default 1. */
   brokers?: number
-  /** Systems to measure; default all four. */
+  /** Systems to measure; default all five. */
   systems?: SystemId[]
   /** Partitions of every source and target topic. Default 4. */
   partitions?: number
@@ -347,8 +347,9 @@ function errorLines (file: string): string {
   return (errors.length > 0 ? errors.slice(-25) : tail.slice(-25)).join('\n')
 }
 
-async function runKafkaMirror (ctx: Context, c: Case, info: CaseInfo, partitioning: 'source' | 'key'): Promise<Row> {
-  const system: SystemId = partitioning === 'source' ? 'kafka-mirror source' : 'kafka-mirror key'
+/** 'passthrough': --partitioning source through the raw record-batch fast path (--fast.path auto). */
+async function runKafkaMirror (ctx: Context, c: Case, info: CaseInfo, partitioning: 'source' | 'key' | 'passthrough'): Promise<Row> {
+  const system: SystemId = `kafka-mirror ${partitioning}`
   const row = emptyRow(info, system)
   const file = logFile(ctx, `kafka-mirror-${partitioning}-${c.id}`)
   const consumerFile = file.replace(/\.log$/, '.consumer.properties')
@@ -356,8 +357,11 @@ async function runKafkaMirror (ctx: Context, c: Case, info: CaseInfo, partitioni
   writeFileSync(consumerFile, propertiesText({ 'bootstrap.servers': ctx.source.bootstrap, 'group.id': `bench-${randomBytes(4).toString('hex')}`, 'auto.offset.reset': 'earliest' }))
   writeFileSync(producerFile, propertiesText({ 'bootstrap.servers': ctx.target.bootstrap, acks: 'all', 'compression.type': c.compression, 'linger.ms': 5, 'batch.size': 262144 }))
   const args = [
-    join(repoRoot, 'bin', 'kafka-mirror.ts'), '--consumer.config', consumerFile, '--producer.config', producerFile,
-    '--include', info.topic, '--once', '--status.interval.ms', '0', '--num.streams', String(ctx.streams), '--partitioning', partitioning
+    join(repoRoot, 'bin', 'kafka-mirror.ts'),
+    '--consumer.config', consumerFile, '--producer.config', producerFile,
+    '--include', info.topic, '--once', '--status.interval.ms', '0', '--num.streams', String(ctx.streams), '--partitioning', partitioning === 'passthrough' ? 'source' : partitioning,
+    // The decode path and the fast path are measured apart: --partitioning source alone picks the fast path.
+    '--fast.path', partitioning === 'passthrough' ? 'auto' : 'off'
   ]
   const watcher = new CountWatcher(ctx.targetAdmin, info.topic, info.partitions, info.records)
   const brokerCpu0 = cpuSecondsOf(brokerPids(ctx))
@@ -390,6 +394,7 @@ async function runSystem (ctx: Context, system: SystemId, c: Case, info: CaseInf
     case 'MM2': return await runMm2(ctx, c, info)
     case 'kafka-mirror source': return await runKafkaMirror(ctx, c, info, 'source')
     case 'kafka-mirror key': return await runKafkaMirror(ctx, c, info, 'key')
+    case 'kafka-mirror passthrough': return await runKafkaMirror(ctx, c, info, 'passthrough')
   }
 }
 

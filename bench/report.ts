@@ -72,7 +72,8 @@ const systemNames: Record<SystemId, string> = {
   PIPE: 'PIPE (ProducerPerformance → target ‖ ConsumerPerformance ← source)',
   MM2: 'MirrorMaker 2 (dedicated mode, tuned)',
   'kafka-mirror source': 'kafka-mirror --partitioning source',
-  'kafka-mirror key': 'kafka-mirror --partitioning key'
+  'kafka-mirror key': 'kafka-mirror --partitioning key',
+  'kafka-mirror passthrough': 'kafka-mirror --partitioning source, raw record-batch passthrough'
 }
 
 function cell (row: Row | undefined, pick: (r: Row) => number): number {
@@ -87,7 +88,7 @@ export function renderMarkdown (r: BenchResult): string {
   const out: string[] = []
   out.push(`# kafka-mirror benchmark, ${date}`)
   out.push('')
-  out.push(`Command: \`npm run bench -- --scale ${o.scale} --workloads ${o.workloads.join(',')} --brokers ${o.brokers}\`${o.systems.length < 4 ? ` (systems: ${o.systems.join(', ')})` : ''}. ` +
+  out.push(`Command: \`npm run bench -- --scale ${o.scale} --workloads ${o.workloads.join(',')} --brokers ${o.brokers}\`${o.systems.length < Object.keys(systemNames).length ? ` (systems: ${o.systems.join(', ')})` : ''}. ` +
     `Run from ${r.startedAt.toISOString().slice(0, 19)}Z to ${r.finishedAt.toISOString().slice(0, 19)}Z (${minutes.toFixed(1)} min).`)
   out.push('')
   out.push('## Machine')
@@ -110,6 +111,7 @@ export function renderMarkdown (r: BenchResult): string {
   out.push(`- **PIPE**: ProducerPerformance writing N records of the same size (and codec) into the fresh target topic (\`linger.ms=5 batch.size=262144\`) while ConsumerPerformance reads the N records of the source topic; both start together and the pair's time is the later of the two. It is the floor of "read it and write it again" with Kafka's own Java clients, not a mirror.`)
   out.push(`- **MirrorMaker 2**: \`org.apache.kafka.connect.mirror.MirrorMaker\` in dedicated mode, stopped (SIGTERM) as soon as the target topic holds N records. Each run gets a fresh source cluster alias (\`sourceN\`), hence its own Connect group and internal topics.`)
   out.push(`- **kafka-mirror**: \`node bin/kafka-mirror.ts --once --num.streams ${o.streams} --partitioning source|key --status.interval.ms 0\`, a fresh consumer group each run, producer \`acks=all\` and the workload's codec, everything else default; it exits by itself at the end offsets.`)
+  if (o.systems.includes('kafka-mirror passthrough')) out.push(`- **kafka-mirror passthrough**: the fast path, \`node bench/passthrough-once.ts\` with the same flags and files (\`--partitioning source\`): source record batches go to the same target partitions without being decoded (producer id, epoch, sequence and CRC rewritten; compressed batches stay compressed). MB in its own summary are bytes of batches as sent, not of values.`)
   out.push(`- Every JVM (tools, MirrorMaker 2) runs with \`${JVM_HEAP}\` and kafka-run-class.sh's default G1 flags, logging into a file.`)
   out.push('- **records/s and MB/s (wall)**: N ÷ time from starting the process(es) until the target held N records (polled every 100 ms; kafka-mirror: its exit, if earlier). Includes JVM/Node start, group join and MirrorMaker 2\'s Connect start-up. **(copy)**: N ÷ time from the first record on the target to the last (PIPE: the longer of that and ConsumerPerformance\'s fetch time), i.e. without start-up. MB = 10⁶ bytes of values (no keys or headers are written).')
   out.push('- **CPU s/GB (wall)**: utime + stime of the measured process tree (PIPE: both JVMs) over its whole run, start-up included, sampled from /proc every 100 ms, ÷ GB (10⁹ B) of values moved. **(copy)**: only the CPU used after the first record reached the target (for PIPE\'s consumer this is approximate: it may have started reading a little earlier). **Peak RSS**: highest VmRSS/VmHWM sampled (PIPE: the two JVMs\' peaks added). **Broker CPU s/GB**: CPU of all broker JVMs of both clusters during the run, ÷ GB.')
@@ -153,7 +155,7 @@ export function renderMarkdown (r: BenchResult): string {
     const by = (s: SystemId): Row | undefined => r.rows.find(x => x.caseId === c.id && x.system === s)
     const mm2 = by('MM2')
     const pipe = by('PIPE')
-    for (const s of ['kafka-mirror source', 'kafka-mirror key'] as const) {
+    for (const s of ['kafka-mirror source', 'kafka-mirror key', 'kafka-mirror passthrough'] as const) {
       const km = by(s)
       if (km === undefined) continue
       ratioRows.push([

@@ -72,7 +72,11 @@ export async function freePort (): Promise<number> {
 }
 
 function clusterId (): string {
-  return randomBytes(16).toString('base64url').slice(0, 22)
+  // StorageTool reads an id that starts with '-' as a flag, so such ids (1 in 64) are drawn again.
+  while (true) {
+    const id = randomBytes(16).toString('base64url').slice(0, 22)
+    if (!id.startsWith('-')) return id
+  }
 }
 
 function propertiesText (props: Record<string, string | number | boolean>): string {

@@ -1,5 +1,6 @@
 // Errors with stable codes: callers branch on `code`, never on the message. `exitCode` is what the
 // CLI exits with; `retriable` says whether trying the same thing again can succeed.
+import { redactSecrets } from './config/secrets.ts'
 
 export const ErrorCodes = {
   CONFIG: 'KMIRROR_CONFIG',
@@ -93,8 +94,8 @@ export class DataLossError extends KafkaMirrorError {
   fromOffset: bigint
   toOffset: bigint
 
-  constructor (topic: string, partition: number, fromOffset: bigint, toOffset: bigint) {
-    super(ErrorCodes.DATA_LOSS, `Records ${fromOffset} to ${toOffset - 1n} of ${topic}-${partition} are gone from the source before they were copied.`, { exitCode: ExitCodes.DATA_LOSS })
+  constructor (topic: string, partition: number, fromOffset: bigint, toOffset: bigint, detail?: string) {
+    super(ErrorCodes.DATA_LOSS, detail !== undefined ? `Records are gone from the source before they were copied: ${detail}.` : `Records ${fromOffset} to ${toOffset - 1n} of ${topic}-${partition} are gone from the source before they were copied.`, { exitCode: ExitCodes.DATA_LOSS })
     this.name = 'DataLossError'
     this.topic = topic
     this.partition = partition
@@ -103,12 +104,13 @@ export class DataLossError extends KafkaMirrorError {
   }
 }
 
+/** The reason of a failure in a line, for messages; a secret a client library quoted is [hidden]. */
 export function describeCause (error: unknown): string {
   if (error instanceof AggregateError && error.errors.length > 0) return error.errors.map(describeCause).join('; ')
   if (error instanceof Error) {
     const nested = (error as { errors?: unknown[] }).errors
     if (Array.isArray(nested) && nested.length > 0 && error.message.startsWith('Multiple')) return nested.map(describeCause).join('; ')
-    return error.message
+    return redactSecrets(error.message)
   }
-  return String(error)
+  return redactSecrets(String(error))
 }

@@ -1,5 +1,8 @@
 // Logs go to stderr through pino: JSON lines with --log.format json, short readable lines by default.
+// Secrets never reach them: fields that look secret are [hidden], and each line is scrubbed of
+// remembered secret values and JAAS passwords before it is written (see config/secrets.ts).
 import { pino, type Logger } from 'pino'
+import { redactObject, redactSecrets } from './config/secrets.ts'
 
 export type { Logger }
 
@@ -15,9 +18,13 @@ function readable (line: string): string {
 export function createLogger (options: { level?: string, format?: 'text' | 'json', stream?: NodeJS.WritableStream } = {}): Logger {
   const out = options.stream ?? process.stderr
   const destination = options.format === 'json'
-    ? out
-    : { write: (line: string) => { out.write(readable(line)) } }
-  return pino({ level: options.level ?? 'info', base: undefined }, destination as NodeJS.WritableStream)
+    ? { write: (line: string) => { out.write(redactSecrets(line)) } }
+    : { write: (line: string) => { out.write(redactSecrets(readable(line))) } }
+  return pino({
+    level: options.level ?? 'info',
+    base: undefined,
+    formatters: { log: fields => redactObject(fields) as Record<string, unknown> }
+  }, destination as NodeJS.WritableStream)
 }
 
 /** A logger that drops everything, for library users who pass none. */

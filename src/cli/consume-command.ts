@@ -27,7 +27,7 @@ export const consumeFlags = new ConfigDefinition([
   { name: 'partition', type: 'int', min: 0, doc: 'Print only this partition. Without --offset it starts at the end (or the beginning with --from-beginning).' },
   { name: 'offset', type: 'string', doc: 'With --partition: the offset to start at, a non-negative number, or earliest, or latest. Default latest.', validate: v => /^(earliest|latest|\d+)$/.test(String(v)) ? undefined : `"${String(v)}" is not an offset: give a non-negative number, earliest or latest` },
   { name: 'property', type: 'string', doc: 'A formatter property, as name=value; repeat it for several. print.key, print.timestamp, print.partition, print.offset, print.headers (all false), print.value (true); key.separator (a tab) between columns, line.separator (a newline) after each record, headers.separator (,), headers.key.separator (:), null.literal (null).' },
-  { name: 'consumer.config', type: 'string', doc: 'Properties file of Kafka consumer settings (group.id, auto.offset.reset, isolation.level, security.protocol, sasl.*, ssl.*).' },
+  { name: 'consumer.config', type: 'string', doc: 'Properties file of Kafka consumer settings (group.id, auto.offset.reset, isolation.level, security.protocol, sasl.*, ssl.*). Values may be ${env:VAR} or ${file:path:key} references once the file sets config.providers.' },
   { name: 'consumer-property', type: 'string', doc: 'A Kafka consumer setting as name=value, over --consumer.config; repeat it for several.' },
   { name: 'isolation-level', type: 'string', choices: ['read_uncommitted', 'read_committed'], doc: 'read_committed prints only committed transactional records. Default read_uncommitted.' },
   helpKey

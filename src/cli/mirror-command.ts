@@ -1,6 +1,6 @@
 // `kafka-mirror --consumer.config c.properties --producer.config p.properties --whitelist T`:
 // MirrorMaker 1's command line, running the Mirror engine until Ctrl+C (or the end, with --once).
-import { loadMirrorConfig, mirrorFlags, type MirrorSettings } from '../config/mirror-config.ts'
+import { loadMirrorConfig, mirrorFlags, type LoadedMirrorConfig } from '../config/mirror-config.ts'
 import { ConfigError, ExitCodes } from '../errors.ts'
 import { createLogger, type Logger } from '../log.ts'
 import { Mirror } from '../mirror/mirror.ts'
@@ -12,13 +12,17 @@ const usage = `Usage: kafka-mirror [mirror] --consumer.config <file> --producer.
 
 Copies the matching topics of the source cluster (consumer.config) to the target cluster
 (producer.config), keeping keys, values, headers and timestamps. Offsets on the target differ from
-the source's. Ctrl+C stops it after the records already fetched are delivered and committed.`
+the source's. Ctrl+C stops it after the records already fetched are delivered and committed.
+A properties value may be a reference such as \${env:VAR} or \${file:/path/secrets.properties:key}
+once the file enables config.providers (docs/configuration.md). Secrets are never printed.`
 
-/** What MirrorMaker 1 printed at start: each consumer's effective settings. */
-function logEffectiveSettings (log: Logger, settings: MirrorSettings): void {
+/** What MirrorMaker 1 printed at start: each consumer's effective settings, secrets as [hidden]. */
+function logEffectiveSettings (log: Logger, loaded: LoadedMirrorConfig): void {
+  const { settings } = loaded
   const { source, target } = settings
   for (let i = 0; i < settings.numStreams; i++) {
     log.info({
+      ...Object.fromEntries(loaded.properties.consumer),
       'bootstrap.servers': source.bootstrapServers.join(',') || `(from ZooKeeper ${source.zookeeperConnect ?? ''})`,
       'client.id': `${source.clientId}-${i}`,
       'group.id': source.groupId,
@@ -28,6 +32,7 @@ function logEffectiveSettings (log: Logger, settings: MirrorSettings): void {
     }, `consumer ${i} settings`)
   }
   log.info({
+    ...Object.fromEntries(loaded.properties.producer),
     'bootstrap.servers': target.bootstrapServers.join(','),
     'client.id': target.clientId,
     acks: target.acks === -1 ? 'all' : target.acks,
@@ -35,6 +40,17 @@ function logEffectiveSettings (log: Logger, settings: MirrorSettings): void {
     'compression.type': target.compression,
     'security.protocol': target.securityProtocol
   }, 'producer settings')
+}
+
+/** --validate: what would run, without connecting. */
+function printValidation (out: NodeJS.WritableStream, loaded: LoadedMirrorConfig): void {
+  const { source, target, topics, numStreams } = loaded.settings
+  const from = source.bootstrapServers.length > 0 ? source.bootstrapServers.join(',') : `the brokers in ZooKeeper ${source.zookeeperConnect ?? ''}`
+  out.write(`The configuration is valid: would mirror ${topics.description} from ${from} to ${target.bootstrapServers.join(',')} with ${numStreams} stream${numStreams === 1 ? '' : 's'}.\n`)
+  for (const [file, properties] of [[source.source, loaded.properties.consumer], [target.source, loaded.properties.producer]] as const) {
+    out.write(`${file}:\n`)
+    for (const [key, value] of properties) out.write(`  ${key}=${value}\n`)
+  }
 }
 
 function printSummary (out: NodeJS.WritableStream, summary: MirrorSummary): void {
@@ -63,7 +79,11 @@ export const mirrorCommand: Command = async (argv, io) => {
 
   const log = createLogger({ level: loaded.logLevel, format: loaded.logFormat, stream: io.stderr })
   for (const warning of loaded.warnings) log.warn(warning)
-  logEffectiveSettings(log, loaded.settings)
+  if (loaded.validateOnly) {
+    printValidation(io.stdout, loaded)
+    return ExitCodes.OK
+  }
+  logEffectiveSettings(log, loaded)
 
   const mirror = new Mirror({ ...loaded.settings, logger: log })
   const onAbort = (): void => {

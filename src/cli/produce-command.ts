@@ -23,7 +23,7 @@ export const produceFlags = new ConfigDefinition([
   ...clusterFlagKeys,
   { name: 'topic', type: 'string', doc: 'REQUIRED: the topic to produce messages to.', importance: 'high' },
   { name: 'property', type: 'string', doc: 'A line reader property, as name=value; repeat it for several. parse.key (false): split each line into key and value at key.separator (default a tab). parse.headers (false): lines start with headers ("h1:v1,h2:v2") and headers.delimiter (default a tab); headers.separator (,) and headers.key.separator (:) split them. null.marker: a key, value or header value equal to it is sent as null. ignore.error (false): send lines without a separator whole, as the value, instead of stopping.' },
-  { name: 'producer.config', type: 'string', doc: 'Properties file of Kafka producer settings (acks, compression.type, security.protocol, sasl.*, ssl.*).' },
+  { name: 'producer.config', type: 'string', doc: 'Properties file of Kafka producer settings (acks, compression.type, security.protocol, sasl.*, ssl.*). Values may be ${env:VAR} or ${file:path:key} references once the file sets config.providers.' },
   { name: 'producer-property', type: 'string', doc: 'A Kafka producer setting as name=value, over --producer.config; repeat it for several.' },
   { name: 'compression-codec', type: 'string', choices: codecs, doc: 'Compression: none, gzip, snappy, lz4 or zstd. Given without a value: gzip.' },
   { name: 'request-required-acks', type: 'string', choices: ['all', '-1', '0', '1'], doc: 'Acknowledgements each request waits for: -1 or all (every in-sync replica), 1 (the leader), 0 (none). Default -1.' },

@@ -1,4 +1,5 @@
 // The one entry point of the command line: picks the command, maps errors to exit codes.
+import { redactSecrets } from '../config/secrets.ts'
 import { ConfigError, ExitCodes, KafkaMirrorError, describeCause } from '../errors.ts'
 import type { CliIO, Command } from './io.ts'
 
@@ -55,16 +56,17 @@ export async function runCli (argv: string[], io: CliIO = defaultIO()): Promise<
     const command = await load()
     return await command(rest, io)
   } catch (error) {
+    // The last step before the terminal: whatever a library put in a message, no secret passes.
     if (error instanceof ConfigError) {
-      io.stderr.write(`${error.message}\n`)
+      io.stderr.write(`${redactSecrets(error.message)}\n`)
       return error.exitCode
     }
     if (error instanceof KafkaMirrorError) {
-      io.stderr.write(`Error: ${error.message}\n`)
+      io.stderr.write(`Error: ${redactSecrets(error.message)}\n`)
       return error.exitCode
     }
     io.stderr.write(`Error: ${describeCause(error)}\n`)
-    if (process.env.KAFKA_MIRROR_DEBUG !== undefined && error instanceof Error) io.stderr.write(`${error.stack}\n`)
+    if (process.env.KAFKA_MIRROR_DEBUG !== undefined && error instanceof Error) io.stderr.write(`${redactSecrets(error.stack ?? '')}\n`)
     return ExitCodes.FAILURE
   }
 }

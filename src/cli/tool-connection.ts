@@ -125,7 +125,7 @@ export function readClientProperties (flags: ToolFlags, definition: ConfigDefini
       raw.set(k, source.pairs.filter(([k2]) => k2 === k).at(-1)![1])
       return false
     })
-    const parsed = definition.parse(own, source.name)
+    const parsed = definition.parse(own, source.name, { references: true })
     flags.problems.push(...parsed.problems)
     flags.warnings.push(...parsed.warnings)
     for (const k of parsed.given) { values.set(k, parsed.values.get(k)!); given.add(k) }

@@ -24,7 +24,7 @@ type Action = typeof actions[number]
 
 export const topicsFlags = new ConfigDefinition([
   ...clusterFlagKeys,
-  { name: 'command-config', type: 'string', doc: 'Properties file of Kafka client settings for the connection: security.protocol, sasl.*, ssl.*, client.id, request.timeout.ms.' },
+  { name: 'command-config', type: 'string', doc: 'Properties file of Kafka client settings for the connection: security.protocol, sasl.*, ssl.*, client.id, request.timeout.ms. Values may be ${env:VAR} or ${file:path:key} references once the file sets config.providers.' },
   { name: 'create', type: 'boolean', doc: 'Create a new topic.' },
   { name: 'list', type: 'boolean', doc: 'List all available topics (one per line).' },
   { name: 'describe', type: 'boolean', doc: 'List details for the given topics: partition count, replication factor, configs, and each partition\'s leader, replicas and in-sync replicas.' },

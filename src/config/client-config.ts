@@ -1,15 +1,27 @@
 // Kafka's own client property names, as found in consumer.properties and producer.properties.
 // Each doc says the default and what kafka-mirror does with the key.
+import { configProviderKeys } from './config-providers.ts'
 import { ConfigDefinition, type ConfigKey } from './definition.ts'
+import { abbreviate } from './messages.ts'
 
 const hostPortList = (value: unknown): string | undefined => {
   const items = value as string[]
   if (items.length === 0) return 'is empty'
   const bad = items.filter(i => !/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/.test(i))
-  return bad.length > 0 ? `has ${bad.map(b => `"${b}"`).join(', ')}, which is not host:port` : undefined
+  if (bad.length === 0) return undefined
+  const named = bad.slice(0, 3).map(b => `"${abbreviate(b, 60)}"`).join(', ') + (bad.length > 3 ? ` and ${bad.length - 3} more` : '')
+  return `has ${named}, which ${bad.length === 1 ? 'is' : 'are'} not host:port`
 }
 
 const ignoredSerde = 'kafka-mirror copies keys and values as bytes, never deserializing them'
+
+// Kafka's JAAS parser wants a login module class, a control flag and a closing ";". Two anchored
+// checks, not one pattern over the options: a long value must not make the regex backtrack.
+const jaasLine = (value: unknown): string | undefined => {
+  const text = String(value)
+  if (/^\s*[A-Za-z_$][\w$.]*\s+(?:required|requisite|sufficient|optional)(?:\s|;)/i.test(text) && /;\s*$/.test(text)) return undefined
+  return 'is not a JAAS login line, which reads: org.apache.kafka.common.security.plain.PlainLoginModule required username="…" password="…";'
+}
 
 /** Keys both clients read: where the cluster is and how to reach it securely. */
 export const commonClientKeys: ConfigKey[] = [
@@ -18,7 +30,7 @@ export const commonClientKeys: ConfigKey[] = [
   { name: 'client.rack', type: 'string', doc: 'Rack of this client, for fetching from the closest replica. Default: none.' },
   { name: 'security.protocol', type: 'string', default: 'PLAINTEXT', choices: ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'], doc: 'How to talk to the brokers. Default PLAINTEXT.', importance: 'high' },
   { name: 'sasl.mechanism', type: 'string', default: 'GSSAPI', choices: ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512', 'OAUTHBEARER', 'GSSAPI'], doc: 'SASL mechanism for SASL_PLAINTEXT and SASL_SSL. Default GSSAPI, as in Kafka; kafka-mirror supports PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 and OAUTHBEARER.' },
-  { name: 'sasl.jaas.config', type: 'password', doc: 'JAAS login line with the username and password, as for Java clients: `org.apache.kafka.common.security.plain.PlainLoginModule required username="u" password="p";`. Never logged.' },
+  { name: 'sasl.jaas.config', type: 'password', doc: 'JAAS login line with the username and password, as for Java clients: `org.apache.kafka.common.security.plain.PlainLoginModule required username="u" password="p";`. Never logged.', validate: jaasLine },
   { name: 'ssl.truststore.location', type: 'string', doc: 'File with the CA certificates that sign the brokers\' certificates: PEM or PKCS12 (JKS must be converted: `keytool -importkeystore -srcstoretype JKS -deststoretype PKCS12`). Default: the system CAs.' },
   { name: 'ssl.truststore.type', type: 'string', default: 'JKS', choices: ['JKS', 'PKCS12', 'PEM'], doc: 'Format of ssl.truststore.location. Default JKS, as in Kafka; kafka-mirror reads PEM and PKCS12.' },
   { name: 'ssl.truststore.password', type: 'password', doc: 'Password of a PKCS12 truststore. Never logged.' },
@@ -43,7 +55,8 @@ export const commonClientKeys: ConfigKey[] = [
   { name: 'send.buffer.bytes', type: 'int', default: 131072, doc: 'Accepted for compatibility; the OS sizes socket buffers.' },
   { name: 'receive.buffer.bytes', type: 'int', default: 65536, doc: 'Accepted for compatibility; the OS sizes socket buffers.' },
   { name: 'metric.reporters', type: 'list', doc: 'Accepted for compatibility; kafka-mirror exports Prometheus metrics.', ignored: 'kafka-mirror has its own metrics' },
-  { name: 'interceptor.classes', type: 'list', doc: 'Java interceptors cannot run in kafka-mirror.', ignored: 'Java classes cannot run in kafka-mirror' }
+  { name: 'interceptor.classes', type: 'list', doc: 'Java interceptors cannot run in kafka-mirror.', ignored: 'Java classes cannot run in kafka-mirror' },
+  ...configProviderKeys
 ]
 
 export const consumerKeys: ConfigKey[] = [

@@ -32,5 +32,26 @@ ${table(consumerConfig, '')}
 ## producer.properties (the target cluster)
 
 ${table(producerConfig, '')}
+
+## Secrets and config providers
+
+Keys of type \`password\` are secrets: their values never appear in logs, error messages, \`--help\`
+or \`--validate\` output, which print \`[hidden]\` instead.
+
+A value may come from the environment or from another properties file, with Kafka's config
+provider syntax, once the same file enables the provider:
+
+    config.providers=env,file
+    config.providers.env.class=org.apache.kafka.common.config.provider.EnvVarConfigProvider
+    config.providers.file.class=org.apache.kafka.common.config.provider.FileConfigProvider
+    config.providers.file.param.allowed.paths=/etc/kafka/secrets
+    ssl.key.password=\${env:KAFKA_KEY_PASSWORD}
+    sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="mirror" password="\${file:/etc/kafka/secrets/mirror.properties:password}";
+
+Stricter than Kafka, which leaves a reference it cannot resolve in place: a reference to a provider
+the file does not enable, an unset variable, a missing file or key, or a malformed \`\${…}\` is an
+error. The file provider needs \`allowed.paths\` (Kafka reads any file without it) and reads only
+inside those folders, after resolving symbolic links and \`..\`. \`kafka-mirror --validate\` checks
+everything, references included, without connecting.
 `
 }

@@ -6,21 +6,24 @@ import { ConfigError, type ConfigProblem } from '../errors.ts'
 import { clusterConnection, type ClusterConnection } from '../kafka/client-options.ts'
 import { consumerConfig, producerConfig } from './client-config.ts'
 import { ConfigDefinition, type ConfigKey, type ConfigValue, type ParsedConfig } from './definition.ts'
+import { abbreviate } from './messages.ts'
 import { parseProperties } from './properties.ts'
 import { compileTopicRegex, type TopicFilter } from './topic-filter.ts'
 
 export const mirrorFlagKeys: ConfigKey[] = [
-  { name: 'consumer.config', type: 'string', doc: 'Properties file of the consumer, which reads the source cluster (Kafka consumer property names). Required.', importance: 'high' },
-  { name: 'producer.config', type: 'string', doc: 'Properties file of the producer, which writes the target cluster (Kafka producer property names). Required.', importance: 'high' },
+  { name: 'consumer.config', type: 'string', doc: 'Properties file of the consumer, which reads the source cluster (Kafka consumer property names; values may be ${env:VAR} or ${file:path:key} references once the file sets config.providers). Required.', importance: 'high' },
+  { name: 'producer.config', type: 'string', doc: 'Properties file of the producer, which writes the target cluster (Kafka producer property names; references as in --consumer.config). Required.', importance: 'high' },
   { name: 'whitelist', type: 'string', doc: 'Topics to mirror: a Java regex matching whole topic names; commas also separate names. MirrorMaker 1\'s name for --include.', importance: 'high' },
   { name: 'include', type: 'string', doc: 'Topics to mirror, as --whitelist.', importance: 'high' },
   { name: 'exclude', type: 'string', doc: 'Topics never to mirror even if --include matches them, as a regex. Default: none.' },
   { name: 'num.streams', type: 'int', default: 1, min: 1, max: 256, doc: 'Consumers in this process, all in one group. Default 1.' },
   { name: 'offset.commit.interval.ms', type: 'int', default: 5000, min: 0, doc: 'How often source offsets are committed, each only after the target acknowledged every record before it. Default 5000 (MirrorMaker 1: 60000): what was copied but not committed is copied again after a crash or a rebalance, so a short interval means fewer duplicates.' },
   { name: 'abort.on.send.failure', type: 'boolean', default: true, doc: 'On a send the target refuses after its retries: true stops the mirror with an error, committing nothing past the failure; false logs it and goes on (the record is lost). Default true.' },
+  { name: 'on.data.loss', type: 'string', default: 'stop', choices: ['stop', 'continue'], doc: 'When records the mirror had not copied yet are gone from the source (deleted by retention, or the topic deleted and created again): stop ends the mirror with exit code 3, committing nothing past the gap, so the operator decides; continue reports the gap (topic, partition, offsets) in the log and the status, then copies what is there. Either way the gap is never skipped silently. Default stop.' },
   { name: 'topic.refresh.interval.ms', type: 'int', default: 30000, min: 100, doc: 'How often the source is checked for new topics that match. Default 30000.' },
   { name: 'once', type: 'boolean', default: false, doc: 'One-time migration: take the end offsets of every matched partition at start, copy up to them, print a summary and exit. Default false.' },
   { name: 'partitioning', type: 'string', default: 'key', choices: ['key', 'source'], doc: 'key: the target partition comes from the key with murmur2, as Kafka\'s default partitioner (records without a key spread evenly); per-key order holds whatever the partition counts. source: keep the partition number (the target needs at least as many partitions). Default key.' },
+  { name: 'fast.path', type: 'string', default: 'auto', choices: ['auto', 'off'], doc: 'auto: with --partitioning source, record batches are copied as they are, not decoded (compressed ones stay compressed, so lz4/zstd topics cost little CPU): only the producer id, epoch, sequence and CRC are rewritten, batches in another codec than compression.type are re-encoded, and transaction markers and aborted transactions (read_committed) are left out. Used when acks is 1 or all, abort.on.send.failure is true and the brokers serve Fetch v12 and Produce v9 (Kafka 2.7+); otherwise records are decoded and produced again, as with off. Default auto.' },
   { name: 'create.topics', type: 'boolean', default: true, doc: 'Create missing target topics with the source\'s partition count, a replication factor of min(source\'s, target brokers) and the source\'s main topic configs. Default true.' },
   { name: 'status.interval.ms', type: 'int', default: 5000, min: 0, doc: 'How often a status line (records/s, MB/s, lag) is logged; 0 turns it off. Default 5000.' },
   { name: 'log.level', type: 'string', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'silent'], doc: 'Least level logged. Default info.' },
@@ -30,6 +33,7 @@ export const mirrorFlagKeys: ConfigKey[] = [
   { name: 'rebalance.listener', type: 'class', doc: 'MirrorMaker 1\'s Java rebalance listener. Not supported.', validate: () => 'is not supported: Java classes cannot run in kafka-mirror (remove it)' },
   { name: 'rebalance.listener.args', type: 'string', doc: 'Arguments of --rebalance.listener. Not supported.', validate: () => 'is not supported (remove it)' },
   { name: 'new.consumer', type: 'boolean', default: true, doc: 'Accepted for compatibility: the consumer is always the Kafka-protocol one.', ignored: 'the consumer always uses the Kafka group protocol' },
+  { name: 'validate', type: 'boolean', default: false, doc: 'Check the flags and both properties files, config provider references included, print the settings (secrets as [hidden]) and exit without connecting: 0 when valid, 2 when not. Default false.' },
   { name: 'help', type: 'boolean', default: false, doc: 'Print this help and exit.' }
 ]
 
@@ -71,9 +75,11 @@ export interface MirrorSettings {
   numStreams: number
   offsetCommitIntervalMs: number
   abortOnSendFailure: boolean
+  onDataLoss: 'stop' | 'continue'
   topicRefreshIntervalMs: number
   once: boolean
   partitioning: Partitioning
+  fastPath: 'auto' | 'off'
   createTopics: boolean
   statusIntervalMs: number
 }
@@ -83,22 +89,26 @@ export interface LoadedMirrorConfig {
   warnings: string[]
   logLevel: string
   logFormat: 'text' | 'json'
+  /** --validate: check only, do not connect. */
+  validateOnly: boolean
+  /** The keys each file gives, as `key=value` text for people; secrets are [hidden]. */
+  properties: { consumer: Array<[string, string]>, producer: Array<[string, string]> }
 }
 
 /** Reads a properties file into key/value pairs; a missing or unreadable file is a problem. */
 export function readPropertiesFile (path: string, flag: string, problems: ConfigProblem[]): Array<[string, string]> | undefined {
   if (!existsSync(path)) {
-    problems.push({ source: 'command line', key: flag, message: `file ${path} does not exist`, fix: 'give the path of a Kafka .properties file' })
+    problems.push({ source: 'command line', key: flag, message: `file ${abbreviate(path)} does not exist`, fix: 'give the path of a Kafka .properties file' })
     return undefined
   }
   if (statSync(path).isDirectory()) {
-    problems.push({ source: 'command line', key: flag, message: `${path} is a folder, not a file` })
+    problems.push({ source: 'command line', key: flag, message: `${abbreviate(path)} is a folder, not a file` })
     return undefined
   }
   try {
     return parseProperties(readFileSync(path, 'utf8')).map(e => [e.key, e.value])
   } catch (error) {
-    problems.push({ source: 'command line', key: flag, message: `cannot read ${path}: ${(error as Error).message}` })
+    problems.push({ source: 'command line', key: flag, message: `cannot read ${abbreviate(path)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` })
     return undefined
   }
 }
@@ -182,12 +192,14 @@ export function loadMirrorConfig (flags: Array<[string, string]>): LoadedMirrorC
 
   let source: SourceSettings | undefined
   let target: TargetSettings | undefined
+  const properties: LoadedMirrorConfig['properties'] = { consumer: [], producer: [] }
   const consumerFile = text(f, 'consumer.config')
   if (consumerFile !== undefined) {
     const raw = readPropertiesFile(consumerFile, '--consumer.config', problems)
     if (raw !== undefined) {
       const name = basename(consumerFile)
-      const parsed = consumerConfig.parse(raw, name)
+      const parsed = consumerConfig.parse(raw, name, { references: true })
+      properties.consumer = consumerConfig.describe(parsed)
       problems.push(...parsed.problems)
       warnings.push(...parsed.warnings)
       source = sourceSettings(parsed, name, problems)
@@ -201,7 +213,8 @@ export function loadMirrorConfig (flags: Array<[string, string]>): LoadedMirrorC
     const raw = readPropertiesFile(producerFile, '--producer.config', problems)
     if (raw !== undefined) {
       const name = basename(producerFile)
-      const parsed = producerConfig.parse(raw, name)
+      const parsed = producerConfig.parse(raw, name, { references: true })
+      properties.producer = producerConfig.describe(parsed)
       problems.push(...parsed.problems)
       warnings.push(...parsed.warnings)
       target = targetSettings(parsed, name, problems)
@@ -219,14 +232,18 @@ export function loadMirrorConfig (flags: Array<[string, string]>): LoadedMirrorC
       numStreams: num(f, 'num.streams'),
       offsetCommitIntervalMs: num(f, 'offset.commit.interval.ms'),
       abortOnSendFailure: f.get('abort.on.send.failure') === true,
+      onDataLoss: text(f, 'on.data.loss') === 'continue' ? 'continue' : 'stop',
       topicRefreshIntervalMs: num(f, 'topic.refresh.interval.ms'),
       once: f.get('once') === true,
       partitioning: text(f, 'partitioning') as Partitioning,
+      fastPath: text(f, 'fast.path') === 'off' ? 'off' : 'auto',
       createTopics: f.get('create.topics') === true,
       statusIntervalMs: num(f, 'status.interval.ms')
     },
     warnings,
     logLevel: text(f, 'log.level') ?? 'info',
-    logFormat: text(f, 'log.format') === 'json' ? 'json' : 'text'
+    logFormat: text(f, 'log.format') === 'json' ? 'json' : 'text',
+    validateOnly: f.get('validate') === true,
+    properties
   }
 }

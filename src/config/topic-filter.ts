@@ -1,6 +1,7 @@
 // Topic selection as MirrorMaker 1 did it: a Java regex that must match the whole topic name, with
 // `,` also separating names ("a,b" means "a|b"). Kafka's internal topics are never selected.
 import type { ConfigProblem } from '../errors.ts'
+import { abbreviate } from './messages.ts'
 
 export const internalTopics = new Set(['__consumer_offsets', '__transaction_state', '__share_group_state', '__cluster_metadata', '__remote_log_metadata'])
 
@@ -45,7 +46,7 @@ export function compileTopicRegex (text: string, flag: string, problems: ConfigP
   try {
     return new RegExp(`^(?:${source})$`, flags)
   } catch (error) {
-    problems.push({ source: 'command line', key: flag, message: `"${text}" is not a valid regex: ${(error as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /, '')}`, fix: 'escape special characters with \\, for example "orders\\.v1"' })
+    problems.push({ source: 'command line', key: flag, message: `"${abbreviate(text)}" is not a valid regex: ${(error as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, '')}`, fix: 'escape special characters with \\, for example "orders\\.v1"' })
     return undefined
   }
 }

@@ -6,14 +6,17 @@ import { EventEmitter } from 'node:events'
 import { Admin, Producer, type Message, type MessageToProduce } from '@platformatic/kafka'
 import type { MirrorSettings } from '../config/mirror-config.ts'
 import { topicMatches } from '../config/topic-filter.ts'
-import { ConfigError, ErrorCodes, KafkaMirrorError, SendFailedError, describeCause } from '../errors.ts'
+import { ConfigError, DataLossError, ErrorCodes, KafkaMirrorError, SendFailedError, describeCause } from '../errors.ts'
 import { baseClientOptions } from '../kafka/client-options.ts'
 import { brokersFromZooKeeper } from '../kafka/bootstrap.ts'
 import { silentLogger, type Logger } from '../log.ts'
 import { brokerCount, createTopic, describeTopics, listTopics, replicatedTopicConfigs } from '../admin/topics.ts'
 import { TargetPartitioner } from './partitioner.ts'
-import { StreamWorker, partitionKey, type WorkerBatch } from './stream-worker.ts'
+import { StreamWorker, partitionKey, type PartitionBounds, type WorkerBatch } from './stream-worker.ts'
 import { MirrorStats, type MirrorSummary } from './stats.ts'
+import { CompressionCodecs } from '../kafka/raw/record-batch.ts'
+import { brokersRefusePassthrough, fastPathBlockers } from './passthrough/eligibility.ts'
+import { PassthroughWorker } from './passthrough/worker.ts'
 
 export interface MirrorOptions extends MirrorSettings {
   logger?: Logger
@@ -28,9 +31,11 @@ export class Mirror extends EventEmitter {
   #sourceAdmin: Admin | undefined
   #targetAdmin: Admin | undefined
   #producer: Producer | undefined
-  #workers: StreamWorker[] = []
+  #workers: Array<StreamWorker | PassthroughWorker> = []
   #topics = new Set<string>()
   #targetPartitions = new Map<string, number>()
+  /** Source topic ids: a new id under a known name means the topic was deleted and made again. */
+  #topicIds = new Map<string, string>()
   #partitioner: TargetPartitioner
   /** --once: the end offset of every partition at start; records at or past it are not copied. */
   #endOffsets: Map<string, bigint> | undefined
@@ -144,6 +149,8 @@ export class Mirror extends EventEmitter {
       const created = await createTopic(this.#targetAdmin!, { name: topic.name, partitions: topic.partitions.length, replicationFactor, configs })
       if (created) this.#log.info({ topic: topic.name, partitions: topic.partitions.length, replicationFactor, configs: Object.keys(configs).join(',') }, 'created the target topic')
     }
+    const ids = await this.#sourceAdmin!.metadata({ topics, forceUpdate: true })
+    for (const t of topics) { const id = ids.topics.get(t)?.id; if (id !== undefined) this.#topicIds.set(t, id) }
     const targets = await this.#waitForTargetMetadata(topics)
     const problems = []
     for (const topic of sourceTopics) {
@@ -189,7 +196,13 @@ export class Mirror extends EventEmitter {
     for (const [key, end] of ends) {
       this.#endOffsets.set(key, end)
       const topic = key.slice(0, key.lastIndexOf(':'))
-      const from = committed.get(key) ?? (this.settings.source.autoOffsetReset === 'latest' ? end : starts.get(key) ?? 0n)
+      let from = committed.get(key) ?? (this.settings.source.autoOffsetReset === 'latest' ? end : starts.get(key) ?? 0n)
+      if (committed.has(key) && from > end) {
+        // The group is past the partition's end: its offsets went back (topic made again).
+        const logStart = starts.get(key) ?? 0n
+        this.#offsetsWentBack(topic, Number(key.slice(key.lastIndexOf(':') + 1)), from, logStart)
+        from = logStart
+      }
       this.stats.planPartition(topic, key, from, end)
     }
   }
@@ -219,15 +232,52 @@ export class Mirror extends EventEmitter {
     const host = {
       send: async (batch: WorkerBatch) => await this.#send(batch),
       accept: (message: Message) => this.#accept(message),
-      onFatal: (error: unknown) => { this.#failed(error) }
+      onFatal: (error: unknown) => { this.#failed(error) },
+      bounds: async (partitions: Array<{ topic: string, partition: number }>) => await this.#bounds(partitions),
+      onDataLoss: (topic: string, partition: number, from: bigint, deletedTo: bigint, resumeAt: bigint) => { this.#dataLoss(topic, partition, from, deletedTo, resumeAt) },
+      onOffsetsWentBack: (topic: string, partition: number, from: bigint, to: bigint) => { this.#offsetsWentBack(topic, partition, from, to) },
+      beforeRefetch: async (topics: string[]) => { await this.#checkTopicIds(topics) }
     }
     const limits = { maxPendingBytes: Math.max(1 << 20, Math.floor(target.bufferMemory / numStreams)), maxBatchBytes: Math.max(16 << 10, Math.floor(target.maxRequestSize * 0.9)) }
-    for (let i = 0; i < numStreams; i++) this.#workers.push(new StreamWorker(i, this.settings.source, host, this.#log, limits))
+    if (await this.#fastPath()) {
+      const passthroughHost = {
+        endOffset: (topic: string, partition: number) => this.#endOffsets?.get(partitionKey(topic, partition)),
+        delivered: (d: { topic: string, partition: number, records: number, bytes: number, nextOffset: bigint }) => {
+          this.stats.recordDelivered(d.topic, d.partition, d.records, d.bytes, d.nextOffset)
+          if (this.#endOffsets !== undefined) this.#checkOnceDone()
+        },
+        onFatal: host.onFatal,
+        onDataLoss: host.onDataLoss,
+        onOffsetsWentBack: host.onOffsetsWentBack
+      }
+      const passthroughLimits = { maxPendingBytes: limits.maxPendingBytes, maxRequestBytes: limits.maxBatchBytes }
+      for (let i = 0; i < numStreams; i++) this.#workers.push(new PassthroughWorker(i, this.settings.source, target, passthroughHost, this.#log, passthroughLimits, { compression: CompressionCodecs[target.compression] }))
+    } else {
+      for (let i = 0; i < numStreams; i++) this.#workers.push(new StreamWorker(i, this.settings.source, host, this.#log, limits))
+    }
     for (const t of topics) this.#topics.add(t)
     if (topics.length > 0) {
       await Promise.all(this.#workers.map(async w => await w.addTopics(topics)))
       await this.#waitForStableGroup()
     }
+    for (const w of this.#workers) w.release()
+  }
+
+  /** --fast.path auto: whether the settings and both clusters allow copying record batches as they are. */
+  async #fastPath (): Promise<boolean> {
+    if (this.settings.fastPath === 'off') return false
+    const blockers = fastPathBlockers(this.settings)
+    if (blockers.length > 0) {
+      this.#log.debug({ reasons: blockers.join('; ') }, 'fast path off: records are decoded and produced again')
+      return false
+    }
+    const refused = await brokersRefusePassthrough(this.#sourceAdmin!, this.#targetAdmin!).catch((error: unknown) => describeCause(error))
+    if (refused !== undefined) {
+      this.#log.info({ reason: refused }, 'fast path off: records are decoded and produced again')
+      return false
+    }
+    this.#log.info('fast path: record batches are copied as they are, without decoding')
+    return true
   }
 
   /**
@@ -242,7 +292,16 @@ export class Mirror extends EventEmitter {
         const group = groups.get(this.settings.source.groupId)
         const members = new Set(group?.members.keys() ?? [])
         const current = new Set(this.#workers.map(w => w.consumer.memberId))
-        if (String(group?.state).toUpperCase() === 'STABLE' && [...current].every(id => id !== null && members.has(id))) return
+        // Each consumer must also know its part of the settled assignment, so none copies a
+        // partition the group gave to another.
+        const settled = this.#workers.every(w => {
+          const member = w.consumer.memberId === null ? undefined : group?.members.get(w.consumer.memberId)
+          if (member === undefined) return false
+          const assigned = new Set<string>()
+          for (const [topic, a] of member.assignments ?? new Map()) for (const p of a.partitions) assigned.add(partitionKey(topic, p))
+          return assigned.size === w.owned.size && [...assigned].every(k => w.owned.has(k))
+        })
+        if (String(group?.state).toUpperCase() === 'STABLE' && [...current].every(id => id !== null && members.has(id)) && settled) return
       } catch {}
       await new Promise(resolve => setTimeout(resolve, 100))
     }
@@ -257,35 +316,76 @@ export class Mirror extends EventEmitter {
 
   async #send (batch: WorkerBatch): Promise<void> {
     const producer = this.#producer!
-    const messages: MessageToProduce[] = batch.messages.map(m => {
+    // One send per target partition, all at once: the client sends a batch's records for one
+    // broker to the leader of its first partition, and after a leader change it would keep
+    // retrying all of them there (@platformatic/kafka 2.12). Order per partition is kept because
+    // a worker has one batch in flight at a time.
+    const byPartition = new Map<string, { messages: MessageToProduce[], sources: Message[] }>()
+    for (const m of batch.messages) {
       const targetPartitions = this.#targetPartitions.get(m.topic) ?? 1
+      const partition = this.#partitioner.partition(m.topic, m.partition, m.key, targetPartitions)
       const headers = new Map<Buffer, Buffer>()
       for (const [k, v] of m.headerEntries) headers.set(k, v)
-      return {
-        topic: m.topic,
-        partition: this.#partitioner.partition(m.topic, m.partition, m.key, targetPartitions),
-        key: m.key ?? undefined,
-        value: m.value ?? undefined,
-        headers,
-        timestamp: m.timestamp
-      }
-    })
+      const key = partitionKey(m.topic, partition)
+      let group = byPartition.get(key)
+      if (group === undefined) byPartition.set(key, group = { messages: [], sources: [] })
+      group.messages.push({ topic: m.topic, partition, key: m.key ?? undefined, value: m.value ?? undefined, headers, timestamp: m.timestamp })
+      group.sources.push(m)
+    }
     const started = Date.now()
-    try {
-      // acks goes with every send: the client reads it from the send's options, not its own.
-      await producer.send({ messages, acks: this.settings.target.acks })
-    } catch (error) {
-      const first = batch.messages[0]
-      const failure = new SendFailedError(first.topic, first.partition, first.offset, error)
-      if (this.settings.abortOnSendFailure) throw failure
+    // acks goes with every send: the client reads it from the send's options, not its own.
+    const results = await Promise.allSettled([...byPartition.values()].map(async g => await producer.send({ messages: g.messages, acks: this.settings.target.acks })))
+    const groups = [...byPartition.values()]
+    const failed = results.findIndex(r => r.status === 'rejected')
+    if (failed >= 0) {
+      const first = groups[failed].sources[0]
+      const error = (results[failed] as PromiseRejectedResult).reason
+      if (this.settings.abortOnSendFailure) throw new SendFailedError(first.topic, first.partition, first.offset, error)
       // --abort.on.send.failure false: the user chose to go on; the records are counted as lost.
-      this.stats.recordFailed(batch.messages.length)
-      this.#log.error({ topic: first.topic, partition: first.partition, offset: String(first.offset), records: batch.messages.length, err: describeCause(error) }, 'records were not delivered and are skipped (abort.on.send.failure=false)')
+      const lost = groups.filter((_, i) => results[i].status === 'rejected').reduce((n, g) => n + g.sources.length, 0)
+      this.stats.recordFailed(lost)
+      this.#log.error({ topic: first.topic, partition: first.partition, offset: String(first.offset), records: lost, err: describeCause(error) }, 'records were not delivered and are skipped (abort.on.send.failure=false)')
       return
     }
     this.stats.recordSent(batch.messages, batch.bytes, Date.now() - started)
     this.#log.debug({ records: batch.messages.length, bytes: batch.bytes, ms: Date.now() - started }, 'sent')
     if (this.#endOffsets !== undefined) this.#checkOnceDone()
+  }
+
+  async #bounds (partitions: Array<{ topic: string, partition: number }>): Promise<Map<string, PartitionBounds>> {
+    const byTopic = new Map<string, number[]>()
+    for (const p of partitions) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p.partition])
+    const request = [...byTopic].map(([name, ps]) => ({ name, partitions: ps.map(partitionIndex => ({ partitionIndex })) }))
+    const [starts, ends] = await Promise.all([this.#listOffsets(request, -2n), this.#listOffsets(request, -1n)])
+    const result = new Map<string, PartitionBounds>()
+    for (const [key, logStart] of starts) result.set(key, { logStart, end: ends.get(key) ?? logStart })
+    return result
+  }
+
+  /** Records the mirror had not copied are gone from the source: stop, or report and go on. */
+  #dataLoss (topic: string, partition: number, from: bigint, deletedTo: bigint, resumeAt: bigint): void {
+    const fields = { topic, partition, from: String(from), deletedTo: String(deletedTo), resumeAt: String(resumeAt) }
+    const what = `records ${from} to ${deletedTo - 1n} of ${topic}-${partition} (${deletedTo - from}) were deleted from the source (retention) before they were copied`
+    if (this.settings.onDataLoss === 'stop') {
+      this.#log.error(fields, `${what}; stopping without committing past them (--on.data.loss stop). To go on from offset ${resumeAt}, restart with --on.data.loss continue`)
+      throw new DataLossError(topic, partition, from, deletedTo)
+    }
+    this.stats.recordGap(topic, partition, from, deletedTo)
+    this.#log.error(fields, `${what}; going on from offset ${resumeAt} (--on.data.loss continue)`)
+    this.emit('gap', { topic, partition, from, to: deletedTo, resumeAt })
+  }
+
+  /** The source partition's offsets went back: the topic was deleted and created again, or truncated. */
+  #offsetsWentBack (topic: string, partition: number, from: bigint, to: bigint): void {
+    const fields = { topic, partition, from: String(from), to: String(to) }
+    const what = `the offsets of ${topic}-${partition} went back from ${from} to ${to}: the topic was deleted and created again, or its log was truncated, so records of the old log from offset ${from} on were never copied`
+    if (this.settings.onDataLoss === 'stop') {
+      this.#log.error(fields, `${what}; stopping without committing (--on.data.loss stop). To copy the partition from offset ${to}, restart with --on.data.loss continue`)
+      throw new DataLossError(topic, partition, from, from + 1n, what)
+    }
+    this.stats.recordGap(topic, partition, from, from)
+    this.#log.error(fields, `${what}; copying from offset ${to} (--on.data.loss continue)`)
+    this.emit('gap', { topic, partition, from, to: undefined, resumeAt: to })
   }
 
   #startTimers (): void {
@@ -297,8 +397,38 @@ export class Mirror extends EventEmitter {
     for (const t of this.#timers) t.unref()
   }
 
+  /** Compares the source topics' ids with those seen before; a changed id is reported. */
+  async #checkTopicIds (topics: string[] = this.topics): Promise<void> {
+    const known = topics.filter(t => this.#topicIds.has(t))
+    if (known.length === 0) return
+    const listed = new Set(await listTopics(this.#sourceAdmin!))
+    const present = known.filter(t => listed.has(t))
+    if (present.length === 0) return
+    const metadata = await this.#sourceAdmin!.metadata({ topics: present, forceUpdate: true })
+    for (const t of present) {
+      const id = metadata.topics.get(t)?.id
+      if (id === undefined || id === this.#topicIds.get(t)) continue
+      this.#topicIds.set(t, id)
+      this.#topicRecreated(t)
+    }
+  }
+
+  #topicRecreated (topic: string): void {
+    const what = `source topic ${topic} was deleted and created again (its topic id changed): records of the old topic that were not copied yet are gone, and the new topic's offsets start over`
+    if (this.settings.onDataLoss === 'stop') {
+      this.#log.error({ topic }, `${what}; stopping (--on.data.loss stop). Restart with --on.data.loss continue to copy the new topic from its start`)
+      this.#failed(new DataLossError(topic, -1, 0n, 1n, what))
+      return
+    }
+    this.stats.recordGap(topic, -1, 0n, 0n)
+    this.#log.error({ topic }, `${what}; copying the new topic from its start (--on.data.loss continue)`)
+    for (const w of this.#workers) w.forgetTopic(topic)
+    this.emit('gap', { topic, partition: -1, from: 0n, to: undefined, resumeAt: 0n })
+  }
+
   async #refreshTopics (): Promise<void> {
     if (this.#state !== 'running') return
+    await this.#checkTopicIds()
     const fresh = await this.#matchingSourceTopics()
     if (fresh.length === 0) return
     await this.#prepareTargets(fresh)

@@ -60,8 +60,24 @@ export class MirrorStats {
     }
   }
 
+  /** The fast path: the target acknowledged `records` records of a source partition, up to `nextOffset`. */
+  recordDelivered (topic: string, partition: number, records: number, bytes: number, nextOffset: bigint): void {
+    this.records += records
+    this.bytes += bytes
+    const key = `${topic}:${partition}`
+    const at = this.#positions.get(key)
+    if (at === undefined || nextOffset > at) this.#positions.set(key, nextOffset)
+  }
+
   recordFailed (count: number): void {
     this.failedRecords += count
+  }
+
+  /** Ranges of source records gone before they were copied (--on.data.loss continue goes on past them). */
+  readonly gaps: Array<{ topic: string, partition: number, from: bigint, to: bigint }> = []
+
+  recordGap (topic: string, partition: number, from: bigint, to: bigint): void {
+    this.gaps.push({ topic, partition, from, to })
   }
 
   progress (): TopicProgress[] {
@@ -90,6 +106,10 @@ export class MirrorStats {
     if (lag !== undefined) {
       fields.lag = Number(lag)
       text += `, lag ${lag} records`
+    }
+    if (this.gaps.length > 0) {
+      fields.gaps = this.gaps.length
+      text += `, ${this.gaps.length} gap(s) of records lost at the source`
     }
     const progress = this.progress()
     if (progress.length > 0) {

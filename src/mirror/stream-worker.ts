@@ -2,10 +2,22 @@
 // partitions and hands batches to the shared producer, one send at a time, so records of a source
 // partition reach the target in order. A source offset becomes committable only when the send
 // holding it, and so every record before it, was acknowledged by the target.
+//
+// What it guards against:
+// - a send fails: nothing after it is sent or committed (the mirror stops, or skips by choice);
+// - a rebalance: records of partitions this member lost are dropped unsent, so the new owner,
+//   which starts from the committed offset, is the only one to copy them;
+// - a pause longer than the session timeout (a zombie): nothing is sent until the member has
+//   heard from the group again, by which time its lost partitions are dropped;
+// - a source broker going away: the fetch stream is made again after a pause, from the committed
+//   offsets, and what this worker took already is not taken twice;
+// - records gone from the source before they were copied: reported, never skipped silently.
 import { Consumer, type Message, type MessagesStream } from '@platformatic/kafka'
 import type { Logger } from '../log.ts'
 import { baseClientOptions } from '../kafka/client-options.ts'
+import { isFatalKafkaError } from '../kafka/retriable.ts'
 import type { SourceSettings } from '../config/mirror-config.ts'
+import { DataLossError, describeCause } from '../errors.ts'
 
 export interface CommittableOffset {
   topic: string
@@ -20,6 +32,12 @@ export interface WorkerBatch {
   bytes: number
 }
 
+/** A partition's earliest and next offsets on the source, from ListOffsets. */
+export interface PartitionBounds {
+  logStart: bigint
+  end: bigint
+}
+
 /** What the worker needs from the Mirror that owns it. */
 export interface WorkerHost {
   /** Sends the batch to the target; resolves when every record is acknowledged. */
@@ -27,6 +45,17 @@ export interface WorkerHost {
   /** Called for each message fetched; false drops it (beyond a --once end offset). */
   accept (message: Message): boolean
   onFatal (error: unknown): void
+  /** Source offsets (earliest, end) of partitions, keyed "topic:partition". */
+  bounds (partitions: Array<{ topic: string, partition: number }>): Promise<Map<string, PartitionBounds>>
+  /**
+   * Records from `from` of a partition were not copied because they are gone from the source
+   * (deleted up to `deletedTo`); the copy goes on at `resumeAt`. Throws to stop the mirror.
+   */
+  onDataLoss (topic: string, partition: number, from: bigint, deletedTo: bigint, resumeAt: bigint): void
+  /** Called before a fetch stream is made again: the mirror checks whether topics were made again. */
+  beforeRefetch (topics: string[]): Promise<void>
+  /** A partition's offsets went back from `from` to `to` (topic made again, log truncated). Throws to stop the mirror. */
+  onOffsetsWentBack (topic: string, partition: number, from: bigint, to: bigint): void
 }
 
 export const partitionKey = (topic: string, partition: number): string => `${topic}:${partition}`
@@ -37,13 +66,18 @@ export function recordBytes (message: Message): number {
   return bytes
 }
 
+interface FetchStream {
+  topics: string[]
+  stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>
+}
+
 export class StreamWorker {
   readonly index: number
   readonly consumer: Consumer
   #host: WorkerHost
   #source: SourceSettings
   #log: Logger
-  #streams: MessagesStream<Buffer, Buffer, Buffer, Buffer>[] = []
+  #streams: FetchStream[] = []
   #pending: Message[] = []
   #pendingBytes = 0
   #maxPendingBytes: number
@@ -51,10 +85,28 @@ export class StreamWorker {
   #sending: Promise<void> | undefined
   #paused = false
   #stopping = false
+  /** Until the mirror releases it (the group settled), fetched records wait here unsent. */
+  #held = true
+  /** A send failed: nothing more is sent, so nothing past the failure becomes committable. */
+  #failed = false
+  /** Partitions this member owns in the group's current generation, from its last join. */
+  #owned = new Set<string>()
+  /** When the group last answered a heartbeat or a join: older than the session means fenced. */
+  #lastHeardFromGroup = 0
   #committable = new Map<string, CommittableOffset>()
   /** One past the last offset taken from each partition: a record below it was taken already. */
   #nextOffset = new Map<string, bigint>()
   #committing: Promise<void> | undefined
+  #retryDelayMs = 1000
+  /** Partitions whose offsets may not be committed: a jump is being checked, or records were lost. */
+  #blocked = new Set<string>()
+  #checks = new Set<Promise<void>>()
+  #lastGeneration: number | undefined
+  /** Goes up when this member missed a generation: older acknowledgements are not committed. */
+  #membershipEpoch = 0
+  #lastMemberId: string | null = null
+  /** Per owned partition, the offset the group had committed when this member got it. */
+  #startOffsets = new Map<string, bigint>()
 
   constructor (index: number, source: SourceSettings, host: WorkerHost, log: Logger, limits: { maxPendingBytes: number, maxBatchBytes: number }) {
     this.index = index
@@ -78,49 +130,153 @@ export class StreamWorker {
       isolationLevel: source.readCommitted ? 1 : 0
     })
     // Before partitions move to another member, hand over what the target already has.
-    const commitNow = (event: string) => (): void => {
-      this.#log.debug({ event, memberId: this.consumer.memberId }, 'group event')
+    this.consumer.on('consumer:group:rebalance', () => {
+      this.#log.debug({ memberId: this.consumer.memberId }, 'group rebalance')
       this.commit().catch(() => {})
-    }
-    this.consumer.on('consumer:group:rebalance', commitNow('rebalance'))
-    this.consumer.on('consumer:group:join', commitNow('join'))
+    })
+    this.consumer.on('consumer:group:join', () => { this.#onJoin() })
+    this.consumer.on('consumer:heartbeat:end', () => { this.#heardFromGroup() })
+    // A failed rejoin (the coordinator down, say) leaves the member outside the group: join again.
+    this.consumer.on('error', (error: unknown) => { this.#onConsumerError(error) })
   }
 
   /** Subscribes to more topics; the group rebalances to include them. */
   async addTopics (topics: string[]): Promise<void> {
+    await this.#consume(topics)
+  }
+
+  async #consume (topics: string[]): Promise<void> {
     const stream = await this.consumer.consume({
       topics,
       mode: 'committed',
+      // An out-of-range offset makes the client jump (to the earliest or latest offset); the
+      // worker sees the jump in the offsets it receives and finds out whether records are gone.
       fallbackMode: this.#source.autoOffsetReset === 'none' ? 'fail' : this.#source.autoOffsetReset,
       autocommit: false
     })
+    const entry = { topics, stream }
+    stream.on('offsets', () => { this.#onOffsets(stream) })
     stream.on('data', (message: Message) => this.#onMessage(message))
-    stream.on('error', (error: Error) => {
-      if (!this.#stopping) this.#host.onFatal(error)
-    })
-    this.#streams.push(stream)
+    stream.on('error', (error: Error) => { this.#onStreamError(entry, error) })
+    this.#streams.push(entry)
+  }
+
+  #heardFromGroup (): void {
+    this.#lastHeardFromGroup = Date.now()
+    this.#pump()
+  }
+
+  /**
+   * A new generation: drop what belongs to partitions now owned by others. A member that missed a
+   * generation (it was paused past its session, or lost its member id) cannot know who owned its
+   * partitions meanwhile, so it drops everything it held: the stream reads again from the
+   * committed offsets, which the other owner moved on.
+   */
+  #onJoin (): void {
+    const owned = new Set<string>()
+    for (const a of this.consumer.assignments ?? []) for (const p of a.partitions) owned.add(partitionKey(a.topic, p))
+    const generation = this.consumer.generationId
+    const continuous = this.#lastGeneration === undefined ||
+      (this.consumer.memberId === this.#lastMemberId && (generation === this.#lastGeneration || generation === this.#lastGeneration + 1))
+    const held = new Set([...this.#owned, ...this.#nextOffset.keys(), ...this.#committable.keys()])
+    const lost = [...held].filter(k => !continuous || !owned.has(k))
+    this.#owned = owned
+    if (!continuous) this.#membershipEpoch++
+    this.#lastGeneration = generation
+    this.#lastMemberId = this.consumer.memberId
+    this.#startOffsets.clear()
+    if (lost.length > 0) {
+      const lostSet = new Set(lost)
+      const keep = this.#pending.filter(m => !lostSet.has(partitionKey(m.topic, m.partition)))
+      const dropped = this.#pending.length - keep.length
+      this.#pending = keep
+      this.#pendingBytes = keep.reduce((sum, m) => sum + recordBytes(m), 0)
+      // Offsets of partitions another member owns now are that member's to commit.
+      for (const k of lost) {
+        this.#nextOffset.delete(k)
+        this.#committable.delete(k)
+      }
+      const log = continuous ? this.#log.debug.bind(this.#log) : this.#log.warn.bind(this.#log)
+      log({ lost: lost.length, droppedRecords: dropped, generation }, continuous ? 'partitions moved to another member' : 'this member missed a generation of its group (paused or cut off): dropping what it had fetched; the group\'s committed offsets say where to go on')
+    }
+    this.#log.debug({ memberId: this.consumer.memberId, generation, owned: owned.size }, 'joined the group')
+    this.#heardFromGroup()
+  }
+
+  /**
+   * The topic was deleted and created again: its offsets start over, so what this worker took
+   * from the old one says nothing about the new one.
+   */
+  forgetTopic (topic: string): void {
+    for (const map of [this.#nextOffset, this.#startOffsets]) {
+      for (const key of [...map.keys()]) if (key.startsWith(`${topic}:`) && key.lastIndexOf(':') === topic.length) map.delete(key)
+    }
+  }
+
+  /** Partitions this member owns now. */
+  get owned (): ReadonlySet<string> {
+    return this.#owned
+  }
+
+  /** Lets fetched records go to the target: the group settled. */
+  release (): void {
+    this.#held = false
+    this.#pump()
   }
 
   #onMessage (message: Message): void {
     if (this.#stopping) return
-    // The client can deliver a range twice (a group join while a fetch is in flight refetches
-    // from the same offset); a record this worker already took is never sent again.
     const key = partitionKey(message.topic, message.partition)
-    const next = this.#nextOffset.get(key)
-    if (next !== undefined && message.offset < next) return
+    // A stream can still hand over records of a partition this member lost in a rebalance.
+    if (!this.#owned.has(key)) return
+    // The client can deliver a range twice (after a join it fetches again from the committed
+    // offset); a record this worker already took is never sent again.
+    const start = this.#startOffsets.get(key)
+    const taken = this.#nextOffset.get(key)
+    if (start !== undefined && message.offset < start) {
+      // Below where the group left off: not a second delivery (those start at the committed
+      // offset) but offsets that went back. The old records from `start` on were never copied.
+      try {
+        this.#host.onOffsetsWentBack(message.topic, message.partition, start, message.offset)
+      } catch (error) {
+        this.#blocked.add(key)
+        this.#host.onFatal(error)
+        return
+      }
+      this.#startOffsets.set(key, message.offset)
+    } else if (taken !== undefined && message.offset < taken) {
+      return
+    } else {
+      const expected = taken ?? start
+      // Transaction markers and compaction leave holes; so does a jump past deleted records.
+      if (expected !== undefined && message.offset > expected) this.#checkJump(message.topic, message.partition, expected, message.offset)
+    }
     this.#nextOffset.set(key, message.offset + 1n)
     if (!this.#host.accept(message)) return
     this.#pending.push(message)
     this.#pendingBytes += recordBytes(message)
     if (this.#pendingBytes >= this.#maxPendingBytes && !this.#paused) {
       this.#paused = true
-      for (const s of this.#streams) s.pause()
+      for (const s of this.#streams) s.stream.pause()
     }
     this.#pump()
   }
 
+  /** Whether the group may have moved on without this member (it was paused, say). */
+  #maybeFenced (): boolean {
+    return Date.now() - this.#lastHeardFromGroup > this.#source.sessionTimeoutMs
+  }
+
   #pump (): void {
-    if (this.#sending !== undefined || this.#pending.length === 0) return
+    if (this.#sending !== undefined || this.#pending.length === 0 || this.#held || this.#failed || this.#stopping) return
+    if (this.#maybeFenced()) {
+      this.#log.debug('no word from the group for a session timeout: holding records until it answers')
+      return
+    }
+    this.#sendNext()
+  }
+
+  #sendNext (): void {
     const messages: Message[] = []
     let bytes = 0
     while (this.#pending.length > 0 && (messages.length === 0 || bytes + recordBytes(this.#pending[0]) <= this.#maxBatchBytes)) {
@@ -131,19 +287,103 @@ export class StreamWorker {
     this.#pendingBytes -= bytes
     if (this.#paused && this.#pendingBytes < this.#maxPendingBytes / 2) {
       this.#paused = false
-      for (const s of this.#streams) s.resume()
+      for (const s of this.#streams) s.stream.resume()
     }
+    const epoch = this.#membershipEpoch
     this.#sending = this.#host.send({ messages, bytes }).then(() => {
       for (const m of messages) {
-        this.#committable.set(partitionKey(m.topic, m.partition), { topic: m.topic, partition: m.partition, offset: m.offset + 1n, leaderEpoch: m.leaderEpoch })
+        const key = partitionKey(m.topic, m.partition)
+        // An acknowledgement that arrives after the partition moved on is not ours to commit.
+        if (epoch !== this.#membershipEpoch || !this.#owned.has(key)) continue
+        this.#committable.set(key, { topic: m.topic, partition: m.partition, offset: m.offset + 1n, leaderEpoch: m.leaderEpoch })
       }
       this.#sending = undefined
       this.#pump()
     }, error => {
-      // Nothing of this batch is committable; the mirror decides whether to stop.
+      // Nothing of this batch is committable, and nothing after it is sent.
+      this.#failed = true
       this.#sending = undefined
       this.#host.onFatal(error)
     })
+  }
+
+  /**
+   * The first offsets a stream announces after a join are where the group left off (the
+   * committed offsets); later ones come from the client jumping after an out-of-range error, so
+   * only the first count: a jump from them shows in the records that follow.
+   */
+  #onOffsets (stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>): void {
+    for (const [key, offset] of stream.offsetsCommitted) {
+      if (this.#owned.has(key) && !this.#startOffsets.has(key) && offset >= 0n) this.#startOffsets.set(key, offset)
+    }
+  }
+
+  /**
+   * The records of a partition jumped from `expected` to `got`. If the source's earliest offset is
+   * now past `expected`, records were deleted before they were copied: until that is settled the
+   * partition's offsets are not committed, and a loss keeps them from moving past it.
+   */
+  #checkJump (topic: string, partition: number, expected: bigint, got: bigint): void {
+    const key = partitionKey(topic, partition)
+    this.#blocked.add(key)
+    const check = this.#host.bounds([{ topic, partition }]).then(bounds => {
+      const logStart = bounds.get(key)?.logStart ?? 0n
+      if (logStart > expected) {
+        // Never commit past the hole unless the user chose to go on.
+        this.#host.onDataLoss(topic, partition, expected, logStart < got ? logStart : got, got)
+      }
+      this.#blocked.delete(key)
+    }).catch(error => {
+      if (error instanceof DataLossError) this.#host.onFatal(error)
+      else {
+        this.#log.warn({ topic, partition, err: describeCause(error) }, 'could not check a jump in source offsets; its offsets stay uncommitted until the next check')
+        this.#blocked.delete(key)
+        this.#checkJump(topic, partition, expected, got)
+      }
+    }).finally(() => { this.#checks.delete(check) })
+    this.#checks.add(check)
+  }
+
+  #onConsumerError (error: unknown): void {
+    if (this.#stopping) return
+    if (isFatalKafkaError(error)) {
+      this.#host.onFatal(error)
+      return
+    }
+    this.#log.warn({ err: describeCause(error) }, 'the consumer lost its group membership; joining again')
+    const retry = (): void => {
+      if (this.#stopping) return
+      this.consumer.joinGroup({}).catch((again: unknown) => {
+        if (isFatalKafkaError(again)) this.#host.onFatal(again)
+        else setTimeout(retry, 2000).unref()
+      })
+    }
+    setTimeout(retry, 1000).unref()
+  }
+
+  #onStreamError (entry: FetchStream, error: unknown): void {
+    if (this.#stopping) return
+    if (isFatalKafkaError(error)) {
+      this.#host.onFatal(error)
+      return
+    }
+    this.#streams = this.#streams.filter(s => s !== entry)
+    this.#recover(entry.topics, error).catch(fatal => { this.#host.onFatal(fatal) })
+  }
+
+  /** Makes the fetch stream for `topics` again after a pause; a new stream reads from the committed offsets. */
+  async #recover (topics: string[], error: unknown): Promise<void> {
+    this.#log.warn({ topics: topics.join(','), err: describeCause(error), retryInMs: this.#retryDelayMs }, 'fetching from the source failed; trying again')
+    await new Promise(resolve => setTimeout(resolve, this.#retryDelayMs).unref())
+    this.#retryDelayMs = Math.min(10_000, this.#retryDelayMs * 2)
+    if (this.#stopping) return
+    // Wait for what is in flight, so the committed offsets say exactly what the target has.
+    while (this.#sending !== undefined) await this.#sending.catch(() => {})
+    await this.commit().catch(() => {})
+    await this.#host.beforeRefetch(topics)
+    if (this.#stopping) return
+    await this.#consume(topics)
+    this.#retryDelayMs = 1000
   }
 
   /**
@@ -153,12 +393,10 @@ export class StreamWorker {
    */
   fetchPositions (): Map<string, bigint> {
     const positions = new Map<string, bigint>()
-    if (!this.idle || this.#streams.some(s => s.readableLength > 0)) return positions
+    if (!this.idle || this.#streams.some(s => s.stream.readableLength > 0)) return positions
     // Only partitions this member owns now: a stream keeps the position of a partition it lost
     // in a rebalance, while its new owner may still be copying it.
-    const owned = new Set<string>()
-    for (const a of this.consumer.assignments ?? []) for (const p of a.partitions) owned.add(partitionKey(a.topic, p))
-    for (const s of this.#streams) for (const [k, v] of s.offsetsToFetch) if (owned.has(k)) positions.set(k, v)
+    for (const s of this.#streams) for (const [k, v] of s.stream.offsetsToFetch) if (this.#owned.has(k)) positions.set(k, v)
     return positions
   }
 
@@ -175,7 +413,8 @@ export class StreamWorker {
   /** Commits acknowledged offsets; concurrent calls share one request. */
   async commit (extra: CommittableOffset[] = []): Promise<void> {
     if (this.#committing !== undefined) await this.#committing.catch(() => {})
-    const offsets = [...this.#committable.values(), ...extra]
+    if (this.#checks.size > 0) await Promise.allSettled([...this.#checks])
+    const offsets = [...[...this.#committable.values()].filter(o => !this.#blocked.has(partitionKey(o.topic, o.partition))), ...extra]
     if (offsets.length === 0) return
     const run = (async () => {
       await this.consumer.commit({ offsets })
@@ -192,20 +431,24 @@ export class StreamWorker {
     }
   }
 
-  /** Stops fetching; what was fetched is still sent unless `drain` is false. */
+  /** Stops fetching; what was fetched is still sent by drain(). */
   async stopFetching (): Promise<void> {
     this.#stopping = true
-    await Promise.all(this.#streams.map(async s => await s.close().catch(() => {})))
+    await Promise.all(this.#streams.map(async s => await s.stream.close().catch(() => {})))
   }
 
-  /** Waits until every fetched record was sent, or the deadline passes. */
+  /**
+   * Sends what was fetched and waits for it, or until the deadline. After a failed send it only
+   * waits for the send in flight: nothing after a failure may become committable.
+   */
   async drain (deadline: number): Promise<boolean> {
-    while (!this.idle) {
+    while (this.#sending !== undefined || (!this.#failed && this.#pending.length > 0)) {
       if (Date.now() > deadline) return false
-      if (this.#sending !== undefined) await Promise.race([this.#sending, new Promise(resolve => setTimeout(resolve, 100))])
-      else this.#pump()
+      if (this.#sending !== undefined) await Promise.race([this.#sending.catch(() => {}), new Promise(resolve => setTimeout(resolve, 100))])
+      else if (this.#held || this.#maybeFenced()) return false
+      else this.#sendNext()
     }
-    return true
+    return !this.#failed
   }
 
   async close (): Promise<void> {

@@ -1,0 +1,507 @@
+// An idempotent producer of record batches that are already encoded. It owns the target-side
+// producer state: one producer id from InitProducerId, one sequence per partition.
+//
+// How it keeps order and never writes a batch twice:
+// - Batches of a partition are sent in the order they were enqueued, one per request (Kafka takes
+//   exactly one batch per partition in a Produce request), at most 5 in flight per partition (the
+//   broker remembers the last 5 batches of a producer to recognise a resend), over one connection
+//   per broker, which the broker serves in order.
+// - A batch gets its sequence when first sent and keeps it: a resend after a timeout or a leader
+//   change carries the same producer id and sequence, so the broker drops it as a duplicate
+//   (DUPLICATE_SEQUENCE_NUMBER, or success with the original offset) if it had appended it.
+// - After a retriable failure the partition stops sending, waits until every request of it in
+//   flight has settled (later batches fail OUT_OF_ORDER_SEQUENCE_NUMBER, expected then), and sends
+//   every batch not acknowledged again, in sequence order.
+// - Acknowledgements are reported in enqueue order: a batch is reported only once it and all before
+//   it are acknowledged. Units without a batch (nothing to send) are reported in that order too.
+// - A failure that a retry cannot fix (the target refused the batch), or retriable failures that
+//   last longer than the delivery timeout, stop the partition and are reported; nothing after the
+//   failed batch is ever reported as acknowledged.
+// - When the target lost the partition's producer state (UNKNOWN_PRODUCER_ID, or an out-of-order
+//   sequence with no failure before it: the state expires after producer.id.expiration.ms of
+//   silence), the partition takes a new producer id and numbers its unacknowledged batches from 0
+//   again, as Kafka's own producer resets its sequences.
+import {
+  Base, kGetApi, kGetConnection, protocolErrors, protocolErrorsCodesById,
+  type API, type BaseOptions, type ClusterMetadata, type Connection
+} from '@platformatic/kafka'
+import * as produceV9 from './produce-v9.ts'
+import { incrementSequence, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, readRecordBatch, rewriteProducerFields } from './record-batch.ts'
+
+export interface RawProducerOptions {
+  client: BaseOptions
+  /** -1 (all) or 1; 0 gets no response and is refused. */
+  acks: number
+  idempotent: boolean
+  requestTimeoutMs: number
+  /** How long a batch may keep failing with retriable errors before it is reported failed. */
+  deliveryTimeoutMs: number
+  retryBackoffMs: number
+  /** Bytes of batches in one Produce request; one batch larger than this still goes alone. */
+  maxRequestBytes: number
+  /** Produce requests in flight per broker. Default 5. */
+  maxInFlightRequests?: number
+}
+
+export interface ProduceUnit<T> {
+  /** One v2 record batch, changed in place when sent; null: nothing to send, only reported in order. */
+  batch: Buffer | null
+  context: T
+}
+
+export interface RawProducerListener<T> {
+  /** Units of one partition the target acknowledged, in enqueue order. */
+  acknowledged (topic: string, partition: number, units: Array<ProduceUnit<T>>): void
+  /** A unit the target will not take; the partition sends nothing more. */
+  failed (topic: string, partition: number, unit: ProduceUnit<T>, error: Error): void
+  /** The partition took a new producer id after the target lost the state of the old one. */
+  reset? (topic: string, partition: number, cause: Error): void
+}
+
+/** The target refused a batch, with Kafka's error code and name. */
+export class ProduceError extends Error {
+  errorCode: number
+  errorName: string
+  retriable: boolean
+
+  constructor (topic: string, partition: number, errorCode: number, detail?: string | null, options?: { cause?: unknown }) {
+    const errorName = errorCode < 0 ? 'NETWORK_ERROR' : protocolErrorsCodesById[errorCode] ?? `ERROR_${errorCode}`
+    super(`${topic}-${partition}: ${errorName}${detail !== undefined && detail !== null && detail !== '' ? ` (${detail})` : ''}`, options)
+    this.name = 'ProduceError'
+    this.errorCode = errorCode
+    this.errorName = errorName
+    this.retriable = errorCode < 0 || (protocolErrors[errorName]?.canRetry ?? false)
+  }
+}
+
+const ERROR_DUPLICATE_SEQUENCE = 46
+const ERROR_OUT_OF_ORDER_SEQUENCE = 45
+const ERROR_UNKNOWN_PRODUCER_ID = 59
+/** Producer id resets of one partition in a row, without an acknowledgement between them. */
+const MAX_RESETS = 3
+/** Errors after which the partition leader may have moved. */
+const STALE_METADATA = new Set([3, 5, 6, 74, 75, 100])
+const MAX_IN_FLIGHT_PER_PARTITION = 5
+
+type EntryState = 'queued' | 'inflight' | 'acked' | 'failed'
+
+interface Entry<T> {
+  unit: ProduceUnit<T>
+  state: EntryState
+  sequence: number | undefined
+}
+
+interface PartitionQueue<T> {
+  topic: string
+  partition: number
+  key: string
+  entries: Array<Entry<T>>
+  /** Index of the first entry not yet reported acknowledged. */
+  head: number
+  /** Where the search for the next batch to send starts. */
+  cursor: number
+  nextSequence: number
+  inflight: number
+  retrying: boolean
+  /** Take a new producer id before the next send (the broker lost this one's state). */
+  resetting: boolean
+  resets: number
+  /** This partition's producer id and epoch once it had to take its own. */
+  producerId: bigint | undefined
+  producerEpoch: number
+  retryTimer: NodeJS.Timeout | undefined
+  attempts: number
+  failingSince: number | undefined
+  lastError: Error | undefined
+  stopped: boolean
+}
+
+interface Lane {
+  inflight: number
+  rotation: number
+}
+
+interface Sent<T> {
+  queue: PartitionQueue<T>
+  entry: Entry<T>
+}
+
+export class RawProducer<T> {
+  readonly client: Base
+  #options: RawProducerOptions
+  #listener: RawProducerListener<T>
+  #producerId = NO_PRODUCER_ID
+  #producerEpoch = NO_PRODUCER_EPOCH
+  #started = false
+  #closed = false
+  #queues = new Map<string, PartitionQueue<T>>()
+  #lanes = new Map<number, Lane>()
+  #metadata: ClusterMetadata | undefined
+  #refreshing: Promise<void> | undefined
+  #refreshTimer: NodeJS.Timeout | undefined
+  #lastRefreshAt = 0
+  #pumpScheduled = false
+  #maxInFlight: number
+
+  constructor (options: RawProducerOptions, listener: RawProducerListener<T>) {
+    if (options.acks === 0) throw new Error('the raw producer needs acks=1 or acks=all')
+    this.#options = options
+    this.#listener = listener
+    this.#maxInFlight = options.maxInFlightRequests ?? 5
+    this.client = new Base(options.client)
+  }
+
+  get producerId (): bigint {
+    return this.#producerId
+  }
+
+  get producerEpoch (): number {
+    return this.#producerEpoch
+  }
+
+  /** Checks the brokers speak Produce v9 and, when idempotent, takes a producer id. */
+  async start (): Promise<void> {
+    const apis = await this.client.listApis()
+    const produce = apis.find(a => a.apiKey === produceV9.PRODUCE_API_KEY)
+    if (produce === undefined || produce.minVersion > produceV9.PRODUCE_VERSION || produce.maxVersion < produceV9.PRODUCE_VERSION) {
+      throw new Error(`the target brokers do not accept Produce v${produceV9.PRODUCE_VERSION} (Kafka 2.4+ do): they take v${produce?.minVersion}..v${produce?.maxVersion}`)
+    }
+    if (this.#options.idempotent) {
+      const { producerId, producerEpoch } = await this.#initProducerId()
+      this.#producerId = producerId
+      this.#producerEpoch = producerEpoch
+    }
+    this.#started = true
+    this.#pump()
+  }
+
+  async #initProducerId (): Promise<{ producerId: bigint, producerEpoch: number }> {
+    const api = await new Promise<API<[string | null, number, bigint, number], { producerId: bigint, producerEpoch: number }>>((resolve, reject) => {
+      this.client[kGetApi]('InitProducerId', (error, api) => { if (error !== null && error !== undefined) reject(error); else resolve(api as never) })
+    })
+    let lastError: unknown
+    for (let attempt = 0; attempt < 10; attempt++) {
+      try {
+        const metadata = await this.client.metadata({ topics: [] })
+        const brokers = [...metadata.brokers.values()]
+        const connection = await this.#connection(brokers[attempt % brokers.length])
+        return await api.async(connection, null, this.#options.requestTimeoutMs, -1n, -1)
+      } catch (error) {
+        lastError = error
+        await new Promise(resolve => setTimeout(resolve, Math.min(1000, this.#options.retryBackoffMs * 2 ** attempt)))
+      }
+    }
+    throw new Error(`InitProducerId failed on the target: ${(lastError as Error)?.message}`, { cause: lastError })
+  }
+
+  async #connection (broker: { host: string, port: number }): Promise<Connection> {
+    return await new Promise((resolve, reject) => {
+      this.client[kGetConnection](broker, (error, connection) => { if (error !== null && error !== undefined) reject(error); else resolve(connection!) })
+    })
+  }
+
+  #queue (topic: string, partition: number): PartitionQueue<T> {
+    const key = `${topic}:${partition}`
+    let queue = this.#queues.get(key)
+    if (queue === undefined) {
+      queue = {
+        topic, partition, key, entries: [], head: 0, cursor: 0, nextSequence: 0, inflight: 0, retrying: false,
+        resetting: false, resets: 0, producerId: undefined, producerEpoch: NO_PRODUCER_EPOCH, retryTimer: undefined, attempts: 0, failingSince: undefined, lastError: undefined, stopped: false
+      }
+      this.#queues.set(key, queue)
+    }
+    return queue
+  }
+
+  enqueue (topic: string, partition: number, unit: ProduceUnit<T>): void {
+    if (this.#closed) throw new Error('the raw producer is closed')
+    const queue = this.#queue(topic, partition)
+    queue.entries.push({ unit, state: unit.batch === null ? 'acked' : 'queued', sequence: undefined })
+    if (unit.batch === null) queueMicrotask(() => this.#reportAcknowledged(queue))
+    else this.#schedulePump()
+  }
+
+  /**
+   * Forgets the units of a partition that were never sent (the partition moved to another
+   * consumer); returns them. Units sent already stay: they are retried until acknowledged.
+   */
+  drop (topic: string, partition: number): Array<ProduceUnit<T>> {
+    const queue = this.#queues.get(`${topic}:${partition}`)
+    if (queue === undefined) return []
+    const dropped: Array<ProduceUnit<T>> = []
+    while (queue.entries.length > queue.head) {
+      const last = queue.entries.at(-1)!
+      if (last.sequence !== undefined || last.state === 'inflight') break
+      dropped.unshift(queue.entries.pop()!.unit)
+    }
+    queue.cursor = Math.min(queue.cursor, queue.entries.length)
+    return dropped
+  }
+
+  /** Units enqueued and not yet reported, over every partition. */
+  get pending (): number {
+    let n = 0
+    for (const q of this.#queues.values()) if (!q.stopped) n += q.entries.length - q.head
+    return n
+  }
+
+  /** One pump after a burst of enqueues: the batches of one fetch share requests. */
+  #schedulePump (): void {
+    if (this.#pumpScheduled) return
+    this.#pumpScheduled = true
+    queueMicrotask(() => {
+      this.#pumpScheduled = false
+      this.#pump()
+    })
+  }
+
+  #nextToSend (queue: PartitionQueue<T>): Entry<T> | undefined {
+    while (queue.cursor < queue.entries.length && queue.entries[queue.cursor].state !== 'queued') queue.cursor++
+    return queue.entries[queue.cursor]
+  }
+
+  #pump (): void {
+    if (!this.#started || this.#closed) return
+    const perPartition = this.#options.idempotent ? MAX_IN_FLIGHT_PER_PARTITION : 1
+    const byLeader = new Map<number, Array<PartitionQueue<T>>>()
+    let unknownLeader = false
+    for (const queue of this.#queues.values()) {
+      if (queue.stopped || queue.retrying || queue.inflight >= perPartition || this.#nextToSend(queue) === undefined) continue
+      const leader = this.#metadata?.topics.get(queue.topic)?.partitions[queue.partition]?.leader ?? -1
+      if (leader < 0 || this.#metadata?.brokers.get(leader) === undefined) {
+        unknownLeader = true
+        continue
+      }
+      const list = byLeader.get(leader)
+      if (list === undefined) byLeader.set(leader, [queue])
+      else list.push(queue)
+    }
+    if (unknownLeader) this.#refreshMetadata()
+    for (const [leader, queues] of byLeader) {
+      let lane = this.#lanes.get(leader)
+      if (lane === undefined) {
+        lane = { inflight: 0, rotation: 0 }
+        this.#lanes.set(leader, lane)
+      }
+      while (lane.inflight < this.#maxInFlight) {
+        const sent: Array<Sent<T>> = []
+        let bytes = 0
+        for (let i = 0; i < queues.length; i++) {
+          const queue = queues[(lane.rotation + i) % queues.length]
+          if (queue.inflight >= perPartition) continue
+          const entry = this.#nextToSend(queue)
+          if (entry === undefined) continue
+          const size = entry.unit.batch!.length
+          if (bytes > 0 && bytes + size > this.#options.maxRequestBytes) continue
+          this.#prepare(queue, entry)
+          entry.state = 'inflight'
+          queue.inflight++
+          sent.push({ queue, entry })
+          bytes += size
+        }
+        lane.rotation++
+        if (sent.length === 0) break
+        this.#send(leader, lane, sent)
+      }
+    }
+  }
+
+  /** The first send gives a batch its sequence; resends keep it. */
+  #prepare (queue: PartitionQueue<T>, entry: Entry<T>): void {
+    if (entry.sequence !== undefined) return
+    const batch = entry.unit.batch!
+    if (this.#options.idempotent) {
+      entry.sequence = queue.nextSequence
+      queue.nextSequence = incrementSequence(queue.nextSequence, readRecordBatch(batch).lastOffsetDelta + 1)
+      rewriteProducerFields(batch, {
+        producerId: queue.producerId ?? this.#producerId,
+        producerEpoch: queue.producerId !== undefined ? queue.producerEpoch : this.#producerEpoch,
+        baseSequence: entry.sequence
+      })
+    } else {
+      entry.sequence = NO_SEQUENCE
+      rewriteProducerFields(batch, { producerId: NO_PRODUCER_ID, producerEpoch: NO_PRODUCER_EPOCH, baseSequence: NO_SEQUENCE })
+    }
+  }
+
+  #send (leader: number, lane: Lane, sent: Array<Sent<T>>): void {
+    lane.inflight++
+    const topics = new Map<string, produceV9.RawProduceTopic>()
+    for (const { queue, entry } of sent) {
+      let topic = topics.get(queue.topic)
+      if (topic === undefined) {
+        topic = { topic: queue.topic, partitions: [] }
+        topics.set(queue.topic, topic)
+      }
+      topic.partitions.push({ partition: queue.partition, batch: entry.unit.batch! })
+    }
+    const broker = this.#metadata!.brokers.get(leader)!
+    const timeout = Math.max(1000, this.#options.requestTimeoutMs - 1000)
+    this.client[kGetConnection](broker, (error, connection) => {
+      if (error !== null && error !== undefined) {
+        this.#settle(lane, sent, error)
+        return
+      }
+      produceV9.api(connection!, this.#options.acks, timeout, [...topics.values()], (error, response) => {
+        this.#settle(lane, sent, error ?? undefined, response)
+      })
+    })
+  }
+
+  #settle (lane: Lane, sent: Array<Sent<T>>, error: Error | undefined, response?: produceV9.RawProduceResponse): void {
+    lane.inflight--
+    const now = Date.now()
+    const touched = new Set<PartitionQueue<T>>()
+    let staleMetadata = false
+    for (const { queue, entry } of sent) {
+      queue.inflight--
+      touched.add(queue)
+      let failure: ProduceError | undefined
+      if (error !== undefined) {
+        failure = new ProduceError(queue.topic, queue.partition, -1, error.message, { cause: error })
+      } else {
+        const answer = response?.responses.find(r => r.topic === queue.topic)?.partitions.find(p => p.index === queue.partition)
+        const code = answer?.errorCode ?? 3
+        if (code !== 0 && code !== ERROR_DUPLICATE_SEQUENCE) {
+          failure = new ProduceError(queue.topic, queue.partition, code, answer?.errorMessage ?? answer?.recordErrors[0]?.message)
+        }
+      }
+      if (failure === undefined) {
+        entry.state = 'acked'
+        continue
+      }
+      entry.state = 'failed'
+      if (queue.stopped) continue
+      const lostState = this.#options.idempotent && (failure.errorCode === ERROR_UNKNOWN_PRODUCER_ID || (failure.errorCode === ERROR_OUT_OF_ORDER_SEQUENCE && !queue.retrying))
+      if (lostState && queue.resets < MAX_RESETS) {
+        queue.retrying = true
+        queue.resetting = true
+        queue.lastError = failure
+        continue
+      }
+      // Out of order after an earlier failure of the same partition: that batch is missing, not this one.
+      const retriable = failure.retriable || (failure.errorCode === ERROR_OUT_OF_ORDER_SEQUENCE && queue.retrying)
+      if (retriable && (queue.failingSince === undefined || now - queue.failingSince < this.#options.deliveryTimeoutMs)) {
+        queue.retrying = true
+        queue.failingSince ??= now
+        if (failure.errorCode !== ERROR_OUT_OF_ORDER_SEQUENCE || queue.lastError === undefined) queue.lastError = failure
+        if (failure.errorCode < 0 || STALE_METADATA.has(failure.errorCode)) staleMetadata = true
+      } else {
+        this.#stop(queue, entry, retriable ? new Error(`${queue.lastError?.message ?? failure.message}: still failing after ${this.#options.deliveryTimeoutMs} ms (delivery.timeout.ms)`, { cause: queue.lastError ?? failure }) : failure)
+      }
+    }
+    if (staleMetadata) this.#refreshMetadata()
+    for (const queue of touched) {
+      this.#reportAcknowledged(queue)
+      if (queue.retrying && queue.inflight === 0 && !queue.stopped) this.#scheduleRetry(queue)
+    }
+    this.#pump()
+  }
+
+  #stop (queue: PartitionQueue<T>, entry: Entry<T>, error: Error): void {
+    queue.stopped = true
+    clearTimeout(queue.retryTimer)
+    this.#listener.failed(queue.topic, queue.partition, entry.unit, error)
+  }
+
+  #scheduleRetry (queue: PartitionQueue<T>): void {
+    if (queue.retryTimer !== undefined || this.#closed) return
+    const delay = Math.min(1000, this.#options.retryBackoffMs * 2 ** queue.attempts++)
+    queue.retryTimer = setTimeout(() => {
+      const resend = (): void => {
+        queue.retryTimer = undefined
+        if (this.#closed || queue.stopped) return
+        for (let i = queue.head; i < queue.entries.length; i++) if (queue.entries[i].state === 'failed') queue.entries[i].state = 'queued'
+        queue.cursor = queue.head
+        queue.retrying = false
+        this.#pump()
+      }
+      const reset = async (): Promise<void> => {
+        const { producerId, producerEpoch } = await this.#initProducerId()
+        queue.producerId = producerId
+        queue.producerEpoch = producerEpoch
+        queue.nextSequence = 0
+        queue.resets++
+        queue.resetting = false
+        // Numbered again from 0 under the new id; batches acknowledged already stay as they are.
+        for (let i = queue.head; i < queue.entries.length; i++) {
+          const entry = queue.entries[i]
+          if (entry.state !== 'acked') {
+            entry.state = 'queued'
+            entry.sequence = undefined
+          }
+        }
+        this.#listener.reset?.(queue.topic, queue.partition, queue.lastError!)
+      }
+      if (queue.resetting) {
+        reset().then(resend, error => {
+          queue.retryTimer = undefined
+          const first = queue.entries.slice(queue.head).find(e => e.state !== 'acked')
+          if (first !== undefined) this.#stop(queue, first, new Error(`the target lost the producer state of ${queue.key} and a new producer id could not be taken: ${(error as Error).message}`, { cause: error }))
+        })
+        return
+      }
+      const refreshing = this.#refreshing
+      if (refreshing !== undefined) refreshing.then(resend, resend)
+      else resend()
+    }, delay)
+  }
+
+  #reportAcknowledged (queue: PartitionQueue<T>): void {
+    if (queue.stopped) return
+    const done: Array<ProduceUnit<T>> = []
+    while (queue.head < queue.entries.length && queue.entries[queue.head].state === 'acked') done.push(queue.entries[queue.head++].unit)
+    if (done.length === 0) return
+    if (!queue.retrying) {
+      queue.failingSince = undefined
+      queue.attempts = 0
+      queue.resets = 0
+      queue.lastError = undefined
+    }
+    // Keep the array short: drop what was reported once it is most of it.
+    if (queue.head > 256 && queue.head * 2 > queue.entries.length) {
+      queue.entries.splice(0, queue.head)
+      queue.cursor = Math.max(0, queue.cursor - queue.head)
+      queue.head = 0
+    }
+    this.#listener.acknowledged(queue.topic, queue.partition, done)
+  }
+
+  #refreshMetadata (): void {
+    if (this.#refreshing !== undefined || this.#refreshTimer !== undefined || this.#closed) return
+    // At most one metadata request per retry.backoff.ms while a leader stays unknown.
+    const wait = this.#lastRefreshAt + this.#options.retryBackoffMs - Date.now()
+    if (wait > 0) {
+      this.#refreshTimer = setTimeout(() => {
+        this.#refreshTimer = undefined
+        this.#refreshMetadata()
+      }, wait)
+      return
+    }
+    this.#lastRefreshAt = Date.now()
+    const topics = [...new Set([...this.#queues.values()].map(q => q.topic))]
+    this.#refreshing = this.client.metadata({ topics, forceUpdate: true }).then(metadata => {
+      this.#metadata = metadata
+    }, () => {
+      // Tried again at the next pump or retry.
+    }).finally(() => {
+      this.#refreshing = undefined
+      setImmediate(() => this.#pump())
+    })
+  }
+
+  /** Learns the leaders of these topics' partitions before the first batches go. */
+  async prepareTopics (topics: string[]): Promise<void> {
+    const known = this.#metadata === undefined ? [] : [...this.#metadata.topics.keys()]
+    this.#metadata = await this.client.metadata({ topics: [...new Set([...known, ...topics, ...[...this.#queues.values()].map(q => q.topic)])], forceUpdate: true })
+    this.#pump()
+  }
+
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    for (const q of this.#queues.values()) clearTimeout(q.retryTimer)
+    clearTimeout(this.#refreshTimer)
+    await this.client.close().catch(() => {})
+  }
+}

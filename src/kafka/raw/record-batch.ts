@@ -1,0 +1,489 @@
+// Kafka's record batch (magic v2) read and rewritten without decoding its records, so fetched
+// batches can be produced again as they are, still compressed. Layout (big-endian):
+//
+//   0 baseOffset int64 | 8 batchLength int32 | 12 partitionLeaderEpoch int32 | 16 magic int8
+//   17 crc uint32 (CRC-32C of byte 21 to the end) | 21 attributes int16 | 23 lastOffsetDelta int32
+//   27 baseTimestamp int64 | 35 maxTimestamp int64 | 43 producerId int64 | 51 producerEpoch int16
+//   53 baseSequence int32 | 57 recordCount int32 | 61 records (compressed as a whole when attributes say so)
+//
+// Only what the target needs changes: the producer id, epoch and base sequence (the idempotent
+// producer state belongs to the target's writer, not to the source's), the transactional bit, and
+// the CRC over them. A batch that must lose records (before the fetch offset, after a --once end,
+// gaps left by compaction) is decoded and encoded again with decodeRecords/encodeRecordBatch.
+import { compressionsAlgorithmsByBitmask, crc32c } from '@platformatic/kafka'
+
+/** Bytes before batchLength counts: baseOffset and batchLength itself. */
+export const LOG_OVERHEAD = 12
+/** Bytes of the batch header, up to the first record. */
+export const RECORD_BATCH_OVERHEAD = 61
+
+const BASE_OFFSET = 0
+const BATCH_LENGTH = 8
+const PARTITION_LEADER_EPOCH = 12
+const MAGIC = 16
+const CRC = 17
+const ATTRIBUTES = 21
+const LAST_OFFSET_DELTA = 23
+const BASE_TIMESTAMP = 27
+const MAX_TIMESTAMP = 35
+const PRODUCER_ID = 43
+const PRODUCER_EPOCH = 51
+const BASE_SEQUENCE = 53
+const RECORD_COUNT = 57
+
+export const CompressionCodecs = { none: 0, gzip: 1, snappy: 2, lz4: 3, zstd: 4 } as const
+export type CompressionCodec = (typeof CompressionCodecs)[keyof typeof CompressionCodecs]
+
+export const Attributes = {
+  COMPRESSION_MASK: 0x07,
+  /** Set: every record's timestamp is the batch's maxTimestamp, the time the broker appended it. */
+  LOG_APPEND_TIME: 0x08,
+  TRANSACTIONAL: 0x10,
+  CONTROL: 0x20,
+  /** Set by the log cleaner: baseTimestamp holds the delete horizon of tombstones. */
+  DELETE_HORIZON: 0x40
+} as const
+
+/** Control record types (the second int16 of a control record's key). */
+export const ControlTypes = { ABORT: 0, COMMIT: 1 } as const
+
+export const NO_PRODUCER_ID = -1n
+export const NO_PRODUCER_EPOCH = -1
+export const NO_SEQUENCE = -1
+
+export interface RecordBatch {
+  /** The whole batch, baseOffset to its last byte: a view into the buffer it was read from. */
+  bytes: Buffer
+  baseOffset: bigint
+  /** baseOffset + lastOffsetDelta: the offset of the batch's last record, even if compaction removed it. */
+  lastOffset: bigint
+  lastOffsetDelta: number
+  partitionLeaderEpoch: number
+  magic: number
+  crc: number
+  attributes: number
+  compression: number
+  transactional: boolean
+  control: boolean
+  logAppendTime: boolean
+  deleteHorizon: boolean
+  baseTimestamp: bigint
+  maxTimestamp: bigint
+  producerId: bigint
+  producerEpoch: number
+  baseSequence: number
+  recordCount: number
+}
+
+export interface RecordBatches {
+  batches: RecordBatch[]
+  /**
+   * Bytes after the last whole batch: a batch the broker cut at the fetch size limit. Its start
+   * is the next fetch offset's batch; it is fetched again, never used.
+   */
+  truncatedBytes: number
+}
+
+/**
+ * Reads the header of the batch at `at`. Older message formats (magic 0 and 1) share the
+ * baseOffset, length and magic positions, so `magic` tells them apart; their other fields are
+ * not meaningful.
+ */
+export function readRecordBatch (buffer: Buffer, at = 0): RecordBatch {
+  const length = buffer.readInt32BE(at + BATCH_LENGTH)
+  const bytes = buffer.subarray(at, at + LOG_OVERHEAD + length)
+  const magic = bytes.readInt8(MAGIC)
+  const baseOffset = bytes.readBigInt64BE(BASE_OFFSET)
+  if (magic < 2 || bytes.length < RECORD_BATCH_OVERHEAD) {
+    return {
+      bytes, baseOffset, lastOffset: baseOffset, lastOffsetDelta: 0, partitionLeaderEpoch: -1, magic, crc: 0, attributes: 0,
+      compression: 0, transactional: false, control: false, logAppendTime: false, deleteHorizon: false, baseTimestamp: -1n,
+      maxTimestamp: -1n, producerId: NO_PRODUCER_ID, producerEpoch: NO_PRODUCER_EPOCH, baseSequence: NO_SEQUENCE, recordCount: 0
+    }
+  }
+  const attributes = bytes.readInt16BE(ATTRIBUTES)
+  const lastOffsetDelta = bytes.readInt32BE(LAST_OFFSET_DELTA)
+  return {
+    bytes,
+    baseOffset,
+    lastOffset: baseOffset + BigInt(lastOffsetDelta),
+    lastOffsetDelta,
+    partitionLeaderEpoch: bytes.readInt32BE(PARTITION_LEADER_EPOCH),
+    magic,
+    crc: bytes.readUInt32BE(CRC),
+    attributes,
+    compression: attributes & Attributes.COMPRESSION_MASK,
+    transactional: (attributes & Attributes.TRANSACTIONAL) !== 0,
+    control: (attributes & Attributes.CONTROL) !== 0,
+    logAppendTime: (attributes & Attributes.LOG_APPEND_TIME) !== 0,
+    deleteHorizon: (attributes & Attributes.DELETE_HORIZON) !== 0,
+    baseTimestamp: bytes.readBigInt64BE(BASE_TIMESTAMP),
+    maxTimestamp: bytes.readBigInt64BE(MAX_TIMESTAMP),
+    producerId: bytes.readBigInt64BE(PRODUCER_ID),
+    producerEpoch: bytes.readInt16BE(PRODUCER_EPOCH),
+    baseSequence: bytes.readInt32BE(BASE_SEQUENCE),
+    recordCount: bytes.readInt32BE(RECORD_COUNT)
+  }
+}
+
+/** Every whole batch of a fetched records field; a cut last batch is left out and counted. */
+export function readRecordBatches (records: Buffer): RecordBatches {
+  const batches: RecordBatch[] = []
+  let at = 0
+  while (records.length - at >= LOG_OVERHEAD) {
+    const length = records.readInt32BE(at + BATCH_LENGTH)
+    if (length <= 0 || records.length - at - LOG_OVERHEAD < length) break
+    batches.push(readRecordBatch(records, at))
+    at += LOG_OVERHEAD + length
+  }
+  return { batches, truncatedBytes: records.length - at }
+}
+
+/** The CRC-32C Kafka keeps in a v2 batch: attributes to the end. */
+export function batchCrc (bytes: Buffer): number {
+  return crc32c(bytes.subarray(ATTRIBUTES))
+}
+
+export function crcIsValid (bytes: Buffer): boolean {
+  return bytes.readUInt32BE(CRC) === batchCrc(bytes)
+}
+
+export interface ProducerFields {
+  producerId: bigint
+  producerEpoch: number
+  baseSequence: number
+}
+
+/**
+ * Makes a fetched batch one our producer sends: our producer id, epoch and base sequence, the
+ * transactional bit cleared (the target sees plain idempotent writes; only committed data is
+ * copied), baseOffset 0 and no leader epoch as a producer writes them, and the CRC recomputed.
+ * Changes `bytes` in place.
+ */
+export function rewriteProducerFields (bytes: Buffer, fields: ProducerFields): void {
+  bytes.writeBigInt64BE(0n, BASE_OFFSET)
+  bytes.writeInt32BE(-1, PARTITION_LEADER_EPOCH)
+  bytes.writeInt16BE(bytes.readInt16BE(ATTRIBUTES) & ~Attributes.TRANSACTIONAL, ATTRIBUTES)
+  bytes.writeBigInt64BE(fields.producerId, PRODUCER_ID)
+  bytes.writeInt16BE(fields.producerEpoch, PRODUCER_EPOCH)
+  bytes.writeInt32BE(fields.baseSequence, BASE_SEQUENCE)
+  bytes.writeUInt32BE(batchCrc(bytes), CRC)
+}
+
+/** Kafka's sequence arithmetic: sequences wrap from 2^31 - 1 to 0. */
+export function incrementSequence (sequence: number, increment: number): number {
+  if (sequence > 0x7fffffff - increment) return increment - (0x7fffffff - sequence) - 1
+  return sequence + increment
+}
+
+// ---- Varints (zigzag, as in the records of a v2 batch) ----
+
+function readVarInt (buffer: Buffer, at: number): [number, number] {
+  let value = 0
+  let shift = 0
+  let i = at
+  while (true) {
+    const byte = buffer[i++]
+    if (byte === undefined) throw new RangeError('varint runs past the end of the record')
+    value |= (byte & 0x7f) << shift
+    if ((byte & 0x80) === 0) break
+    shift += 7
+    if (shift > 28) throw new RangeError('varint is longer than 5 bytes')
+  }
+  return [(value >>> 1) ^ -(value & 1), i]
+}
+
+function readVarLong (buffer: Buffer, at: number): [bigint, number] {
+  let value = 0n
+  let shift = 0n
+  let i = at
+  while (true) {
+    const byte = buffer[i++]
+    if (byte === undefined) throw new RangeError('varlong runs past the end of the record')
+    value |= BigInt(byte & 0x7f) << shift
+    if ((byte & 0x80) === 0) break
+    shift += 7n
+    if (shift > 63n) throw new RangeError('varlong is longer than 10 bytes')
+  }
+  return [(value >> 1n) ^ -(value & 1n), i]
+}
+
+function varIntSize (value: number): number {
+  let v = ((value << 1) ^ (value >> 31)) >>> 0
+  let size = 1
+  while (v >= 0x80) { v >>>= 7; size++ }
+  return size
+}
+
+function writeVarInt (buffer: Buffer, at: number, value: number): number {
+  let v = ((value << 1) ^ (value >> 31)) >>> 0
+  while (v >= 0x80) {
+    buffer[at++] = (v & 0x7f) | 0x80
+    v >>>= 7
+  }
+  buffer[at++] = v
+  return at
+}
+
+function zigzag64 (value: bigint): bigint {
+  return BigInt.asUintN(64, (value << 1n) ^ (value >> 63n))
+}
+
+function varLongSize (value: bigint): number {
+  let v = zigzag64(value)
+  let size = 1
+  while (v >= 0x80n) { v >>= 7n; size++ }
+  return size
+}
+
+function writeVarLong (buffer: Buffer, at: number, value: bigint): number {
+  let v = zigzag64(value)
+  while (v >= 0x80n) {
+    buffer[at++] = Number(v & 0x7fn) | 0x80
+    v >>= 7n
+  }
+  buffer[at++] = Number(v)
+  return at
+}
+
+// ---- Records, for the batches that must be cut or repaired ----
+
+export interface DecodedRecord {
+  offset: bigint
+  timestamp: bigint
+  attributes: number
+  key: Buffer | null
+  value: Buffer | null
+  /** In order, duplicates kept: Kafka allows a header name more than once. */
+  headers: Array<[Buffer, Buffer | null]>
+}
+
+/** The records of a batch, with absolute offsets and timestamps as a Kafka consumer sees them. */
+export function decodeRecords (batch: RecordBatch): DecodedRecord[] {
+  if (batch.magic !== 2) throw new Error(`record batch at offset ${batch.baseOffset} has magic ${batch.magic}; only v2 is supported`)
+  let data = batch.bytes.subarray(RECORD_BATCH_OVERHEAD)
+  if (batch.compression !== 0) {
+    const algorithm = compressionsAlgorithmsByBitmask[batch.compression as keyof typeof compressionsAlgorithmsByBitmask]
+    if (algorithm === undefined) throw new Error(`record batch at offset ${batch.baseOffset} uses unknown compression ${batch.compression}`)
+    data = algorithm.decompressSync(data)
+  }
+  const records: DecodedRecord[] = []
+  let at = 0
+  for (let i = 0; i < batch.recordCount; i++) {
+    let length: number
+    [length, at] = readVarInt(data, at)
+    const end = at + length
+    if (end > data.length) throw new RangeError(`record ${i} of the batch at offset ${batch.baseOffset} runs past the batch`)
+    const attributes = data.readInt8(at)
+    let p = at + 1
+    let timestampDelta: bigint
+    let offsetDelta: number
+    let keyLength: number
+    let valueLength: number
+    let headerCount: number;
+    [timestampDelta, p] = readVarLong(data, p);
+    [offsetDelta, p] = readVarInt(data, p);
+    [keyLength, p] = readVarInt(data, p)
+    const key = keyLength < 0 ? null : data.subarray(p, p + keyLength)
+    p += Math.max(0, keyLength);
+    [valueLength, p] = readVarInt(data, p)
+    const value = valueLength < 0 ? null : data.subarray(p, p + valueLength)
+    p += Math.max(0, valueLength);
+    [headerCount, p] = readVarInt(data, p)
+    const headers: Array<[Buffer, Buffer | null]> = []
+    for (let h = 0; h < headerCount; h++) {
+      let nameLength: number
+      let headerValueLength: number;
+      [nameLength, p] = readVarInt(data, p)
+      const name = data.subarray(p, p + Math.max(0, nameLength))
+      p += Math.max(0, nameLength);
+      [headerValueLength, p] = readVarInt(data, p)
+      headers.push([name, headerValueLength < 0 ? null : data.subarray(p, p + headerValueLength)])
+      p += Math.max(0, headerValueLength)
+    }
+    records.push({
+      offset: batch.baseOffset + BigInt(offsetDelta),
+      timestamp: batch.logAppendTime ? batch.maxTimestamp : batch.baseTimestamp + timestampDelta,
+      attributes,
+      key,
+      value,
+      headers
+    })
+    at = end
+  }
+  return records
+}
+
+export interface EncodeOptions extends Partial<ProducerFields> {
+  /** Bitmask of CompressionCodecs; default none. */
+  compression?: number
+  baseOffset?: bigint
+  partitionLeaderEpoch?: number
+}
+
+/**
+ * Encodes records as one v2 batch with offset deltas 0..n-1 and CreateTime timestamps, compressed
+ * with `compression`. Record attributes are kept; header order and duplicate names too.
+ */
+export function encodeRecordBatch (records: DecodedRecord[], options: EncodeOptions = {}): Buffer {
+  if (records.length === 0) throw new Error('a record batch needs at least one record')
+  const baseTimestamp = records[0].timestamp
+  let maxTimestamp = baseTimestamp
+  const sizes: number[] = []
+  let total = 0
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]
+    if (r.timestamp > maxTimestamp) maxTimestamp = r.timestamp
+    let size = 1 + varLongSize(r.timestamp - baseTimestamp) + varIntSize(i)
+    size += r.key === null ? varIntSize(-1) : varIntSize(r.key.length) + r.key.length
+    size += r.value === null ? varIntSize(-1) : varIntSize(r.value.length) + r.value.length
+    size += varIntSize(r.headers.length)
+    for (const [name, value] of r.headers) {
+      size += varIntSize(name.length) + name.length
+      size += value === null ? varIntSize(-1) : varIntSize(value.length) + value.length
+    }
+    sizes.push(size)
+    total += varIntSize(size) + size
+  }
+  let body: Buffer = Buffer.allocUnsafe(total)
+  let at = 0
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]
+    at = writeVarInt(body, at, sizes[i])
+    body.writeInt8(r.attributes, at++)
+    at = writeVarLong(body, at, r.timestamp - baseTimestamp)
+    at = writeVarInt(body, at, i)
+    for (const field of [r.key, r.value]) {
+      if (field === null) {
+        at = writeVarInt(body, at, -1)
+      } else {
+        at = writeVarInt(body, at, field.length)
+        at += field.copy(body, at)
+      }
+    }
+    at = writeVarInt(body, at, r.headers.length)
+    for (const [name, value] of r.headers) {
+      at = writeVarInt(body, at, name.length)
+      at += name.copy(body, at)
+      if (value === null) {
+        at = writeVarInt(body, at, -1)
+      } else {
+        at = writeVarInt(body, at, value.length)
+        at += value.copy(body, at)
+      }
+    }
+  }
+  const compression = options.compression ?? 0
+  if (compression !== 0) {
+    const algorithm = compressionsAlgorithmsByBitmask[compression as keyof typeof compressionsAlgorithmsByBitmask]
+    if (algorithm === undefined) throw new Error(`unknown compression ${compression}`)
+    body = algorithm.compressSync(body)
+  }
+  const batch = Buffer.allocUnsafe(RECORD_BATCH_OVERHEAD + body.length)
+  batch.writeBigInt64BE(options.baseOffset ?? 0n, BASE_OFFSET)
+  batch.writeInt32BE(batch.length - LOG_OVERHEAD, BATCH_LENGTH)
+  batch.writeInt32BE(options.partitionLeaderEpoch ?? -1, PARTITION_LEADER_EPOCH)
+  batch.writeInt8(2, MAGIC)
+  batch.writeInt16BE(compression & Attributes.COMPRESSION_MASK, ATTRIBUTES)
+  batch.writeInt32BE(records.length - 1, LAST_OFFSET_DELTA)
+  batch.writeBigInt64BE(baseTimestamp, BASE_TIMESTAMP)
+  batch.writeBigInt64BE(maxTimestamp, MAX_TIMESTAMP)
+  batch.writeBigInt64BE(options.producerId ?? NO_PRODUCER_ID, PRODUCER_ID)
+  batch.writeInt16BE(options.producerEpoch ?? NO_PRODUCER_EPOCH, PRODUCER_EPOCH)
+  batch.writeInt32BE(options.baseSequence ?? NO_SEQUENCE, BASE_SEQUENCE)
+  batch.writeInt32BE(records.length, RECORD_COUNT)
+  body.copy(batch, RECORD_BATCH_OVERHEAD)
+  batch.writeUInt32BE(batchCrc(batch), CRC)
+  return batch
+}
+
+/**
+ * Several batches as one, records renumbered 0..n-1 and timestamps kept: for runs of small batches,
+ * which would otherwise each need a Produce request of their own (Kafka takes one batch per
+ * partition per request). Uncompressed CreateTime batches are spliced record by record, keys,
+ * values and headers copied as bytes; others are decoded and encoded with `compression`.
+ */
+export function mergeRecordBatches (batches: RecordBatch[], compression: number): Buffer {
+  if (compression !== 0 || batches.some(b => b.compression !== 0 || b.logAppendTime || b.magic !== 2)) {
+    return encodeRecordBatch(batches.flatMap(b => decodeRecords(b)), { compression, baseOffset: batches[0].baseOffset })
+  }
+  // Pass 1: where each record's tail (key, value, headers) is, and its absolute timestamp.
+  const tails: Buffer[] = []
+  const attributes: number[] = []
+  const timestamps: bigint[] = []
+  for (const batch of batches) {
+    const data = batch.bytes
+    let at = RECORD_BATCH_OVERHEAD
+    for (let i = 0; i < batch.recordCount; i++) {
+      let length: number
+      [length, at] = readVarInt(data, at)
+      const end = at + length
+      if (end > data.length) throw new RangeError(`record ${i} of the batch at offset ${batch.baseOffset} runs past the batch`)
+      attributes.push(data.readInt8(at))
+      let p = at + 1
+      let timestampDelta: bigint;
+      [timestampDelta, p] = readVarLong(data, p);
+      [, p] = readVarInt(data, p)
+      timestamps.push(batch.baseTimestamp + timestampDelta)
+      tails.push(data.subarray(p, end))
+      at = end
+    }
+  }
+  if (tails.length === 0) throw new Error('a record batch needs at least one record')
+  const baseTimestamp = timestamps[0]
+  let maxTimestamp = baseTimestamp
+  let total = RECORD_BATCH_OVERHEAD
+  const sizes: number[] = []
+  for (let i = 0; i < tails.length; i++) {
+    if (timestamps[i] > maxTimestamp) maxTimestamp = timestamps[i]
+    const size = 1 + varLongSize(timestamps[i] - baseTimestamp) + varIntSize(i) + tails[i].length
+    sizes.push(size)
+    total += varIntSize(size) + size
+  }
+  // Pass 2: write them renumbered.
+  const out = Buffer.allocUnsafe(total)
+  let at = RECORD_BATCH_OVERHEAD
+  for (let i = 0; i < tails.length; i++) {
+    at = writeVarInt(out, at, sizes[i])
+    out.writeInt8(attributes[i], at++)
+    at = writeVarLong(out, at, timestamps[i] - baseTimestamp)
+    at = writeVarInt(out, at, i)
+    at += tails[i].copy(out, at)
+  }
+  out.writeBigInt64BE(batches[0].baseOffset, BASE_OFFSET)
+  out.writeInt32BE(out.length - LOG_OVERHEAD, BATCH_LENGTH)
+  out.writeInt32BE(-1, PARTITION_LEADER_EPOCH)
+  out.writeInt8(2, MAGIC)
+  out.writeInt16BE(0, ATTRIBUTES)
+  out.writeInt32BE(tails.length - 1, LAST_OFFSET_DELTA)
+  out.writeBigInt64BE(baseTimestamp, BASE_TIMESTAMP)
+  out.writeBigInt64BE(maxTimestamp, MAX_TIMESTAMP)
+  out.writeBigInt64BE(NO_PRODUCER_ID, PRODUCER_ID)
+  out.writeInt16BE(NO_PRODUCER_EPOCH, PRODUCER_EPOCH)
+  out.writeInt32BE(NO_SEQUENCE, BASE_SEQUENCE)
+  out.writeInt32BE(tails.length, RECORD_COUNT)
+  out.writeUInt32BE(batchCrc(out), CRC)
+  return out
+}
+
+/**
+ * The records of `batch` with offsets in [from, to), encoded again as one batch with the same
+ * compression; null when none is in range. For the first batch of a fetch, which can start before
+ * the fetch offset, and the last one before a --once end offset.
+ */
+export function sliceRecordBatch (batch: RecordBatch, from: bigint, to?: bigint): { bytes: Buffer, records: number } | null {
+  const kept = decodeRecords(batch).filter(r => r.offset >= from && (to === undefined || r.offset < to))
+  if (kept.length === 0) return null
+  return { bytes: encodeRecordBatch(kept, { compression: batch.compression, baseOffset: kept[0].offset }), records: kept.length }
+}
+
+/** The type of a control batch's marker (ControlTypes), or -1 when it cannot be read. */
+export function controlType (batch: RecordBatch): number {
+  if (!batch.control || batch.recordCount < 1) return -1
+  try {
+    const [record] = decodeRecords(batch)
+    return record.key !== null && record.key.length >= 4 ? record.key.readInt16BE(2) : -1
+  } catch {
+    return -1
+  }
+}

@@ -1,0 +1,43 @@
+// Which client errors a mirror rides out (a broker restarting, a leader moving, a network blip) and
+// which end it at once (bad credentials, a denied ACL, a client bug): retrying those only hides
+// the cause from the operator.
+import { AuthenticationError, UnsupportedApiError, UserError, findErrorBy } from '@platformatic/kafka'
+
+const fatalApiIds = [
+  'SASL_AUTHENTICATION_FAILED', 'UNSUPPORTED_SASL_MECHANISM', 'ILLEGAL_SASL_STATE',
+  'TOPIC_AUTHORIZATION_FAILED', 'GROUP_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED',
+  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 'DELEGATION_TOKEN_AUTHORIZATION_FAILED',
+  'UNSUPPORTED_VERSION', 'INVALID_CONFIG', 'INVALID_REQUEST'
+]
+
+/** Every error inside `error`: itself and, for aggregates, the errors it holds (and their causes). */
+function* nested (error: unknown, depth = 0): Generator<unknown> {
+  if (error === undefined || error === null || depth > 6) return
+  yield error
+  const e = error as { errors?: unknown[], cause?: unknown }
+  if (Array.isArray(e.errors)) for (const inner of e.errors) yield * nested(inner, depth + 1)
+  if (e.cause !== undefined) yield * nested(e.cause, depth + 1)
+}
+
+/** The Kafka error code name (apiId) of a protocol error anywhere inside `error`, if one matches. */
+export function hasApiError (error: unknown, apiId: string): boolean {
+  for (const e of nested(error)) {
+    if ((e as { apiId?: string }).apiId === apiId) return true
+    if (e instanceof Error && findErrorBy(e, 'apiId', apiId) !== null) return true
+  }
+  return false
+}
+
+/** True when trying again cannot help: authentication, authorization, unsupported or invalid use. */
+export function isFatalKafkaError (error: unknown): boolean {
+  for (const e of nested(error)) {
+    if (e instanceof AuthenticationError || e instanceof UnsupportedApiError) return true
+    if (e instanceof UserError && !/no committed offset/i.test(e.message)) return true
+    const apiId = (e as { apiId?: string }).apiId
+    if (apiId !== undefined && fatalApiIds.includes(apiId)) return true
+    // TLS failures (unknown CA, bad certificate) never fix themselves.
+    const code = (e as { code?: string }).code
+    if (typeof code === 'string' && /^(ERR_TLS_|ERR_SSL_|DEPTH_ZERO|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|CERT_)/.test(code)) return true
+  }
+  return false
+}

@@ -1,0 +1,215 @@
+// What the passthrough does with the record batches fetched from one source partition: which go to
+// the target as they are, which must be decoded and encoded again, which are dropped, and where the
+// partition's fetch position and committable offset move. Pure, so every rule is unit-tested.
+//
+// Invariants:
+// - A record before the fetch offset is never sent again: the first batch may start before it (the
+//   broker returns whole batches), and is then cut to the records at and after it.
+// - With an end offset (--once), no record at or after it is sent; the position stops at it.
+// - Control batches (transaction markers) are never sent. With read_committed, the batches of
+//   aborted transactions are skipped whole: a transaction's records are always in batches of their
+//   own, from its producer, between the transaction's first offset and its abort marker (Kafka's
+//   Java consumer filters the same way).
+// - A batch goes as it is only when the target can take it as a producer's: records at offset deltas
+//   0..n-1 (compaction leaves gaps), CreateTime (LogAppendTime means every record takes the batch's
+//   max timestamp, which only re-encoding can write), no delete horizon, the wanted compression.
+// - nextOffset of a unit is one past the last source offset it accounts for, dropped batches
+//   included: committable once the unit and every unit before it are acknowledged.
+import type { AbortedTransaction } from '../../kafka/raw/fetch-v12.ts'
+import { ControlTypes, controlType, decodeRecords, encodeRecordBatch, mergeRecordBatches, readRecordBatch, readRecordBatches, type RecordBatch } from '../../kafka/raw/record-batch.ts'
+
+export type ReencodeReason = 'before-fetch-offset' | 'after-end-offset' | 'compacted' | 'log-append-time' | 'delete-horizon' | 'compression' | 'merged'
+
+export interface PlannedUnit {
+  /** The batch to produce (a view into the fetched bytes, or encoded again); null: nothing to send. */
+  batch: Buffer | null
+  records: number
+  /** The first source offset this unit accounts for. */
+  firstOffset: bigint
+  /** One past the last source offset this unit accounts for. */
+  nextOffset: bigint
+  /** The source partition leader epoch of the last batch, for the offset commit. */
+  leaderEpoch: number
+  reencoded?: ReencodeReason
+}
+
+export interface PartitionPlan {
+  units: PlannedUnit[]
+  /** Where the next fetch of this partition starts. */
+  nextOffset: bigint
+  /** An end offset was given and the position reached it: nothing more to fetch. */
+  reachedEnd: boolean
+  /** Bytes of a last batch cut at the fetch size limit (fetched again next time). */
+  truncatedBytes: number
+  /** The total length of that cut batch, when its header arrived: the size a fetch must allow. */
+  truncatedBatchBytes?: number
+  /**
+   * Source batches: sent as they are; decoded and encoded again; merged with their neighbours
+   * (small batches); dropped.
+   */
+  counts: { raw: number, reencoded: number, merged: number, skipped: number }
+}
+
+export interface PlanOptions {
+  /** --once: the first offset not to copy. */
+  endOffset?: bigint
+  readCommitted: boolean
+  abortedTransactions: AbortedTransaction[] | null
+  /** Compression bitmask the target batches must have; 'keep' leaves every batch's own. */
+  compression: number | 'keep'
+  /**
+   * Consecutive batches smaller than this many bytes (compressed ones: also of at most
+   * MERGE_COMPRESSED_MAX_RECORDS records) are merged into batches of up to mergedBatchBytes:
+   * Kafka takes one batch per partition per Produce request, so a run of tiny batches would cost
+   * one request each. 0 turns merging off. Default 16 KiB.
+   */
+  mergeBelowBytes?: number
+  /** Default 256 KiB. */
+  mergedBatchBytes?: number
+}
+
+export const DEFAULT_MERGE_BELOW_BYTES = 16 << 10
+export const DEFAULT_MERGED_BATCH_BYTES = 256 << 10
+/** Compressed batches with more records than this are never merged. */
+export const MERGE_COMPRESSED_MAX_RECORDS = 16
+
+export class UnsupportedRecordFormatError extends Error {
+  constructor (offset: bigint, magic: number) {
+    super(`the source batch at offset ${offset} has message format v${magic}; the passthrough copies v2 (Kafka 0.11+) batches only`)
+    this.name = 'UnsupportedRecordFormatError'
+  }
+}
+
+function reencodeReason (batch: RecordBatch, from: bigint, end: bigint | undefined, compression: number | 'keep'): ReencodeReason | undefined {
+  if (batch.baseOffset < from) return 'before-fetch-offset'
+  if (end !== undefined && batch.lastOffset >= end) return 'after-end-offset'
+  if (batch.recordCount !== batch.lastOffsetDelta + 1) return 'compacted'
+  if (batch.logAppendTime) return 'log-append-time'
+  if (batch.deleteHorizon) return 'delete-horizon'
+  if (compression !== 'keep' && batch.compression !== compression) return 'compression'
+  return undefined
+}
+
+export function planFetchedRecords (records: Buffer | null, fetchOffset: bigint, options: PlanOptions): PartitionPlan {
+  const plan: PartitionPlan = { units: [], nextOffset: fetchOffset, reachedEnd: false, truncatedBytes: 0, counts: { raw: 0, reencoded: 0, merged: 0, skipped: 0 } }
+  const end = options.endOffset
+  if (end !== undefined && fetchOffset >= end) {
+    plan.reachedEnd = true
+    return plan
+  }
+  if (records === null || records.length === 0) return plan
+  const { batches, truncatedBytes } = readRecordBatches(records)
+  plan.truncatedBytes = truncatedBytes
+  if (truncatedBytes >= 12) plan.truncatedBatchBytes = 12 + records.readInt32BE(records.length - truncatedBytes + 8)
+
+  const aborted = options.readCommitted ? [...(options.abortedTransactions ?? [])].sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0)) : []
+  const abortedProducers = new Set<bigint>()
+  let position = fetchOffset
+
+  /** A dropped batch moves the position; the previous unit of this fetch can carry it. */
+  const skip = (batch: RecordBatch, next: bigint): void => {
+    plan.counts.skipped++
+    const last = plan.units.at(-1)
+    if (last !== undefined) {
+      last.nextOffset = next
+      last.leaderEpoch = batch.partitionLeaderEpoch
+    } else {
+      plan.units.push({ batch: null, records: 0, firstOffset: position, nextOffset: next, leaderEpoch: batch.partitionLeaderEpoch })
+    }
+  }
+
+  for (const batch of batches) {
+    if (batch.magic !== 2) throw new UnsupportedRecordFormatError(batch.baseOffset, batch.magic)
+    if (batch.lastOffset < position) continue
+    if (end !== undefined && batch.baseOffset >= end) {
+      plan.reachedEnd = true
+      break
+    }
+    const next = end !== undefined && batch.lastOffset + 1n > end ? end : batch.lastOffset + 1n
+    if (options.readCommitted && batch.producerId >= 0n) {
+      while (aborted.length > 0 && aborted[0].firstOffset <= batch.lastOffset) abortedProducers.add(aborted.shift()!.producerId)
+      if (batch.control && controlType(batch) === ControlTypes.ABORT) {
+        abortedProducers.delete(batch.producerId)
+      } else if (batch.transactional && abortedProducers.has(batch.producerId)) {
+        skip(batch, next)
+        position = next
+        continue
+      }
+    }
+    if (batch.control || batch.recordCount === 0) {
+      skip(batch, next)
+      position = next
+      continue
+    }
+    const reason = reencodeReason(batch, position, end, options.compression)
+    if (reason === undefined) {
+      plan.units.push({ batch: batch.bytes, records: batch.recordCount, firstOffset: position, nextOffset: next, leaderEpoch: batch.partitionLeaderEpoch })
+      plan.counts.raw++
+    } else {
+      const kept = decodeRecords(batch).filter(r => r.offset >= position && (end === undefined || r.offset < end))
+      if (kept.length === 0) {
+        skip(batch, next)
+      } else {
+        const compression = options.compression === 'keep' ? batch.compression : options.compression
+        plan.units.push({ batch: encodeRecordBatch(kept, { compression, baseOffset: kept[0].offset }), records: kept.length, firstOffset: position, nextOffset: next, leaderEpoch: batch.partitionLeaderEpoch, reencoded: reason })
+        plan.counts.reencoded++
+      }
+    }
+    position = next
+    if (end !== undefined && position >= end) {
+      plan.reachedEnd = true
+      break
+    }
+  }
+  plan.nextOffset = position
+  mergeSmallBatches(plan, options)
+  return plan
+}
+
+/** Replaces runs of small units sent as they are by merged ones. */
+function mergeSmallBatches (plan: PartitionPlan, options: PlanOptions): void {
+  const below = options.mergeBelowBytes ?? DEFAULT_MERGE_BELOW_BYTES
+  const cap = options.mergedBatchBytes ?? DEFAULT_MERGED_BATCH_BYTES
+  if (below <= 0 || plan.units.length < 2) return
+  // A compressed batch is merged only when it holds few records: decompressing and compressing
+  // many records costs more than the request it saves.
+  const small = (u: PlannedUnit): boolean => u.batch !== null && u.reencoded === undefined && u.batch.length < below &&
+    ((u.batch.readInt16BE(21) & 0x07) === 0 || u.records <= MERGE_COMPRESSED_MAX_RECORDS)
+  const units: PlannedUnit[] = []
+  let run: PlannedUnit[] = []
+  let runBytes = 0
+  let runCodec = -1
+  const flush = (): void => {
+    if (run.length === 1) units.push(run[0])
+    if (run.length > 1) {
+      const batches = run.map(u => readRecordBatch(u.batch!))
+      const last = run[run.length - 1]
+      units.push({
+        batch: mergeRecordBatches(batches, options.compression === 'keep' ? runCodec : options.compression),
+        records: run.reduce((n, u) => n + u.records, 0),
+        firstOffset: run[0].firstOffset,
+        nextOffset: last.nextOffset,
+        leaderEpoch: last.leaderEpoch,
+        reencoded: 'merged'
+      })
+      plan.counts.raw -= run.length
+      plan.counts.merged += run.length
+    }
+    run = []
+    runBytes = 0
+  }
+  for (const u of plan.units) {
+    if (!small(u)) {
+      flush()
+      units.push(u)
+      continue
+    }
+    const codec = u.batch!.readInt16BE(21) & 0x07
+    if (run.length > 0 && (runBytes + u.batch!.length > cap || (options.compression === 'keep' && codec !== runCodec))) flush()
+    run.push(u)
+    runBytes += u.batch!.length
+    runCodec = codec
+  }
+  flush()
+  plan.units = units
+}

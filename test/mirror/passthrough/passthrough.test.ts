@@ -1,0 +1,262 @@
+// The fast path against real clusters: record batches go from the source to the same partitions on
+// the target without being decoded. kcat reads both sides independently.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { Admin, Producer } from '@platformatic/kafka'
+import { loadMirrorConfig, type MirrorSettings } from '../../../src/config/mirror-config.ts'
+import { RawFetcher } from '../../../src/kafka/raw/raw-fetcher.ts'
+import { CompressionCodecs, readRecordBatches } from '../../../src/kafka/raw/record-batch.ts'
+import { createLogger } from '../../../src/log.ts'
+import { brokersRefusePassthrough } from '../../../src/mirror/passthrough/eligibility.ts'
+import { passthroughOnce } from '../../../src/mirror/passthrough/once.ts'
+import { PassthroughWorker, type PassthroughHost } from '../../../src/mirror/passthrough/worker.ts'
+import { DataLossError } from '../../../src/errors.ts'
+import { silentLogger } from '../../../src/log.ts'
+import { testClusters, uniqueName, waitForRecords } from '../../helpers/clusters.ts'
+import { kcatConsume, type KcatRecord } from '../../helpers/kcat.ts'
+import { assertMirrored, makeRecords, writeTutorialConfigs, type TestRecord } from '../../helpers/records.ts'
+
+type Codec = 'none' | 'lz4' | 'zstd'
+
+const logger = process.env.KAFKA_MIRROR_TEST_LOG !== undefined ? createLogger({ level: process.env.KAFKA_MIRROR_TEST_LOG }) : undefined
+
+function settingsFor (source: string, target: string, extra: Parameters<typeof writeTutorialConfigs>[2] = {}): MirrorSettings {
+  const files = writeTutorialConfigs(source, target, extra)
+  return loadMirrorConfig([['consumer.config', files.consumer], ['producer.config', files.producer], ['whitelist', 'unused'], ['partitioning', 'source'], ['num.streams', '2']]).settings
+}
+
+/** The same topic on both clusters: `partitions` on the source, as many on the target. */
+async function createTopicPair (source: string, target: string, partitions: number): Promise<string> {
+  const topic = uniqueName('passthrough')
+  for (const bootstrap of [source, target]) {
+    const admin = new Admin({ clientId: 'test-helper', bootstrapBrokers: bootstrap.split(',') })
+    try {
+      await admin.createTopics({ topics: [topic], partitions, replicas: 2 })
+    } finally {
+      await admin.close()
+    }
+  }
+  return topic
+}
+
+function toMessages (topic: string, records: TestRecord[]): Array<{ topic: string, key?: Buffer, value?: Buffer, headers: Map<Buffer, Buffer>, timestamp: bigint }> {
+  return records.map(r => ({
+    topic,
+    key: r.key ?? undefined,
+    value: r.value ?? undefined,
+    headers: new Map(r.headers.map(([k, v]) => [Buffer.from(k), Buffer.from(v, 'latin1')])),
+    timestamp: r.timestamp
+  }))
+}
+
+/** Writes the records in producer batches of `batch` records, compressed with `codec`. */
+async function produce (bootstrap: string, topic: string, records: TestRecord[], codec: Codec, batch = 200): Promise<void> {
+  const producer = new Producer({ clientId: 'test-producer', bootstrapBrokers: bootstrap.split(','), idempotent: true, compression: codec })
+  try {
+    for (let i = 0; i < records.length; i += batch) await producer.send({ acks: -1, messages: toMessages(topic, records.slice(i, i + batch)) })
+  } finally {
+    await producer.close()
+  }
+}
+
+/** Compression codecs of the batches of one target partition, read raw. */
+async function targetCodecs (bootstrap: string, topic: string, partition: number): Promise<Set<number>> {
+  const fetcher = new RawFetcher({ clientId: 'test-raw', bootstrapBrokers: bootstrap.split(',') })
+  try {
+    await fetcher.refresh([topic])
+    const response = await fetcher.fetch(fetcher.leaderOf(topic, partition)!, { maxWaitMs: 100, minBytes: 1, maxBytes: 10 << 20, isolationLevel: 0 }, [{ topic, partitions: [{ partition, fetchOffset: 0n, partitionMaxBytes: 10 << 20 }] }])
+    const records = response.responses[0].partitions[0].records
+    return new Set(readRecordBatches(records ?? Buffer.alloc(0)).batches.map(b => b.compression))
+  } finally {
+    await fetcher.close()
+  }
+}
+
+/** Each target record sits in the partition its source twin sits in. */
+function assertSamePartitions (sourceRead: KcatRecord[], targetRead: KcatRecord[]): void {
+  const id = (r: KcatRecord): string => `${r.key?.toString('hex')}|${r.value?.toString('hex')}|${r.timestamp}`
+  const where = new Map(sourceRead.map(r => [id(r), r.partition]))
+  for (const r of targetRead) assert.equal(r.partition, where.get(id(r)), `record at target ${r.partition}/${r.offset} came from source partition ${where.get(id(r))}`)
+}
+
+test('Kafka 4 brokers serve the protocol versions the passthrough speaks', async () => {
+  const { source, target } = await testClusters()
+  const admins = [source, target].map(b => new Admin({ clientId: 'test-helper', bootstrapBrokers: b.split(',') }))
+  try {
+    assert.equal(await brokersRefusePassthrough(admins[0], admins[1]), undefined)
+  } finally {
+    await Promise.all(admins.map(async a => await a.close()))
+  }
+})
+
+test('uncompressed, lz4 and zstd producer batches are copied as they are: same partitions, same bytes, nothing lost or doubled', async () => {
+  const { source, target } = await testClusters()
+  const cases: Array<{ codec: Codec, topic: string, records: TestRecord[] }> = []
+  for (const codec of ['none', 'lz4', 'zstd'] as const) {
+    // Given a topic of 3 partitions holding keyed records with headers and tombstones, in batches compressed with codec
+    const topic = await createTopicPair(source, target, 3)
+    const records = makeRecords(3000, { keys: 30, valueBytes: 300, tombstones: true })
+    await produce(source, topic, records, codec)
+    cases.push({ codec, topic, records })
+  }
+  // When the passthrough copies them once, keeping each batch's compression
+  const settings = settingsFor(source, target)
+  const summary = await passthroughOnce(settings, cases.map(c => c.topic), { logger, compression: 'keep' })
+  // Then every batch went without decoding, and the target holds each record once
+  assert.equal(summary.records, 9000)
+  assert.equal(summary.counts.reencoded, 0)
+  assert.ok(summary.counts.raw >= 45, `batches sent raw: ${summary.counts.raw}`)
+  for (const c of cases) {
+    const sourceRead = await kcatConsume(source, c.topic)
+    const targetRead = await kcatConsume(target, c.topic)
+    assert.equal(targetRead.length, c.records.length)
+    assertMirrored(c.records, targetRead)
+    assertSamePartitions(sourceRead, targetRead)
+    // A fresh target partition gets the source's offsets too: same records, same order.
+    assert.deepEqual(targetRead.map(r => `${r.partition}/${r.offset}`).sort(), sourceRead.map(r => `${r.partition}/${r.offset}`).sort())
+    // And the batches on the target are still compressed with the producer's codec.
+    assert.deepEqual(await targetCodecs(target, c.topic, 0), new Set([CompressionCodecs[c.codec]]), `${c.codec} batches stay ${c.codec}`)
+  }
+})
+
+test('read_committed copies committed transactions only; markers and aborted batches never reach the target', async () => {
+  const { source, target } = await testClusters()
+  // Given a topic with a committed, an aborted and another committed transaction, and plain records between them
+  const topic = await createTopicPair(source, target, 2)
+  const all = makeRecords(1200, { keys: 12, valueBytes: 120 })
+  const [first, aborted, plain, last] = [all.slice(0, 400), all.slice(400, 700), all.slice(700, 900), all.slice(900)]
+  const producer = new Producer({ clientId: 'test-tx', bootstrapBrokers: source.split(','), idempotent: true, transactionalId: uniqueName('tx'), compression: 'lz4' })
+  try {
+    const t1 = await producer.beginTransaction()
+    await t1.send({ messages: toMessages(topic, first) })
+    await t1.commit()
+    const t2 = await producer.beginTransaction()
+    await t2.send({ messages: toMessages(topic, aborted) })
+    await t2.abort()
+  } finally {
+    await producer.close()
+  }
+  await produce(source, topic, plain, 'zstd')
+  const producer2 = new Producer({ clientId: 'test-tx2', bootstrapBrokers: source.split(','), idempotent: true, transactionalId: uniqueName('tx'), compression: 'none' })
+  try {
+    const t3 = await producer2.beginTransaction()
+    await t3.send({ messages: toMessages(topic, last) })
+    await t3.commit()
+  } finally {
+    await producer2.close()
+  }
+  // (A transaction's markers are written after its commit returns: wait for all six, one per partition and transaction.)
+  await waitForRecords(source, topic, all.length + 6)
+  // When the passthrough copies the topic with isolation.level=read_committed
+  const settings = settingsFor(source, target, { consumer: { 'isolation.level': 'read_committed' } })
+  const summary = await passthroughOnce(settings, [topic], { logger, compression: 'keep' })
+  // Then the target holds the committed and plain records once each, and nothing of the aborted transaction
+  const expected = [...first, ...plain, ...last]
+  assert.equal(summary.records, expected.length)
+  assert.ok(summary.counts.skipped > 0, 'markers and aborted batches were dropped')
+  const targetRead = await kcatConsume(target, topic)
+  assert.equal(targetRead.length, expected.length)
+  assertMirrored(expected, targetRead)
+  assertSamePartitions(await kcatConsume(source, topic), targetRead)
+  // And the group's committed offsets are the source's end offsets (markers included)
+  const admin = new Admin({ clientId: 'test-helper', bootstrapBrokers: source.split(',') })
+  try {
+    const ends = await admin.listOffsets({ topics: [{ name: topic, partitions: [0, 1].map(partitionIndex => ({ partitionIndex, timestamp: -1n })) }] })
+    const committed = await admin.listConsumerGroupOffsets({ groups: [settings.source.groupId] })
+    const got = new Map(committed[0].topics[0].partitions.map(p => [p.partitionIndex, p.committedOffset]))
+    for (const p of ends[0].partitions) assert.equal(got.get(p.partitionIndex), p.offset, `partition ${p.partitionIndex}`)
+    assert.equal(ends[0].partitions.reduce((s, p) => s + p.offset, 0n), BigInt(all.length + 6))
+  } finally {
+    await admin.close()
+  }
+})
+
+test('a committed offset in the middle of a batch: the records before it are never sent again', async () => {
+  const { source, target } = await testClusters()
+  // Given one partition of 500 records in zstd batches of 250, and the group's offset committed at 130
+  const topic = await createTopicPair(source, target, 1)
+  const records = makeRecords(500, { keys: 5, valueBytes: 80 })
+  await produce(source, topic, records, 'zstd', 250)
+  const settings = settingsFor(source, target)
+  const admin = new Admin({ clientId: 'test-helper', bootstrapBrokers: source.split(',') })
+  try {
+    await admin.alterConsumerGroupOffsets({ groupId: settings.source.groupId, topics: [{ name: topic, partitionOffsets: [{ partition: 0, offset: 130n }] }] })
+  } finally {
+    await admin.close()
+  }
+  // When the passthrough copies from the committed offset
+  const summary = await passthroughOnce(settings, [topic], { logger, compression: 'keep' })
+  // Then the first batch was cut at offset 130, and records 130..499 are on the target once
+  assert.equal(summary.records, 370)
+  assert.equal(summary.counts.reencoded, 1)
+  const targetRead = await kcatConsume(target, topic)
+  assertMirrored(records.slice(130), targetRead)
+  assert.deepEqual(await targetCodecs(target, topic, 0), new Set([CompressionCodecs.zstd]))
+})
+
+test('records deleted from the source before they were copied are reported, never skipped silently', async () => {
+  const { source, target } = await testClusters()
+  // Given a partition whose first 100 of 300 records were deleted (retention) after the group committed offset 50
+  const topic = await createTopicPair(source, target, 1)
+  await produce(source, topic, makeRecords(300, { keys: 3 }), 'lz4', 100)
+  const settings = settingsFor(source, target)
+  const admin = new Admin({ clientId: 'test-helper', bootstrapBrokers: source.split(',') })
+  try {
+    await admin.alterConsumerGroupOffsets({ groupId: settings.source.groupId, topics: [{ name: topic, partitionOffsets: [{ partition: 0, offset: 50n }] }] })
+    await admin.deleteRecords({ topics: [{ name: topic, partitions: [{ partition: 0, offset: 100n }] }] })
+  } finally {
+    await admin.close()
+  }
+  // When the passthrough starts, it stops with a DataLossError naming the gap, and commits nothing
+  await assert.rejects(passthroughOnce(settings, [topic], { logger, compression: 'keep' }), (error: unknown) => {
+    assert.ok(error instanceof DataLossError)
+    assert.equal(error.fromOffset, 50n)
+    assert.equal(error.toOffset, 100n)
+    return true
+  })
+  assert.equal((await kcatConsume(target, topic)).length, 0)
+})
+
+test('a second member joining the group takes over partitions while records flow: nothing is lost', async () => {
+  const { source, target } = await testClusters()
+  const topic = await createTopicPair(source, target, 6)
+  const settings = settingsFor(source, target)
+  let delivered = 0
+  const fatal: unknown[] = []
+  const host: PassthroughHost = {
+    delivered: d => { delivered += d.records },
+    onFatal: error => { fatal.push(error) },
+    onDataLoss: () => { throw new Error('no data loss expected') },
+    onOffsetsWentBack: () => { throw new Error('no offsets going back expected') }
+  }
+  const limits = { maxPendingBytes: 4 << 20, maxRequestBytes: 1 << 20 }
+  const log = logger ?? silentLogger
+  const all = makeRecords(6000, { keys: 60, valueBytes: 100 })
+  // Given one member copying continuously
+  const one = new PassthroughWorker(0, settings.source, settings.target, host, log, limits, { compression: 'keep' })
+  const two = new PassthroughWorker(1, settings.source, settings.target, host, log, limits, { compression: 'keep' })
+  try {
+    await one.addTopics([topic])
+    one.release()
+    await produce(source, topic, all.slice(0, 3000), 'zstd', 100)
+    // When a second member joins while more records are written
+    const joining = two.addTopics([topic]).then(() => two.release())
+    await produce(source, topic, all.slice(3000), 'zstd', 100)
+    await joining
+    // Then both own partitions, and the target gets every record
+    await waitForRecords(target, topic, all.length, 90_000)
+    assert.deepEqual(fatal, [])
+    assert.ok(one.owned.size > 0 && two.owned.size > 0, `owned: ${one.owned.size} and ${two.owned.size}`)
+    assert.equal(one.owned.size + two.owned.size, 6)
+  } finally {
+    for (const w of [one, two]) await w.stopFetching()
+    for (const w of [one, two]) await w.drain(Date.now() + 10_000)
+    for (const w of [one, two]) await w.commit().catch(() => {})
+    for (const w of [one, two]) await w.close()
+  }
+  const read = await kcatConsume(target, topic)
+  const { duplicates } = assertMirrored(all, read, { allowDuplicates: true })
+  assert.equal(delivered, read.length)
+  // At least once: a partition that moved may be copied again from its last commit.
+  assert.ok(duplicates <= 3000, `duplicates: ${duplicates}`)
+})

@@ -1,0 +1,221 @@
+// The passthrough's per-partition rules on fetched bytes built like a broker returns them: which
+// batches go as they are, which are cut or encoded again, which are dropped, and where offsets move.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { createRecordsBatch, readRecordsBatch, Reader } from '@platformatic/kafka'
+import { Attributes, CompressionCodecs, batchCrc, crcIsValid, encodeRecordBatch, readRecordBatch, type DecodedRecord } from '../../../src/kafka/raw/record-batch.ts'
+import { planFetchedRecords, UnsupportedRecordFormatError, type PlanOptions } from '../../../src/mirror/passthrough/plan.ts'
+import { decodeRecords } from '../../../src/kafka/raw/record-batch.ts'
+
+// Merging of small batches is off except where a test is about it: these batches are all small.
+const plain: PlanOptions = { readCommitted: false, abortedTransactions: null, compression: 'keep', mergeBelowBytes: 0 }
+
+function records (base: bigint, count: number): DecodedRecord[] {
+  return Array.from({ length: count }, (_, i) => ({
+    offset: base + BigInt(i),
+    timestamp: 1_000_000n + base + BigInt(i),
+    attributes: 0,
+    key: Buffer.from(`k${base + BigInt(i)}`),
+    value: Buffer.from(`v${base + BigInt(i)}`),
+    headers: [[Buffer.from('h'), Buffer.from(`${base + BigInt(i)}`)]]
+  }))
+}
+
+/** A batch as the broker stores it: at `base`, from a producer, maybe transactional or a marker. */
+function batch (base: bigint, count: number, options: { codec?: number, producerId?: bigint, transactional?: boolean, marker?: 'abort' | 'commit', epoch?: number } = {}): Buffer {
+  let bytes: Buffer
+  if (options.marker !== undefined) {
+    const key = Buffer.alloc(4)
+    key.writeInt16BE(options.marker === 'abort' ? 0 : 1, 2)
+    bytes = encodeRecordBatch([{ offset: base, timestamp: 1n, attributes: 0, key, value: Buffer.alloc(6), headers: [] }], { producerId: options.producerId ?? 1n, producerEpoch: 0, baseSequence: -1 })
+  } else {
+    bytes = encodeRecordBatch(records(base, count), { compression: options.codec ?? 0, producerId: options.producerId ?? 1n, producerEpoch: 0, baseSequence: 0 })
+  }
+  let attributes = bytes.readInt16BE(21)
+  if (options.transactional === true || options.marker !== undefined) attributes |= Attributes.TRANSACTIONAL
+  if (options.marker !== undefined) attributes |= Attributes.CONTROL
+  bytes.writeInt16BE(attributes, 21)
+  bytes.writeBigInt64BE(base, 0)
+  bytes.writeInt32BE(options.epoch ?? 5, 12)
+  bytes.writeUInt32BE(batchCrc(bytes), 17)
+  return bytes
+}
+
+function keysOf (unit: { batch: Buffer | null }): string[] {
+  const decoded = readRecordsBatch(Reader.from(Buffer.from(unit.batch!)))
+  return decoded.records.map(r => String(r.key))
+}
+
+test('whole batches from the fetch offset go as they are, views of the fetched bytes', () => {
+  const fetched = Buffer.concat([batch(100n, 5), batch(105n, 3, { codec: CompressionCodecs.lz4 }), batch(108n, 2, { codec: CompressionCodecs.zstd })])
+  const plan = planFetchedRecords(fetched, 100n, plain)
+  assert.deepEqual(plan.units.map(u => [u.records, u.nextOffset, u.reencoded]), [[5, 105n, undefined], [3, 108n, undefined], [2, 110n, undefined]])
+  assert.equal(plan.nextOffset, 110n)
+  assert.equal(plan.reachedEnd, false)
+  assert.deepEqual(plan.counts, { raw: 3, reencoded: 0, merged: 0, skipped: 0 })
+  assert.equal(plan.units[1].batch!.buffer, fetched.buffer, 'no copy')
+  assert.equal(plan.units[0].leaderEpoch, 5)
+})
+
+test('a first batch that starts before the fetch offset is cut to the records at and after it', () => {
+  for (const codec of [CompressionCodecs.none, CompressionCodecs.lz4, CompressionCodecs.zstd, CompressionCodecs.gzip]) {
+    const fetched = Buffer.concat([batch(200n, 10, { codec }), batch(210n, 4, { codec })])
+    const plan = planFetchedRecords(fetched, 207n, plain)
+    assert.equal(plan.units.length, 2)
+    assert.equal(plan.units[0].reencoded, 'before-fetch-offset')
+    assert.equal(plan.units[0].records, 3)
+    assert.deepEqual(keysOf(plan.units[0]), ['k207', 'k208', 'k209'])
+    assert.equal(readRecordBatch(plan.units[0].batch!).compression, codec)
+    assert.ok(crcIsValid(plan.units[0].batch!))
+    assert.equal(plan.units[1].reencoded, undefined)
+    assert.equal(plan.nextOffset, 214n)
+  }
+})
+
+test('with an end offset, nothing at or after it is sent and the position stops there', () => {
+  const fetched = Buffer.concat([batch(0n, 10), batch(10n, 10, { codec: CompressionCodecs.zstd }), batch(20n, 10)])
+  const plan = planFetchedRecords(fetched, 0n, { ...plain, endOffset: 15n })
+  assert.deepEqual(plan.units.map(u => [u.records, u.nextOffset, u.reencoded]), [[10, 10n, undefined], [5, 15n, 'after-end-offset']])
+  assert.deepEqual(keysOf(plan.units[1]), ['k10', 'k11', 'k12', 'k13', 'k14'])
+  assert.equal(plan.nextOffset, 15n)
+  assert.equal(plan.reachedEnd, true)
+  // An end exactly at a batch boundary needs no cut.
+  const exact = planFetchedRecords(fetched, 0n, { ...plain, endOffset: 20n })
+  assert.deepEqual(exact.units.map(u => u.reencoded), [undefined, undefined])
+  assert.equal(exact.reachedEnd, true)
+  // Already at the end: nothing.
+  assert.deepEqual(planFetchedRecords(fetched, 15n, { ...plain, endOffset: 15n }), { units: [], nextOffset: 15n, reachedEnd: true, truncatedBytes: 0, counts: { raw: 0, reencoded: 0, merged: 0, skipped: 0 } })
+})
+
+test('transaction markers are dropped; their offsets ride on the unit before them', () => {
+  const fetched = Buffer.concat([batch(0n, 3, { producerId: 7n, transactional: true }), batch(3n, 1, { producerId: 7n, marker: 'commit', epoch: 6 }), batch(4n, 2)])
+  const plan = planFetchedRecords(fetched, 0n, plain)
+  assert.deepEqual(plan.units.map(u => [u.records, u.nextOffset, u.leaderEpoch]), [[3, 4n, 6], [2, 6n, 5]])
+  assert.equal(plan.counts.skipped, 1)
+  // A marker first in the fetch becomes a unit of its own with nothing to send.
+  const markerFirst = planFetchedRecords(fetched, 3n, plain)
+  assert.deepEqual(markerFirst.units.map(u => [u.batch, u.records, u.nextOffset]), [[null, 0, 4n], [markerFirst.units[1].batch, 2, 6n]])
+})
+
+test('read_committed skips the batches of aborted transactions, by producer id and first offset', () => {
+  // p10 aborts offsets 0..4, p11 commits 5..7, p10 then commits 12..13; p12 is not transactional.
+  const fetched = Buffer.concat([
+    batch(0n, 3, { producerId: 10n, transactional: true }),
+    batch(3n, 2, { producerId: 10n, transactional: true, codec: CompressionCodecs.lz4 }),
+    batch(5n, 3, { producerId: 11n, transactional: true }),
+    batch(8n, 2, { producerId: 12n }),
+    batch(10n, 1, { producerId: 10n, marker: 'abort' }),
+    batch(11n, 1, { producerId: 11n, marker: 'commit' }),
+    batch(12n, 2, { producerId: 10n, transactional: true }),
+    batch(14n, 1, { producerId: 10n, marker: 'commit' })
+  ])
+  const committed = planFetchedRecords(fetched, 0n, { ...plain, readCommitted: true, abortedTransactions: [{ producerId: 10n, firstOffset: 0n }] })
+  const sent = committed.units.filter(u => u.batch !== null)
+  assert.deepEqual(sent.map(keysOf), [['k5', 'k6', 'k7'], ['k8', 'k9'], ['k12', 'k13']])
+  assert.equal(committed.nextOffset, 15n)
+  assert.equal(committed.units.at(-1)!.nextOffset, 15n)
+  assert.deepEqual(committed.counts, { raw: 3, reencoded: 0, merged: 0, skipped: 5 })
+  // The aborted range is known from the response alone, even when the marker is in a later fetch.
+  const cut = planFetchedRecords(fetched.subarray(0, fetched.indexOf(batch(10n, 1, { producerId: 10n, marker: 'abort' }))), 0n, { ...plain, readCommitted: true, abortedTransactions: [{ producerId: 10n, firstOffset: 0n }] })
+  assert.deepEqual(cut.units.filter(u => u.batch !== null).map(keysOf), [['k5', 'k6', 'k7'], ['k8', 'k9']])
+  assert.equal(cut.nextOffset, 10n)
+  // read_uncommitted copies what such a consumer sees: everything but the markers.
+  const all = planFetchedRecords(fetched, 0n, plain)
+  assert.equal(all.units.filter(u => u.batch !== null).reduce((s, u) => s + u.records, 0), 12)
+})
+
+test('batches the target cannot take as they are are encoded again: compaction gaps, LogAppendTime, another codec', () => {
+  // Compaction removed offset 52: three records at deltas 0, 1, 3, lastOffsetDelta 3.
+  const compacted = encodeRecordBatch([...records(50n, 2), ...records(53n, 1)], { producerId: 1n, producerEpoch: 0, baseSequence: 0 })
+  let at = 61
+  for (let i = 0; i < 2; i++) at += 1 + compacted[at] / 2
+  assert.equal(compacted[at + 3], 4, 'the third record\'s offset delta is 2 (zigzag 4)')
+  compacted[at + 3] = 6
+  compacted.writeBigInt64BE(50n, 0)
+  compacted.writeInt32BE(3, 23)
+  compacted.writeUInt32BE(batchCrc(compacted), 17)
+  const plan = planFetchedRecords(compacted, 50n, plain)
+  assert.equal(plan.units[0].reencoded, 'compacted')
+  assert.equal(plan.units[0].records, 3)
+  assert.deepEqual(keysOf(plan.units[0]), ['k50', 'k51', 'k53'])
+  assert.equal(readRecordBatch(plan.units[0].batch!).lastOffsetDelta, 2)
+  assert.equal(plan.nextOffset, 54n)
+
+  const appendTime = batch(60n, 2)
+  appendTime.writeInt16BE(appendTime.readInt16BE(21) | Attributes.LOG_APPEND_TIME, 21)
+  appendTime.writeUInt32BE(batchCrc(appendTime), 17)
+  assert.equal(planFetchedRecords(appendTime, 60n, plain).units[0].reencoded, 'log-append-time')
+
+  const lz4 = batch(70n, 4, { codec: CompressionCodecs.lz4 })
+  assert.equal(planFetchedRecords(lz4, 70n, { ...plain, compression: CompressionCodecs.lz4 }).units[0].reencoded, undefined)
+  const recompressed = planFetchedRecords(lz4, 70n, { ...plain, compression: CompressionCodecs.zstd }).units[0]
+  assert.equal(recompressed.reencoded, 'compression')
+  assert.equal(readRecordBatch(recompressed.batch!).compression, CompressionCodecs.zstd)
+  assert.deepEqual(keysOf(recompressed), ['k70', 'k71', 'k72', 'k73'])
+})
+
+test('a batch cut at the fetch size limit is left for the next fetch, and its size is told', () => {
+  const whole = batch(0n, 4)
+  const big = batch(4n, 50)
+  const plan = planFetchedRecords(Buffer.concat([whole, big.subarray(0, 100)]), 0n, plain)
+  assert.equal(plan.units.length, 1)
+  assert.equal(plan.nextOffset, 4n)
+  assert.equal(plan.truncatedBytes, 100)
+  assert.equal(plan.truncatedBatchBytes, big.length)
+  const nothing = planFetchedRecords(big.subarray(0, 100), 4n, plain)
+  assert.deepEqual([nothing.units.length, nothing.nextOffset, nothing.truncatedBatchBytes], [0, 4n, big.length])
+})
+
+test('batches from the library\'s producer encoder go through untouched', () => {
+  const bytes = createRecordsBatch([{ topic: 't', partition: 0, key: Buffer.from('a'), value: Buffer.from('b') }], { compression: 'snappy', producerId: 3n, producerEpoch: 1 }).buffer
+  const plan = planFetchedRecords(bytes, 0n, plain)
+  assert.equal(plan.units[0].batch!.buffer, bytes.buffer)
+  assert.equal(plan.units[0].reencoded, undefined)
+})
+
+test('old message formats are refused with a clear error', () => {
+  const v1 = Buffer.alloc(40)
+  v1.writeInt32BE(28, 8)
+  v1.writeInt8(1, 16)
+  assert.throws(() => planFetchedRecords(v1, 0n, plain), UnsupportedRecordFormatError)
+})
+
+test('runs of small batches are merged into bigger ones, records renumbered, markers between them dropped', () => {
+  // 300 one-record batches (as linger.ms=0 writes them), a commit marker in the middle, then a big batch.
+  const small = Array.from({ length: 300 }, (_, i) => batch(BigInt(i), 1, { producerId: 9n, transactional: i < 100 }))
+  const big = batch(301n, 400)
+  const fetched = Buffer.concat([...small.slice(0, 100), batch(100n, 1, { producerId: 9n, marker: 'commit' }), ...small.slice(100).map((_, i) => batch(BigInt(101 + i), 1)), big])
+  assert.ok(big.length >= 4096)
+  const plan = planFetchedRecords(fetched, 0n, { ...plain, mergeBelowBytes: 4096, mergedBatchBytes: 8192 })
+  const merged = plan.units.filter(u => u.reencoded === 'merged')
+  assert.ok(merged.length >= 2, `${plan.units.length} units`)
+  assert.equal(plan.counts.merged, 300)
+  assert.equal(plan.counts.skipped, 1)
+  assert.equal(plan.counts.raw, 1)
+  // The big batch goes as it is
+  assert.equal(plan.units.at(-1)!.reencoded, undefined)
+  assert.equal(plan.units.at(-1)!.batch!.buffer, fetched.buffer)
+  // Every record once, in order, at offset deltas 0..n-1 per merged batch, timestamps kept
+  const keys = plan.units.flatMap(u => decodeRecords(readRecordBatch(u.batch!)).map(r => [String(r.key), r.timestamp]))
+  const want = [...Array.from({ length: 100 }, (_, i) => i), ...Array.from({ length: 200 }, (_, i) => 101 + i), ...Array.from({ length: 400 }, (_, i) => 301 + i)]
+  assert.deepEqual(keys, want.map(o => [`k${o}`, 1_000_000n + BigInt(o)]))
+  for (const u of merged) {
+    assert.ok(crcIsValid(u.batch!))
+    const decoded = readRecordsBatch(Reader.from(Buffer.from(u.batch!)))
+    assert.deepEqual(decoded.records.map(r => r.offsetDelta), decoded.records.map((_, i) => i))
+    assert.ok(u.batch!.length <= 8192 + 300)
+  }
+  // The offsets: merged units end where their last source batch ended (the marker rides on the batch before it).
+  assert.deepEqual(plan.units.map(u => u.nextOffset).at(-1), 701n)
+  assert.equal(plan.nextOffset, 701n)
+  // Compressed small batches merge into one batch of their codec.
+  const lz4 = Buffer.concat(Array.from({ length: 20 }, (_, i) => batch(BigInt(i * 2), 2, { codec: CompressionCodecs.lz4 })))
+  const lz4Plan = planFetchedRecords(lz4, 0n, { ...plain, mergeBelowBytes: 4096 })
+  assert.equal(lz4Plan.units.length, 1)
+  assert.equal(readRecordBatch(lz4Plan.units[0].batch!).compression, CompressionCodecs.lz4)
+  assert.equal(lz4Plan.units[0].records, 40)
+  // But compressed batches of many records go as they are: recompressing them costs more than a request.
+  const many = Buffer.concat(Array.from({ length: 5 }, (_, i) => batch(BigInt(i * 40), 40, { codec: CompressionCodecs.lz4 })))
+  const manyPlan = planFetchedRecords(many, 0n, { ...plain, mergeBelowBytes: 1 << 20 })
+  assert.deepEqual(manyPlan.counts, { raw: 5, reencoded: 0, merged: 0, skipped: 0 })
+})
