@@ -4,7 +4,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer, createConnection } from 'node:net'
+import { createServer, createConnection, isIP } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -24,6 +24,82 @@ export interface StartClusterOptions {
   detached?: boolean
   /** Give up after this many milliseconds. Default 120 000. */
   startTimeoutMs?: number
+  /**
+   * Secured listeners beside the PLAINTEXT one (which the harness, inter-broker traffic and the
+   * controller keep using), with a CA and broker certificate made with openssl, SASL users and an
+   * optional authorizer. KRaft clusters only.
+   */
+  security?: ClusterSecurityOptions
+  /**
+   * More PLAINTEXT listeners, each on ports chosen by the caller (`ports[i]` for node i), that may
+   * advertise other ports (`advertisedPorts[i]`): a fault proxy's, say, so clients that bootstrap
+   * from the proxy reach the brokers only through it while `bootstrap` stays direct. KRaft only.
+   */
+  extraListeners?: ExtraListener[]
+}
+
+export interface ExtraListener {
+  /** Listener name, upper case: PROXIED. */
+  name: string
+  ports: number[]
+  /** Default: `ports`. */
+  advertisedPorts?: number[]
+}
+
+/** SSL: TLS; MTLS: TLS that requires a client certificate; SASL_PLAINTEXT; SASL_SSL. */
+export type SecureListenerName = 'SSL' | 'MTLS' | 'SASL_PLAINTEXT' | 'SASL_SSL'
+export type SaslMechanismName = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'
+
+export interface ClusterSecurityOptions {
+  /** Listeners to add; each gets its own port on every broker (see KafkaCluster.listeners). */
+  listeners: SecureListenerName[]
+  /** Mechanisms the SASL listeners accept. Default all three. */
+  saslMechanisms?: SaslMechanismName[]
+  /**
+   * SASL users, name to password: each can log in with every enabled mechanism (PLAIN users in the
+   * listeners' JAAS config, SCRAM credentials written at storage format time). Passwords are
+   * letters, digits, '-' and '_' only.
+   */
+  users?: Record<string, string>
+  /** Turns on KRaft's StandardAuthorizer; principals without ACLs are denied. Default false. */
+  authorizer?: boolean
+  /**
+   * Principals (user names, without "User:") allowed everything. Default ANONYMOUS (the
+   * PLAINTEXT and controller listeners, so the harness stays admin) and admin. A client
+   * certificate's principal is its CN.
+   */
+  superUsers?: string[]
+}
+
+/** A certificate authority on disk, made with openssl. */
+export interface CertificateAuthority {
+  /** The CA certificate in PEM: a PEM truststore for clients. */
+  cert: string
+  /** Its private key (PEM, unencrypted). */
+  key: string
+  dir: string
+}
+
+/** A certificate signed by a CA, in every form a client properties file may point at. */
+export interface IssuedCertificate {
+  /** Certificate (PEM) followed by the CA's. */
+  cert: string
+  /** Private key, PEM PKCS#8, unencrypted. */
+  key: string
+  /** Key then certificate chain in one PEM file (ssl.keystore.type=PEM). */
+  pem: string
+  /** Key and chain in PKCS12, protected by `password` (ssl.keystore.type=PKCS12). */
+  p12: string
+  password: string
+}
+
+export interface ClusterTls {
+  ca: CertificateAuthority
+  /** The CA as a PKCS12 truststore protected by `password`, made with keytool when there is one. */
+  truststoreP12: string
+  password: string
+  /** Issues a client certificate whose principal (its CN) is `name`, signed by the cluster's CA. */
+  issueClientCertificate (name: string): IssuedCertificate
 }
 
 export interface BrokerNode {
@@ -33,6 +109,8 @@ export interface BrokerNode {
   controllerPort: number
   dir: string
   pid: number | undefined
+  /** Port of each secured listener of this node (ClusterSecurityOptions.listeners). */
+  listenerPorts?: Partial<Record<SecureListenerName, number>>
 }
 
 export interface KafkaCluster {
@@ -44,6 +122,13 @@ export interface KafkaCluster {
   kafkaVersion: string
   /** ZooKeeper connect string, for the ZooKeeper-mode variant only. */
   zookeeper?: string
+  /**
+   * bootstrap.servers of each listener: PLAINTEXT always (the same as `bootstrap`), and every
+   * secured listener asked for in StartClusterOptions.security: `cluster.listeners.SASL_SSL`.
+   */
+  listeners: Partial<Record<'PLAINTEXT' | SecureListenerName, string>>
+  /** The CA and certificates of the TLS listeners, when there are any. */
+  tls?: ClusterTls
   stop (): Promise<void>
   killBroker (index: number): Promise<void>
   restartBroker (index: number): Promise<void>
@@ -136,6 +221,8 @@ class LocalCluster implements KafkaCluster {
   dataDir: string
   kafkaVersion: string
   zookeeper?: string
+  listeners: Partial<Record<'PLAINTEXT' | SecureListenerName, string>>
+  tls?: ClusterTls
   #dist: KafkaDist
   #specs: NodeSpec[]
   #heapMb: number
@@ -150,6 +237,10 @@ class LocalCluster implements KafkaCluster {
     this.#specs = specs
     this.brokers = specs.map(s => s.node)
     this.bootstrap = this.brokers.map(b => `${b.host}:${b.port}`).join(',')
+    this.listeners = { PLAINTEXT: this.bootstrap }
+    for (const name of Object.keys(this.brokers[0]?.listenerPorts ?? {}) as SecureListenerName[]) {
+      this.listeners[name] = this.brokers.map(b => `${b.host}:${b.listenerPorts![name]!}`).join(',')
+    }
     this.dataDir = dataDir
     this.kafkaVersion = dist.version
     this.#heapMb = heapMb
@@ -280,6 +371,123 @@ class LocalCluster implements KafkaCluster {
   }
 }
 
+function openssl (args: string[], what: string): void {
+  const result = spawnSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+  if (result.error !== undefined) throw new Error(`Cannot run openssl to ${what} (${result.error.message}): install it (apt-get install openssl)`)
+  if (result.status !== 0) throw new Error(`openssl ${args[0]} failed to ${what}:\n${result.stderr}`)
+}
+
+/** Whether openssl is on the PATH: TLS listeners need it to make their certificates. */
+export function opensslAvailable (): boolean {
+  return spawnSync('openssl', ['version'], { stdio: 'ignore' }).status === 0
+}
+
+/** Makes a self-signed CA (RSA 2048, ten years) in `dir`. */
+export function createCertificateAuthority (dir: string, name = 'kafka-mirror-test-ca'): CertificateAuthority {
+  mkdirSync(dir, { recursive: true })
+  const key = join(dir, `${name}.key`)
+  const cert = join(dir, `${name}.pem`)
+  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '3650', '-subj', `/CN=${name}`,
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], `make the CA ${name}`)
+  return { cert, key, dir }
+}
+
+/**
+ * Issues a certificate with CN=`name`, signed by `ca`, for servers (`hosts` become its subject
+ * alternative names) and clients alike; written as PEM files and a PKCS12 keystore into `dir`.
+ */
+export function issueCertificate (ca: CertificateAuthority, dir: string, name: string, options: { hosts?: string[], password?: string } = {}): IssuedCertificate {
+  mkdirSync(dir, { recursive: true })
+  const base = join(dir, name)
+  const password = options.password ?? randomBytes(12).toString('hex')
+  const hosts = options.hosts ?? []
+  writeFileSync(`${base}.ext`, [
+    'basicConstraints=CA:FALSE',
+    'keyUsage=critical,digitalSignature,keyEncipherment',
+    'extendedKeyUsage=serverAuth,clientAuth',
+    ...(hosts.length > 0 ? [`subjectAltName=${hosts.map(h => isIP(h) !== 0 ? `IP:${h}` : `DNS:${h}`).join(',')}`] : [])
+  ].join('\n') + '\n')
+  openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${base}.key`, '-out', `${base}.csr`, '-subj', `/CN=${name}`], `make a key for ${name}`)
+  openssl(['x509', '-req', '-in', `${base}.csr`, '-CA', ca.cert, '-CAkey', ca.key, '-set_serial', `0x${randomBytes(12).toString('hex')}`,
+    '-days', '3650', '-sha256', '-extfile', `${base}.ext`, '-out', `${base}.leaf.pem`], `sign the certificate of ${name}`)
+  const chain = readFileSync(`${base}.leaf.pem`, 'utf8') + readFileSync(ca.cert, 'utf8')
+  writeFileSync(`${base}.crt`, chain)
+  writeFileSync(`${base}.keystore.pem`, readFileSync(`${base}.key`, 'utf8') + chain)
+  openssl(['pkcs12', '-export', '-in', `${base}.leaf.pem`, '-inkey', `${base}.key`, '-certfile', ca.cert, '-name', name,
+    '-passout', `pass:${password}`, '-out', `${base}.p12`], `write the PKCS12 keystore of ${name}`)
+  return { cert: `${base}.crt`, key: `${base}.key`, pem: `${base}.keystore.pem`, p12: `${base}.p12`, password }
+}
+
+/** Writes `ca` as a PKCS12 truststore, with keytool as Java users make them (openssl without a JDK). */
+export function pkcs12Truststore (ca: CertificateAuthority, file: string, password: string): string {
+  const keytool = process.env.JAVA_HOME !== undefined ? join(process.env.JAVA_HOME, 'bin', 'keytool') : 'keytool'
+  rmSync(file, { force: true })
+  const result = spawnSync(keytool, ['-importcert', '-noprompt', '-alias', 'ca', '-file', ca.cert, '-keystore', file, '-storetype', 'PKCS12', '-storepass', password], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+  if (result.status === 0) return file
+  openssl(['pkcs12', '-export', '-nokeys', '-in', ca.cert, '-name', 'ca', '-passout', `pass:${password}`, '-out', file], 'write a PKCS12 truststore')
+  return file
+}
+
+function makeClusterTls (dir: string, name: string, host: string): { tls: ClusterTls, broker: IssuedCertificate } {
+  const ca = createCertificateAuthority(dir, `${name}-ca`)
+  const password = randomBytes(12).toString('hex')
+  const broker = issueCertificate(ca, dir, `${name}-broker`, { hosts: [host, 'localhost'], password })
+  const truststoreP12 = pkcs12Truststore(ca, join(dir, `${name}-truststore.p12`), password)
+  return {
+    broker,
+    tls: { ca, truststoreP12, password, issueClientCertificate: (client: string) => issueCertificate(ca, join(dir, 'clients'), client, { password }) }
+  }
+}
+
+const listenerProtocols: Record<SecureListenerName, string> = { SSL: 'SSL', MTLS: 'SSL', SASL_PLAINTEXT: 'SASL_PLAINTEXT', SASL_SSL: 'SASL_SSL' }
+
+/** server.properties of the secured listeners, SASL users and authorizer. */
+function securityProperties (security: ClusterSecurityOptions, broker: IssuedCertificate | undefined, ca: CertificateAuthority | undefined): Record<string, string> {
+  const props: Record<string, string> = {}
+  if (broker !== undefined && ca !== undefined) {
+    Object.assign(props, {
+      'ssl.keystore.type': 'PKCS12',
+      'ssl.keystore.location': broker.p12,
+      'ssl.keystore.password': broker.password,
+      'ssl.key.password': broker.password,
+      'ssl.truststore.type': 'PEM',
+      'ssl.truststore.location': ca.cert,
+      // A client certificate's principal is its CN, so super.users can name it plainly.
+      'ssl.principal.mapping.rules': 'RULE:^CN=([^,]+)$/$1/,DEFAULT'
+    })
+    if (security.listeners.includes('MTLS')) props['listener.name.mtls.ssl.client.auth'] = 'required'
+  }
+  const mechanisms = security.saslMechanisms ?? ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']
+  const sasl = security.listeners.filter(l => l.startsWith('SASL_'))
+  if (sasl.length > 0) {
+    props['sasl.enabled.mechanisms'] = mechanisms.join(',')
+    const users = Object.entries(security.users ?? {}).map(([user, password]) => `user_${user}="${password}"`).join(' ')
+    for (const listener of sasl) {
+      const prefix = `listener.name.${listener.toLowerCase()}`
+      for (const mechanism of mechanisms) {
+        props[`${prefix}.${mechanism.toLowerCase()}.sasl.jaas.config`] = mechanism === 'PLAIN'
+          ? `org.apache.kafka.common.security.plain.PlainLoginModule required ${users};`
+          : 'org.apache.kafka.common.security.scram.ScramLoginModule required;'
+      }
+    }
+  }
+  if (security.authorizer === true) {
+    props['authorizer.class.name'] = 'org.apache.kafka.metadata.authorizer.StandardAuthorizer'
+    props['super.users'] = (security.superUsers ?? ['ANONYMOUS', 'admin']).map(u => `User:${u}`).join(';')
+  }
+  return props
+}
+
+/** StorageTool arguments that write each user's SCRAM credentials at format time. */
+function scramFormatArgs (security: ClusterSecurityOptions | undefined): string[] {
+  if (security === undefined || !security.listeners.some(l => l.startsWith('SASL_'))) return []
+  const mechanisms = (security.saslMechanisms ?? ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']).filter(m => m.startsWith('SCRAM-'))
+  return Object.entries(security.users ?? {}).flatMap(([user, password]) => {
+    if (!/^[\w-]+$/.test(user) || !/^[\w-]+$/.test(password)) throw new Error(`SASL user ${user}: names and passwords of harness users are letters, digits, '-' and '_'`)
+    return mechanisms.flatMap(m => ['--add-scram', `${m}=[name=${user},password=${password}]`])
+  })
+}
+
 function makeDataDir (name: string): string {
   const base = process.env.KAFKA_MIRROR_CLUSTER_DIR ?? tmpdir()
   mkdirSync(base, { recursive: true })
@@ -296,10 +504,28 @@ export async function startCluster (options: StartClusterOptions = {}): Promise<
   const dataDir = makeDataDir(name)
   const host = '127.0.0.1'
 
+  const security = options.security
+  const secured = security?.listeners ?? []
   const nodes: BrokerNode[] = []
   for (let i = 0; i < count; i++) {
-    nodes.push({ nodeId: i + 1, host, port: await freePort(), controllerPort: await freePort(), dir: join(dataDir, `node-${i + 1}`), pid: undefined })
+    const node: BrokerNode = { nodeId: i + 1, host, port: await freePort(), controllerPort: await freePort(), dir: join(dataDir, `node-${i + 1}`), pid: undefined }
+    if (secured.length > 0) {
+      node.listenerPorts = {}
+      for (const listener of secured) node.listenerPorts[listener] = await freePort()
+    }
+    nodes.push(node)
   }
+  const tlsNeeded = secured.some(l => l === 'SSL' || l === 'MTLS' || l === 'SASL_SSL')
+  let made: { tls: ClusterTls, broker: IssuedCertificate } | undefined
+  try {
+    made = tlsNeeded ? makeClusterTls(join(dataDir, 'tls'), name, host) : undefined
+  } catch (error) {
+    rmSync(dataDir, { recursive: true, force: true })
+    throw error
+  }
+  const securityProps = security !== undefined ? securityProperties(security, made?.broker, made?.tls.ca) : {}
+  const extra = options.extraListeners ?? []
+  const protocolMap = ['PLAINTEXT:PLAINTEXT', 'CONTROLLER:PLAINTEXT', ...secured.map(l => `${l}:${listenerProtocols[l]}`), ...extra.map(l => `${l.name}:PLAINTEXT`)].join(',')
   const voters = nodes.map(n => `${n.nodeId}@${host}:${n.controllerPort}`).join(',')
   const replication = Math.min(3, count)
   const specs: NodeSpec[] = nodes.map(node => {
@@ -313,11 +539,11 @@ export async function startCluster (options: StartClusterOptions = {}): Promise<
       'process.roles': 'broker,controller',
       'node.id': node.nodeId,
       'controller.quorum.voters': voters,
-      listeners: `PLAINTEXT://${host}:${node.port},CONTROLLER://${host}:${node.controllerPort}`,
-      'advertised.listeners': `PLAINTEXT://${host}:${node.port}`,
+      listeners: [`PLAINTEXT://${host}:${node.port}`, ...secured.map(l => `${l}://${host}:${node.listenerPorts![l]!}`), ...extra.map(l => `${l.name}://${host}:${l.ports[node.nodeId - 1]}`), `CONTROLLER://${host}:${node.controllerPort}`].join(','),
+      'advertised.listeners': [`PLAINTEXT://${host}:${node.port}`, ...secured.map(l => `${l}://${host}:${node.listenerPorts![l]!}`), ...extra.map(l => `${l.name}://${host}:${(l.advertisedPorts ?? l.ports)[node.nodeId - 1]}`)].join(','),
       'controller.listener.names': 'CONTROLLER',
       'inter.broker.listener.name': 'PLAINTEXT',
-      'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+      'listener.security.protocol.map': protocolMap,
       'log.dirs': join(node.dir, 'data'),
       'num.partitions': 1,
       'default.replication.factor': replication,
@@ -333,6 +559,7 @@ export async function startCluster (options: StartClusterOptions = {}): Promise<
       'auto.create.topics.enable': false,
       'num.network.threads': 2,
       'num.io.threads': 4,
+      ...securityProps,
       ...options.serverProperties
     }))
     return { node, configFile, logDir, logConfig }
@@ -342,7 +569,7 @@ export async function startCluster (options: StartClusterOptions = {}): Promise<
   const id = clusterId()
   await Promise.all(specs.map(async spec => await new Promise<void>((resolve, reject) => {
     const child = spawn(javaBin(), ['-Xmx256m', `-Dlog4j2.configurationFile=${spec.logConfig}`, `-Dkafka.logs.dir=${spec.logDir}`,
-      '-cp', join(dist.libs, '*'), 'kafka.tools.StorageTool', 'format', '-t', id, '-c', spec.configFile], { stdio: ['ignore', 'pipe', 'pipe'] })
+      '-cp', join(dist.libs, '*'), 'kafka.tools.StorageTool', 'format', '-t', id, '-c', spec.configFile, ...scramFormatArgs(security)], { stdio: ['ignore', 'pipe', 'pipe'] })
     let output = ''
     child.stdout.on('data', d => { output += String(d) })
     child.stderr.on('data', d => { output += String(d) })
@@ -351,6 +578,7 @@ export async function startCluster (options: StartClusterOptions = {}): Promise<
   })))
 
   const cluster = new LocalCluster(name, dist, specs, dataDir, heapMb, options.detached ?? false)
+  if (made !== undefined) cluster.tls = made.tls
   try {
     for (let i = 0; i < count; i++) cluster.startNode(i)
     for (let i = 0; i < count; i++) await cluster.waitForNode(i, 0, deadline)

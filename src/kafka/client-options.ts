@@ -1,9 +1,11 @@
 // Turns Kafka client properties into @platformatic/kafka connection options: brokers, TLS, SASL.
+import { createPrivateKey } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { ConnectionOptions as TLSConnectionOptions } from 'node:tls'
 import type { BaseOptions } from '@platformatic/kafka'
 import type { ConfigProblem } from '../errors.ts'
 import type { ConfigValue } from '../config/definition.ts'
+import { pkcs12KeyAndChain, readPkcs12 } from './pkcs12.ts'
 
 /** Connection settings for one cluster, read from a properties file. */
 export interface ClusterConnection {
@@ -19,6 +21,8 @@ export interface ClusterConnection {
   metadataMaxAgeMs: number
   retryBackoffMs: number
   tls?: TLSConnectionOptions
+  /** ssl.truststore.location, for messages about untrusted certificates. */
+  truststore?: string
   sasl?: BaseOptions['sasl']
 }
 
@@ -33,21 +37,117 @@ export function parseJaas (jaas: string): { username?: string, password?: string
   return { username: pick('username'), password: pick('password') }
 }
 
-function readPemOrPkcs12 (location: string, type: string, key: string, source: string, problems: ConfigProblem[]): Buffer | undefined {
+/** UNKNOWN: neither PEM nor DER; handed to node:tls as before, which reports it at connect time. */
+type StoreFormat = 'PEM' | 'PKCS12' | 'UNKNOWN'
+
+/**
+ * Reads a key or trust store file and tells its format from its content, not only its declared
+ * type: Java reads a PKCS12 file declared JKS (the default type) just as well, and so does this.
+ */
+function readStore (location: string, key: string, source: string, problems: ConfigProblem[]): { format: StoreFormat, data: Buffer } | undefined {
+  let data: Buffer
   try {
-    const data = readFileSync(location)
-    if (type === 'JKS' && !data.subarray(0, 64).toString('latin1').includes('-----BEGIN')) {
-      // JKS is Java's own format, which Node cannot read; a PEM file with type left at JKS is fine.
-      const magic = data.readUInt32BE(0)
-      if (magic === 0xfeedfeed || magic === 0xcececece) {
-        problems.push({ source, key, message: `${location} is a JKS keystore, which only Java reads`, fix: `convert it: keytool -importkeystore -srckeystore ${location} -srcstoretype JKS -destkeystore store.p12 -deststoretype PKCS12, then set ${key.replace('location', 'type')}=PKCS12` })
-        return undefined
-      }
-    }
-    return data
+    data = readFileSync(location)
   } catch (error) {
     problems.push({ source, key, message: `cannot read ${location}: ${(error as Error).message}`, fix: 'give the path of a readable file' })
     return undefined
+  }
+  const typeKey = key.replace('location', 'type')
+  if (data.subarray(0, 4096).toString('latin1').includes('-----BEGIN')) return { format: 'PEM', data }
+  const magic = data.length >= 4 ? data.readUInt32BE(0) : 0
+  if (magic === 0xfeedfeed || magic === 0xcececece) {
+    // JKS (and JCEKS) are Java's own formats, which only Java reads.
+    problems.push({ source, key, message: `${location} is a ${magic === 0xfeedfeed ? 'JKS' : 'JCEKS'} keystore, which only Java reads`, fix: `convert it: keytool -importkeystore -srckeystore ${location} -srcstoretype ${magic === 0xfeedfeed ? 'JKS' : 'JCEKS'} -destkeystore store.p12 -deststoretype PKCS12, then set ${key}=store.p12 and ${typeKey}=PKCS12` })
+    return undefined
+  }
+  if (data[0] === 0x30) return { format: 'PKCS12', data }
+  return { format: 'UNKNOWN', data }
+}
+
+function pkcs12Problem (location: string, key: string, passwordKey: string, source: string, error: unknown, problems: ConfigProblem[]): void {
+  const message = (error as Error).message
+  const fix = /password/.test(message) ? `check ${passwordKey}` : undefined
+  problems.push({ source, key, message: `cannot read the PKCS12 store ${location}: ${message}`, ...(fix !== undefined ? { fix } : {}) })
+}
+
+/** The TLS options of a SSL or SASL_SSL connection, from Kafka's ssl.* keys. */
+function tlsOptions (values: Map<string, ConfigValue>, source: string, problems: ConfigProblem[]): TLSConnectionOptions {
+  const tls: TLSConnectionOptions = {}
+  const trustType = (str(values, 'ssl.truststore.type') ?? 'JKS').toUpperCase()
+  const trustLocation = str(values, 'ssl.truststore.location')
+  if (trustLocation !== undefined) {
+    const store = readStore(trustLocation, 'ssl.truststore.location', source, problems)
+    if (store?.format === 'PEM' || (store?.format === 'UNKNOWN' && trustType !== 'PKCS12')) tls.ca = store.data
+    else if (store?.format === 'UNKNOWN') tls.pfx = [{ buf: store.data, passphrase: str(values, 'ssl.truststore.password') }]
+    else if (store?.format === 'PKCS12') {
+      // node:tls's pfx needs a private key; a truststore has only certificates, read here.
+      try {
+        const { certificates } = readPkcs12(store.data, str(values, 'ssl.truststore.password'))
+        if (certificates.length === 0) problems.push({ source, key: 'ssl.truststore.location', message: `${trustLocation} holds no certificate`, fix: 'import the CA that signed the brokers\' certificates: keytool -importcert -file ca.pem -keystore truststore.p12 -storetype PKCS12' })
+        else tls.ca = certificates
+      } catch (error) {
+        pkcs12Problem(trustLocation, 'ssl.truststore.location', 'ssl.truststore.password', source, error, problems)
+      }
+    }
+  }
+  const inlineCa = str(values, 'ssl.truststore.certificates')
+  if (inlineCa !== undefined) tls.ca = inlineCa
+
+  const keyType = (str(values, 'ssl.keystore.type') ?? 'JKS').toUpperCase()
+  const keyLocation = str(values, 'ssl.keystore.location')
+  const keyPassword = str(values, 'ssl.key.password')
+  if (keyLocation !== undefined) {
+    const store = readStore(keyLocation, 'ssl.keystore.location', source, problems)
+    if (store?.format === 'PEM') {
+      const text = store.data.toString('utf8')
+      if (!/-----BEGIN (?:ENCRYPTED |RSA |EC )?PRIVATE KEY-----/.test(text) || !text.includes('-----BEGIN CERTIFICATE-----')) {
+        problems.push({ source, key: 'ssl.keystore.location', message: `${keyLocation} must hold this client's private key and its certificate chain, in PEM`, fix: 'cat client.key client.crt > keystore.pem, or give ssl.keystore.key and ssl.keystore.certificate.chain' })
+      } else if (checkPrivateKey(text, keyPassword, 'ssl.keystore.location', source, problems)) {
+        tls.cert = text
+        tls.key = text
+        if (keyPassword !== undefined) tls.passphrase = keyPassword
+      }
+    } else if (store?.format === 'UNKNOWN') {
+      if (keyType === 'PKCS12') tls.pfx = [...(Array.isArray(tls.pfx) ? tls.pfx : []), { buf: store.data, passphrase: str(values, 'ssl.keystore.password') }]
+      else { tls.cert = store.data; tls.key = store.data; if (keyPassword !== undefined) tls.passphrase = keyPassword }
+    } else if (store?.format === 'PKCS12') {
+      const storePassword = str(values, 'ssl.keystore.password')
+      try {
+        const found = pkcs12KeyAndChain(readPkcs12(store.data, storePassword, keyPassword ?? storePassword))
+        if (found === undefined) problems.push({ source, key: 'ssl.keystore.location', message: `${keyLocation} holds no private key with its certificate`, fix: 'a keystore holds this client\'s key and certificate; CA certificates go in ssl.truststore.location' })
+        else { tls.key = found.key; tls.cert = found.cert }
+      } catch (error) {
+        pkcs12Problem(keyLocation, 'ssl.keystore.location', keyPassword !== undefined ? 'ssl.keystore.password and ssl.key.password' : 'ssl.keystore.password', source, error, problems)
+      }
+    }
+  }
+  const chain = str(values, 'ssl.keystore.certificate.chain')
+  const key = str(values, 'ssl.keystore.key')
+  if (chain !== undefined) tls.cert = chain
+  if (key !== undefined && checkPrivateKey(key, keyPassword, 'ssl.keystore.key', source, problems)) {
+    tls.key = key
+    if (keyPassword !== undefined) tls.passphrase = keyPassword
+  }
+  if (str(values, 'ssl.endpoint.identification.algorithm') === '') tls.checkServerIdentity = () => undefined
+  return tls
+}
+
+/** Whether the PEM private key opens (with ssl.key.password when it is encrypted); a problem if not. */
+function checkPrivateKey (pem: string, passphrase: string | undefined, key: string, source: string, problems: ConfigProblem[]): boolean {
+  try {
+    createPrivateKey({ key: pem, format: 'pem', ...(passphrase !== undefined ? { passphrase } : {}) })
+    return true
+  } catch (error) {
+    const encrypted = /ENCRYPTED/.test(pem)
+    problems.push({
+      source,
+      key,
+      message: encrypted
+        ? (passphrase === undefined ? 'the private key is encrypted and ssl.key.password is not set' : 'the private key does not open with ssl.key.password')
+        : `the private key cannot be read: ${(error as Error).message}`,
+      ...(encrypted ? { fix: 'set ssl.key.password to the key\'s password' } : {})
+    })
+    return false
   }
 }
 
@@ -67,33 +167,8 @@ export function clusterConnection (role: string, source: string, values: Map<str
   }
 
   if (securityProtocol === 'SSL' || securityProtocol === 'SASL_SSL') {
-    const tls: TLSConnectionOptions = {}
-    const trustType = (str(values, 'ssl.truststore.type') ?? 'JKS').toUpperCase()
-    const trustLocation = str(values, 'ssl.truststore.location')
-    if (trustLocation !== undefined) {
-      const data = readPemOrPkcs12(trustLocation, trustType, 'ssl.truststore.location', source, problems)
-      if (data !== undefined) {
-        if (trustType === 'PKCS12') tls.pfx = [{ buf: data, passphrase: str(values, 'ssl.truststore.password') }]
-        else tls.ca = data
-      }
-    }
-    const inlineCa = str(values, 'ssl.truststore.certificates')
-    if (inlineCa !== undefined) tls.ca = inlineCa
-    const keyType = (str(values, 'ssl.keystore.type') ?? 'JKS').toUpperCase()
-    const keyLocation = str(values, 'ssl.keystore.location')
-    if (keyLocation !== undefined) {
-      const data = readPemOrPkcs12(keyLocation, keyType, 'ssl.keystore.location', source, problems)
-      if (data !== undefined) {
-        if (keyType === 'PKCS12') tls.pfx = [...(Array.isArray(tls.pfx) ? tls.pfx : []), { buf: data, passphrase: str(values, 'ssl.keystore.password') }]
-        else { tls.cert = data; tls.key = data; tls.passphrase = str(values, 'ssl.key.password') }
-      }
-    }
-    const chain = str(values, 'ssl.keystore.certificate.chain')
-    const key = str(values, 'ssl.keystore.key')
-    if (chain !== undefined) tls.cert = chain
-    if (key !== undefined) { tls.key = key; tls.passphrase = str(values, 'ssl.key.password') }
-    if (str(values, 'ssl.endpoint.identification.algorithm') === '') tls.checkServerIdentity = () => undefined
-    connection.tls = tls
+    connection.tls = tlsOptions(values, source, problems)
+    connection.truststore = str(values, 'ssl.truststore.location') ?? (str(values, 'ssl.truststore.certificates') !== undefined ? 'ssl.truststore.certificates' : undefined)
   }
 
   if (securityProtocol === 'SASL_PLAINTEXT' || securityProtocol === 'SASL_SSL') {
@@ -104,7 +179,8 @@ export function clusterConnection (role: string, source: string, values: Map<str
     const jaas = str(values, 'sasl.jaas.config')
     const { username, password } = jaas !== undefined ? parseJaas(jaas) : {}
     if (mechanism !== 'OAUTHBEARER' && mechanism !== 'GSSAPI' && (username === undefined || password === undefined)) {
-      problems.push({ source, key: 'sasl.jaas.config', message: `${securityProtocol} with ${mechanism} needs a username and a password`, fix: 'set sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="…" password="…";' })
+      const loginModule = mechanism.startsWith('SCRAM-') ? 'org.apache.kafka.common.security.scram.ScramLoginModule' : 'org.apache.kafka.common.security.plain.PlainLoginModule'
+      problems.push({ source, key: 'sasl.jaas.config', message: `${securityProtocol} with ${mechanism} needs a username and a password`, fix: `set sasl.jaas.config=${loginModule} required username="…" password="…";` })
     }
     connection.sasl = { mechanism: mechanism as 'PLAIN', username, password }
   }

@@ -9,6 +9,7 @@ import { topicMatches } from '../config/topic-filter.ts'
 import { ConfigError, DataLossError, ErrorCodes, KafkaMirrorError, SendFailedError, describeCause } from '../errors.ts'
 import { baseClientOptions } from '../kafka/client-options.ts'
 import { brokersFromZooKeeper } from '../kafka/bootstrap.ts'
+import { accessError, checkMirrorAccess, explainAccess, reachCluster } from '../kafka/access.ts'
 import { silentLogger, type Logger } from '../log.ts'
 import { brokerCount, createTopic, describeTopics, listTopics, replicatedTopicConfigs } from '../admin/topics.ts'
 import { TargetPartitioner } from './partitioner.ts'
@@ -76,6 +77,8 @@ export class Mirror extends EventEmitter {
     try {
       await this.#connect()
       const topics = await this.#matchingSourceTopics()
+      // A user without ACLs sees no topics: say which permission is missing instead of waiting.
+      await checkMirrorAccess(this.#sourceAdmin!, this.#targetAdmin!, this.settings.source, this.settings.target, { filter: this.settings.topics, matched: topics })
       if (topics.length === 0) this.#log.warn({ include: this.settings.topics.description }, 'no source topic matches yet; checking again every topic.refresh.interval.ms')
       await this.#prepareTargets(topics)
       if (this.settings.once) await this.#takeEndOffsets(topics)
@@ -101,10 +104,7 @@ export class Mirror extends EventEmitter {
     }
     this.#sourceAdmin = new Admin(baseClientOptions(source, `${source.clientId}-admin`))
     this.#targetAdmin = new Admin(baseClientOptions(target, `${target.clientId}-admin`))
-    await Promise.all([
-      this.#reach(this.#sourceAdmin, 'source', source.bootstrapServers, source.source),
-      this.#reach(this.#targetAdmin, 'target', target.bootstrapServers, target.source)
-    ])
+    await Promise.all([reachCluster(this.#sourceAdmin, source), reachCluster(this.#targetAdmin, target)])
     this.#producer = new Producer({
       ...baseClientOptions(target),
       idempotent: target.idempotent,
@@ -114,15 +114,6 @@ export class Mirror extends EventEmitter {
       retryDelay: 1000,
       autocreateTopics: false
     })
-  }
-
-  /** Fails fast, naming the cluster and file, when a cluster cannot be reached. */
-  async #reach (admin: Admin, role: string, brokers: string[], file: string): Promise<void> {
-    try {
-      await admin.metadata({ topics: [] })
-    } catch (error) {
-      throw new KafkaMirrorError(ErrorCodes.CONNECTION, `Cannot reach the ${role} cluster at ${brokers.join(',')} (bootstrap.servers in ${file}): ${describeCause(error)}`, { cause: error })
-    }
   }
 
   async #matchingSourceTopics (): Promise<string[]> {
@@ -147,6 +138,7 @@ export class Mirror extends EventEmitter {
         configs['min.insync.replicas'] = String(replicationFactor)
       }
       const created = await createTopic(this.#targetAdmin!, { name: topic.name, partitions: topic.partitions.length, replicationFactor, configs })
+        .catch((error: unknown) => { throw explainAccess(error, this.settings.target, ['Create']) })
       if (created) this.#log.info({ topic: topic.name, partitions: topic.partitions.length, replicationFactor, configs: Object.keys(configs).join(',') }, 'created the target topic')
     }
     const ids = await this.#sourceAdmin!.metadata({ topics, forceUpdate: true })
@@ -232,7 +224,7 @@ export class Mirror extends EventEmitter {
     const host = {
       send: async (batch: WorkerBatch) => await this.#send(batch),
       accept: (message: Message) => this.#accept(message),
-      onFatal: (error: unknown) => { this.#failed(error) },
+      onFatal: (error: unknown) => { this.#failed(error instanceof KafkaMirrorError ? error : explainAccess(error, this.settings.source)) },
       bounds: async (partitions: Array<{ topic: string, partition: number }>) => await this.#bounds(partitions),
       onDataLoss: (topic: string, partition: number, from: bigint, deletedTo: bigint, resumeAt: bigint) => { this.#dataLoss(topic, partition, from, deletedTo, resumeAt) },
       onOffsetsWentBack: (topic: string, partition: number, from: bigint, to: bigint) => { this.#offsetsWentBack(topic, partition, from, to) },
@@ -340,7 +332,7 @@ export class Mirror extends EventEmitter {
     if (failed >= 0) {
       const first = groups[failed].sources[0]
       const error = (results[failed] as PromiseRejectedResult).reason
-      if (this.settings.abortOnSendFailure) throw new SendFailedError(first.topic, first.partition, first.offset, error)
+      if (this.settings.abortOnSendFailure) throw accessError(error, this.settings.target, { operations: ['Write'] }) ?? new SendFailedError(first.topic, first.partition, first.offset, error)
       // --abort.on.send.failure false: the user chose to go on; the records are counted as lost.
       const lost = groups.filter((_, i) => results[i].status === 'rejected').reduce((n, g) => n + g.sources.length, 0)
       this.stats.recordFailed(lost)

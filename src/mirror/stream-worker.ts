@@ -18,14 +18,10 @@ import { baseClientOptions } from '../kafka/client-options.ts'
 import { isFatalKafkaError } from '../kafka/retriable.ts'
 import type { SourceSettings } from '../config/mirror-config.ts'
 import { DataLossError, describeCause } from '../errors.ts'
+import { OffsetCommitter, partitionKey, type CommittableOffset } from './offset-committer.ts'
 
-export interface CommittableOffset {
-  topic: string
-  partition: number
-  /** The next offset to read: one past the last record the target acknowledged. */
-  offset: bigint
-  leaderEpoch: number
-}
+export type { CommittableOffset }
+export { partitionKey }
 
 export interface WorkerBatch {
   messages: Message[]
@@ -58,7 +54,6 @@ export interface WorkerHost {
   onOffsetsWentBack (topic: string, partition: number, from: bigint, to: bigint): void
 }
 
-export const partitionKey = (topic: string, partition: number): string => `${topic}:${partition}`
 
 export function recordBytes (message: Message): number {
   let bytes = (message.key?.length ?? 0) + (message.value?.length ?? 0)
@@ -93,10 +88,9 @@ export class StreamWorker {
   #owned = new Set<string>()
   /** When the group last answered a heartbeat or a join: older than the session means fenced. */
   #lastHeardFromGroup = 0
-  #committable = new Map<string, CommittableOffset>()
+  #offsets: OffsetCommitter
   /** One past the last offset taken from each partition: a record below it was taken already. */
   #nextOffset = new Map<string, bigint>()
-  #committing: Promise<void> | undefined
   #retryDelayMs = 1000
   /** Partitions whose offsets may not be committed: a jump is being checked, or records were lost. */
   #blocked = new Set<string>()
@@ -129,6 +123,7 @@ export class StreamWorker {
       maxWaitTime: source.fetchMaxWaitMs,
       isolationLevel: source.readCommitted ? 1 : 0
     })
+    this.#offsets = new OffsetCommitter(this.consumer)
     // Before partitions move to another member, hand over what the target already has.
     this.consumer.on('consumer:group:rebalance', () => {
       this.#log.debug({ memberId: this.consumer.memberId }, 'group rebalance')
@@ -178,7 +173,7 @@ export class StreamWorker {
     const generation = this.consumer.generationId
     const continuous = this.#lastGeneration === undefined ||
       (this.consumer.memberId === this.#lastMemberId && (generation === this.#lastGeneration || generation === this.#lastGeneration + 1))
-    const held = new Set([...this.#owned, ...this.#nextOffset.keys(), ...this.#committable.keys()])
+    const held = new Set([...this.#owned, ...this.#nextOffset.keys(), ...this.#offsets.pending.keys()])
     const lost = [...held].filter(k => !continuous || !owned.has(k))
     this.#owned = owned
     if (!continuous) this.#membershipEpoch++
@@ -191,15 +186,23 @@ export class StreamWorker {
       const dropped = this.#pending.length - keep.length
       this.#pending = keep
       this.#pendingBytes = keep.reduce((sum, m) => sum + recordBytes(m), 0)
-      // Offsets of partitions another member owns now are that member's to commit.
       for (const k of lost) {
         this.#nextOffset.delete(k)
-        this.#committable.delete(k)
+        // What the target acknowledged of a partition that just moved is committed at once (below),
+        // so its new owner copies less again; a member that missed a generation holds only stale
+        // offsets, which would move the group back.
+        if (!continuous) this.#offsets.pending.delete(k)
       }
       const log = continuous ? this.#log.debug.bind(this.#log) : this.#log.warn.bind(this.#log)
       log({ lost: lost.length, droppedRecords: dropped, generation }, continuous ? 'partitions moved to another member' : 'this member missed a generation of its group (paused or cut off): dropping what it had fetched; the group\'s committed offsets say where to go on')
     }
     this.#log.debug({ memberId: this.consumer.memberId, generation, owned: owned.size }, 'joined the group')
+    if (continuous && lost.length > 0) {
+      this.commit().catch(() => {}).finally(() => {
+        // Tried once: later they would only move the new owner's progress back.
+        for (const k of lost) if (!this.#owned.has(k)) this.#offsets.pending.delete(k)
+      })
+    }
     this.#heardFromGroup()
   }
 
@@ -295,7 +298,7 @@ export class StreamWorker {
         const key = partitionKey(m.topic, m.partition)
         // An acknowledgement that arrives after the partition moved on is not ours to commit.
         if (epoch !== this.#membershipEpoch || !this.#owned.has(key)) continue
-        this.#committable.set(key, { topic: m.topic, partition: m.partition, offset: m.offset + 1n, leaderEpoch: m.leaderEpoch })
+        this.#offsets.set({ topic: m.topic, partition: m.partition, offset: m.offset + 1n, leaderEpoch: m.leaderEpoch })
       }
       this.#sending = undefined
       this.#pump()
@@ -407,28 +410,13 @@ export class StreamWorker {
 
   /** Offsets the target has acknowledged but the group has not committed yet. */
   get committable (): Map<string, CommittableOffset> {
-    return this.#committable
+    return this.#offsets.pending
   }
 
-  /** Commits acknowledged offsets; concurrent calls share one request. */
+  /** Commits acknowledged offsets, except where a jump in offsets is unsettled or records were lost. */
   async commit (extra: CommittableOffset[] = []): Promise<void> {
-    if (this.#committing !== undefined) await this.#committing.catch(() => {})
     if (this.#checks.size > 0) await Promise.allSettled([...this.#checks])
-    const offsets = [...[...this.#committable.values()].filter(o => !this.#blocked.has(partitionKey(o.topic, o.partition))), ...extra]
-    if (offsets.length === 0) return
-    const run = (async () => {
-      await this.consumer.commit({ offsets })
-      for (const o of offsets) {
-        const key = partitionKey(o.topic, o.partition)
-        if (this.#committable.get(key) === o) this.#committable.delete(key)
-      }
-    })()
-    this.#committing = run
-    try {
-      await run
-    } finally {
-      if (this.#committing === run) this.#committing = undefined
-    }
+    await this.#offsets.commit(extra, key => this.#blocked.has(key))
   }
 
   /** Stops fetching; what was fetched is still sent by drain(). */

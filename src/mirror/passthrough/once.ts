@@ -9,7 +9,7 @@ import { DataLossError } from '../../errors.ts'
 import { baseClientOptions } from '../../kafka/client-options.ts'
 import { CompressionCodecs } from '../../kafka/raw/record-batch.ts'
 import { silentLogger, type Logger } from '../../log.ts'
-import { partitionKey } from '../stream-worker.ts'
+import { partitionKey } from '../offset-committer.ts'
 import { PassthroughWorker, type PassthroughCounts } from './worker.ts'
 
 export interface OnceSummary {

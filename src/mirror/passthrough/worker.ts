@@ -26,7 +26,7 @@ import type { RawFetchPartition, RawFetchTopicRequest } from '../../kafka/raw/fe
 import { RawFetcher } from '../../kafka/raw/raw-fetcher.ts'
 import { RawProducer, type ProduceUnit } from '../../kafka/raw/raw-producer.ts'
 import type { Logger } from '../../log.ts'
-import { partitionKey, type CommittableOffset } from '../stream-worker.ts'
+import { OffsetCommitter, partitionKey, type CommittableOffset } from '../offset-committer.ts'
 import { planFetchedRecords, type PlannedUnit } from './plan.ts'
 
 export interface PassthroughDelivery {
@@ -103,6 +103,8 @@ interface UnitContext {
   nextOffset: bigint
   leaderEpoch: number
   enqueuedAt: number
+  /** The partition's state when the unit was made: a unit of an older ownership is not committed. */
+  owner: PartitionState
 }
 
 /** Fetch errors after which the partition leader may have moved. */
@@ -121,7 +123,9 @@ export class PassthroughWorker {
   #fetcher: RawFetcher
   #producer: RawProducer<UnitContext>
   #partitions = new Map<string, PartitionState>()
-  #committable = new Map<string, CommittableOffset>()
+  #offsets: OffsetCommitter
+  #lastGeneration: number | undefined
+  #lastMemberId: string | null = null
   #pendingBytes = 0
   #fetches = new Map<number, Promise<void>>()
   #assigning = 0
@@ -137,7 +141,6 @@ export class PassthroughWorker {
   #wakeTimer: NodeJS.Timeout | undefined
   #refreshing: Promise<void> | undefined
   #lastRefreshAt = 0
-  #committing: Promise<void> | undefined
 
   constructor (index: number, source: SourceSettings, target: TargetSettings, host: PassthroughHost, log: Logger, limits: PassthroughLimits, options: PassthroughOptions) {
     this.index = index
@@ -155,6 +158,7 @@ export class PassthroughWorker {
       rebalanceTimeout: source.rebalanceTimeoutMs,
       autocommit: false
     })
+    this.#offsets = new OffsetCommitter(this.consumer)
     this.#fetcher = new RawFetcher(baseClientOptions(source, `${source.clientId}-${index}-fetch`))
     this.#producer = new RawProducer<UnitContext>({
       client: baseClientOptions(target, `${target.clientId}-${index}`),
@@ -181,8 +185,9 @@ export class PassthroughWorker {
     }
     this.consumer.on('consumer:group:rebalance', commitNow('rebalance'))
     this.consumer.on('consumer:group:join', payload => {
-      commitNow('join')()
+      // Offsets of partitions that moved away are dropped first: they are the new owner's to commit.
       this.#assigned(payload.assignments ?? this.consumer.assignments ?? [])
+      commitNow('join')()
       this.#heardFromGroup()
     })
     this.consumer.on('consumer:heartbeat:end', () => { this.#heardFromGroup() })
@@ -266,8 +271,17 @@ export class PassthroughWorker {
   #assigned (assignments: GroupAssignment[]): void {
     const owned = new Set<string>()
     for (const a of assignments) for (const p of a.partitions) owned.add(partitionKey(a.topic, p))
+    // A member that missed a generation (paused past its session, new member id) cannot know who
+    // owned its partitions meanwhile: it starts them over from the committed offsets.
+    const generation = this.consumer.generationId
+    const continuous = this.#lastGeneration === undefined ||
+      (this.consumer.memberId === this.#lastMemberId && (generation === this.#lastGeneration || generation === this.#lastGeneration + 1))
+    this.#lastGeneration = generation
+    this.#lastMemberId = this.consumer.memberId
+    for (const key of [...this.#offsets.pending.keys()]) if (!continuous || !owned.has(key)) this.#offsets.pending.delete(key)
+    if (!continuous) this.#log.warn({ generation }, 'this member missed a generation of its group (paused or cut off): starting its partitions over from the committed offsets')
     for (const [key, state] of this.#partitions) {
-      if (owned.has(key)) continue
+      if (continuous && owned.has(key)) continue
       this.#partitions.delete(key)
       // Batches never sent are left to the partition's next owner, which fetches from the committed offset.
       for (const unit of this.#producer.drop(state.topic, state.partition)) this.#pendingBytes -= unit.context.bytes
@@ -472,7 +486,7 @@ export class PassthroughWorker {
   #enqueue (state: PartitionState, unit: PlannedUnit, now: number): void {
     const bytes = unit.batch?.length ?? 0
     this.#pendingBytes += bytes
-    const context: UnitContext = { topic: state.topic, partition: state.partition, records: unit.records, bytes, firstOffset: unit.firstOffset, nextOffset: unit.nextOffset, leaderEpoch: unit.leaderEpoch, enqueuedAt: now }
+    const context: UnitContext = { topic: state.topic, partition: state.partition, records: unit.records, bytes, firstOffset: unit.firstOffset, nextOffset: unit.nextOffset, leaderEpoch: unit.leaderEpoch, enqueuedAt: now, owner: state }
     this.#producer.enqueue(state.topic, state.partition, { batch: unit.batch, context })
   }
 
@@ -517,7 +531,8 @@ export class PassthroughWorker {
     }
     this.#pendingBytes -= bytes
     const last = units[units.length - 1].context
-    this.#committable.set(partitionKey(topic, partition), { topic, partition, offset: last.nextOffset, leaderEpoch: last.leaderEpoch })
+    // An acknowledgement that arrives after the partition moved on is not ours to commit.
+    if (this.#partitions.get(partitionKey(topic, partition)) === last.owner) this.#offsets.set({ topic, partition, offset: last.nextOffset, leaderEpoch: last.leaderEpoch })
     this.#host.delivered({ topic, partition, records, bytes, nextOffset: last.nextOffset, ms: Date.now() - units[0].context.enqueuedAt })
     this.#pumpFetches()
   }
@@ -543,27 +558,13 @@ export class PassthroughWorker {
 
   /** Offsets the target has acknowledged but the group has not committed yet. */
   get committable (): Map<string, CommittableOffset> {
-    return this.#committable
+    return this.#offsets.pending
   }
 
   /** Commits acknowledged offsets; concurrent calls share one request. */
   async commit (extra: CommittableOffset[] = []): Promise<void> {
-    if (this.#committing !== undefined) await this.#committing.catch(() => {})
-    const offsets = [...this.#committable.values(), ...extra]
-    if (offsets.length === 0 || this.#closed) return
-    const run = (async () => {
-      await this.consumer.commit({ offsets })
-      for (const o of offsets) {
-        const key = partitionKey(o.topic, o.partition)
-        if (this.#committable.get(key) === o) this.#committable.delete(key)
-      }
-    })()
-    this.#committing = run
-    try {
-      await run
-    } finally {
-      if (this.#committing === run) this.#committing = undefined
-    }
+    if (this.#closed) return
+    await this.#offsets.commit(extra)
   }
 
   /** Stops fetching; what was fetched is still written. */
