@@ -97,7 +97,8 @@ function startMirror (ctx: Context, system: SystemId, topic: string, file: strin
   writeFileSync(producerFile, propertiesText({ 'bootstrap.servers': ctx.target.bootstrap, acks: 'all', 'linger.ms': 5, 'batch.size': 262144 }))
   return spawnMeasured(system, process.execPath, [
     binPath(), '--consumer.config', consumerFile, '--producer.config', producerFile,
-    '--include', topic, '--status.interval.ms', '0', '--num.streams', String(ctx.streams), '--partitioning', 'source'
+    '--include', topic, '--status.interval.ms', '0', '--num.streams', String(ctx.streams), '--partitioning', 'source',
+    '--fast.path', system === 'kafka-mirror passthrough' ? 'auto' : 'off'
   ], file)
 }
 
@@ -193,7 +194,7 @@ export async function runLatency (ctx: Context, scale: number, systems: SystemId
   if (systems.includes('PIPE')) result.notes.push('PIPE: not measured (a producer and a consumer side by side copy nothing, so there is no target append time).')
   if (systems.includes('kafka-mirror key')) result.notes.push('kafka-mirror --partitioning key: not measured (ProducerPerformance writes keyless records, which key partitioning spreads over other partitions, so records cannot be paired by partition and offset).')
   for (const system of systems) {
-    if (system !== 'MM2' && system !== 'kafka-mirror source') continue
+    if (system !== 'MM2' && system !== 'kafka-mirror source' && system !== 'kafka-mirror passthrough') continue
     ctx.log(`W5: ${system} at ${result.recordsPerSecond} records/s for ${seconds} s`)
     const row = await measure(ctx, system, result.recordsPerSecond, seconds)
     ctx.log(`W5: ${system}: ${row.status}, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms, p99.9 ${row.p999Ms} ms`)

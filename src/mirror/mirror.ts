@@ -326,7 +326,14 @@ export class Mirror extends EventEmitter {
     }
     const started = Date.now()
     // acks goes with every send: the client reads it from the send's options, not its own.
+    // A target that does not answer (down, cut off, disk full) makes sends wait for their retries:
+    // say so while it lasts, instead of going quiet.
+    const slow = setInterval(() => {
+      this.#log.warn({ records: batch.messages.length, waitingMs: Date.now() - started }, 'the target has not acknowledged a send yet; retrying until delivery.timeout.ms')
+    }, 10_000)
+    slow.unref()
     const results = await Promise.allSettled([...byPartition.values()].map(async g => await producer.send({ messages: g.messages, acks: this.settings.target.acks })))
+      .finally(() => { clearInterval(slow) })
     const groups = [...byPartition.values()]
     const failed = results.findIndex(r => r.status === 'rejected')
     if (failed >= 0) {

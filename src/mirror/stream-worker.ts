@@ -99,6 +99,12 @@ export class StreamWorker {
   /** Goes up when this member missed a generation: older acknowledgements are not committed. */
   #membershipEpoch = 0
   #lastMemberId: string | null = null
+  /** Partitions being read again from the committed offset: their records wait for that. */
+  #refetching = new Set<string>()
+  /** Records are held because the group has not answered for a session timeout (logged once). */
+  #holdingForGroup = false
+  /** First offsets seen past the committed offset, per partition, and how often read again. */
+  #suspects = new Map<string, { offset: bigint, count: number }>()
   /** Per owned partition, the offset the group had committed when this member got it. */
   #startOffsets = new Map<string, bigint>()
 
@@ -151,7 +157,7 @@ export class StreamWorker {
     })
     const entry = { topics, stream }
     stream.on('offsets', () => { this.#onOffsets(stream) })
-    stream.on('data', (message: Message) => this.#onMessage(message))
+    stream.on('data', (message: Message) => this.#onMessage(message, stream))
     stream.on('error', (error: Error) => { this.#onStreamError(entry, error) })
     this.#streams.push(entry)
   }
@@ -180,12 +186,16 @@ export class StreamWorker {
     this.#lastGeneration = generation
     this.#lastMemberId = this.consumer.memberId
     this.#startOffsets.clear()
+    this.#refetching.clear()
+    this.#suspects.clear()
     if (lost.length > 0) {
       const lostSet = new Set(lost)
       const keep = this.#pending.filter(m => !lostSet.has(partitionKey(m.topic, m.partition)))
       const dropped = this.#pending.length - keep.length
       this.#pending = keep
       this.#pendingBytes = keep.reduce((sum, m) => sum + recordBytes(m), 0)
+      // Dropped records free the buffer as sent ones do: a paused stream must fetch again.
+      this.#resumeIfDrained()
       for (const k of lost) {
         this.#nextOffset.delete(k)
         // What the target acknowledged of a partition that just moved is committed at once (below),
@@ -227,15 +237,18 @@ export class StreamWorker {
     this.#pump()
   }
 
-  #onMessage (message: Message): void {
+  #onMessage (message: Message, stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>): void {
     if (this.#stopping) return
     const key = partitionKey(message.topic, message.partition)
     // A stream can still hand over records of a partition this member lost in a rebalance.
-    if (!this.#owned.has(key)) return
+    if (!this.#owned.has(key) || this.#refetching.has(key)) return
     // The client can deliver a range twice (after a join it fetches again from the committed
     // offset); a record this worker already took is never sent again.
     const start = this.#startOffsets.get(key)
     const taken = this.#nextOffset.get(key)
+    // Nothing taken yet and the stream has not said where the group left off: this answer is
+    // from a fetch made before the assignment; the read from the committed offset follows.
+    if (start === undefined && taken === undefined) return
     if (start !== undefined && message.offset < start) {
       // Below where the group left off: not a second delivery (those start at the committed
       // offset) but offsets that went back. The old records from `start` on were never copied.
@@ -251,8 +264,21 @@ export class StreamWorker {
       return
     } else {
       const expected = taken ?? start
-      // Transaction markers and compaction leave holes; so does a jump past deleted records.
-      if (expected !== undefined && message.offset > expected) this.#checkJump(message.topic, message.partition, expected, message.offset)
+      if (expected !== undefined && message.offset > expected) {
+        // The first record after an assignment should be at the committed offset. A later one is
+        // a hole (a transaction marker, compaction, deleted records) or a stale fetch answer; a
+        // second read from the committed offset tells them apart: a hole comes back the same.
+        const tries = this.#suspects.get(key)
+        if (taken === undefined && (tries === undefined || (tries.offset !== message.offset && tries.count < 3)) && this.#refetch(stream, key)) {
+          this.#suspects.set(key, { offset: message.offset, count: (tries?.count ?? 0) + 1 })
+          this.#log.debug({ topic: message.topic, partition: message.partition, expected: String(expected), got: String(message.offset) }, 'first record after an assignment is past the committed offset; reading again from it')
+          return
+        }
+        // Transaction markers and compaction leave holes; so does a jump past deleted records.
+        this.#checkJump(message.topic, message.partition, expected, message.offset)
+      }
+      this.#suspects.delete(key)
+      if (taken === undefined) this.#log.debug({ topic: message.topic, partition: message.partition, offset: String(message.offset), start: String(start) }, 'first record of the partition since the join')
     }
     this.#nextOffset.set(key, message.offset + 1n)
     if (!this.#host.accept(message)) return
@@ -273,10 +299,20 @@ export class StreamWorker {
   #pump (): void {
     if (this.#sending !== undefined || this.#pending.length === 0 || this.#held || this.#failed || this.#stopping) return
     if (this.#maybeFenced()) {
-      this.#log.debug('no word from the group for a session timeout: holding records until it answers')
+      if (!this.#holdingForGroup) this.#log.warn('no word from the consumer group for a session timeout: holding fetched records until it answers')
+      this.#holdingForGroup = true
       return
     }
+    this.#holdingForGroup = false
     this.#sendNext()
+  }
+
+  /** Fetching was paused for a full buffer: go on once it drained to half (records were sent or dropped). */
+  #resumeIfDrained (): void {
+    if (this.#paused && this.#pendingBytes < this.#maxPendingBytes / 2) {
+      this.#paused = false
+      for (const s of this.#streams) s.stream.resume()
+    }
   }
 
   #sendNext (): void {
@@ -288,10 +324,7 @@ export class StreamWorker {
       messages.push(m)
     }
     this.#pendingBytes -= bytes
-    if (this.#paused && this.#pendingBytes < this.#maxPendingBytes / 2) {
-      this.#paused = false
-      for (const s of this.#streams) s.stream.resume()
-    }
+    this.#resumeIfDrained()
     const epoch = this.#membershipEpoch
     this.#sending = this.#host.send({ messages, bytes }).then(() => {
       for (const m of messages) {
@@ -317,8 +350,23 @@ export class StreamWorker {
    */
   #onOffsets (stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>): void {
     for (const [key, offset] of stream.offsetsCommitted) {
-      if (this.#owned.has(key) && !this.#startOffsets.has(key) && offset >= 0n) this.#startOffsets.set(key, offset)
+      if (!this.#owned.has(key) || offset < 0n) continue
+      if (this.#refetching.delete(key) || !this.#startOffsets.has(key)) this.#startOffsets.set(key, offset)
     }
+  }
+
+  /**
+   * Makes the stream read its partitions again from the committed offsets. The client applies a
+   * fetch answer that was under way during a join over the position the join gave it, so a
+   * partition can resume past records nobody copied; reading again from the committed offset
+   * puts it right (what this worker already holds is not taken twice).
+   */
+  #refetch (stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>, key: string): boolean {
+    const refresh = Object.getOwnPropertySymbols(Object.getPrototypeOf(stream)).find(s => s.description === 'plt.kafka.messagesStream.refreshOffsetsAndFetch')
+    if (refresh === undefined) return false
+    this.#refetching.add(key)
+    ;(stream as unknown as Record<symbol, () => void>)[refresh]()
+    return true
   }
 
   /**
