@@ -422,19 +422,32 @@ export class StreamWorker {
     this.#recover(entry.topics, error).catch(fatal => { this.#host.onFatal(fatal) })
   }
 
-  /** Makes the fetch stream for `topics` again after a pause; a new stream reads from the committed offsets. */
+  /**
+   * Makes the fetch stream for `topics` again after a pause; a new stream reads from the committed
+   * offsets. Tries until it works (a topic being deleted and made again, a broker coming back) or
+   * the error is one that retrying cannot fix.
+   */
   async #recover (topics: string[], error: unknown): Promise<void> {
-    this.#log.warn({ topics: topics.join(','), err: describeCause(error), retryInMs: this.#retryDelayMs }, 'fetching from the source failed; trying again')
-    await new Promise(resolve => setTimeout(resolve, this.#retryDelayMs).unref())
-    this.#retryDelayMs = Math.min(10_000, this.#retryDelayMs * 2)
-    if (this.#stopping) return
-    // Wait for what is in flight, so the committed offsets say exactly what the target has.
-    while (this.#sending !== undefined) await this.#sending.catch(() => {})
-    await this.commit().catch(() => {})
-    await this.#host.beforeRefetch(topics)
-    if (this.#stopping) return
-    await this.#consume(topics)
-    this.#retryDelayMs = 1000
+    let cause = error
+    while (!this.#stopping) {
+      if (isFatalKafkaError(cause)) throw cause
+      this.#log.warn({ topics: topics.join(','), err: describeCause(cause), retryInMs: this.#retryDelayMs }, 'fetching from the source failed; trying again')
+      await new Promise(resolve => setTimeout(resolve, this.#retryDelayMs).unref())
+      this.#retryDelayMs = Math.min(10_000, this.#retryDelayMs * 2)
+      if (this.#stopping) return
+      try {
+        // Wait for what is in flight, so the committed offsets say exactly what the target has.
+        while (this.#sending !== undefined) await this.#sending.catch(() => {})
+        await this.commit().catch(() => {})
+        await this.#host.beforeRefetch(topics)
+        if (this.#stopping) return
+        await this.#consume(topics)
+        this.#retryDelayMs = 1000
+        return
+      } catch (again) {
+        cause = again
+      }
+    }
   }
 
   /**

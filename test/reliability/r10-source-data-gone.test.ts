@@ -103,6 +103,7 @@ test('R10b: the topic is deleted and created again under a running mirror: stop 
     } else {
       // Then with --on.data.loss continue it reports it and copies the 100 new records, once
       await waitUntil(async () => await topicRecordCount(target, topic) >= 1100n, 60_000, '1 100 records on the target', 500)
+        .catch((error: Error) => { throw new Error(`${error.message}\n${mirror.output().split('\n').slice(-25).join('\n')}`) })
       await sleep(2000)
       assert.equal(await topicRecordCount(target, topic), 1100n, mirror.output())
       assert.match(mirror.output(), new RegExp(`${topic} was deleted and created again`), mirror.output())
