@@ -1,7 +1,7 @@
 // Which client errors a mirror rides out (a broker restarting, a leader moving, a network blip) and
 // which end it at once (bad credentials, a denied ACL, a client bug): retrying those only hides
 // the cause from the operator.
-import { AuthenticationError, UnsupportedApiError, UserError, findErrorBy } from '@platformatic/kafka'
+import { AuthenticationError, UnsupportedApiError, findErrorBy } from '@platformatic/kafka'
 
 const fatalApiIds = [
   'SASL_AUTHENTICATION_FAILED', 'UNSUPPORTED_SASL_MECHANISM', 'ILLEGAL_SASL_STATE',
@@ -32,7 +32,9 @@ export function hasApiError (error: unknown, apiId: string): boolean {
 export function isFatalKafkaError (error: unknown): boolean {
   for (const e of nested(error)) {
     if (e instanceof AuthenticationError || e instanceof UnsupportedApiError) return true
-    if (e instanceof UserError && !/no committed offset/i.test(e.message)) return true
+    // UserError is the client's word for misuse, but it also says "Cannot find broker with node
+    // id N" while a broker is away: at run time it is retried like the rest (config problems are
+    // found before the mirror starts).
     const apiId = (e as { apiId?: string }).apiId
     if (apiId !== undefined && fatalApiIds.includes(apiId)) return true
     // TLS failures (unknown CA, bad certificate) never fix themselves.
