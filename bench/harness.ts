@@ -12,7 +12,7 @@ import { startCluster, type KafkaCluster } from '../harness/cluster.ts'
 import { ensureKafkaDist, type KafkaDist } from '../harness/kafka-dist.ts'
 import {
   consumerPerfArgs, javaCommand, mm2Properties, parseConsumerPerf, parseProducerPerf, producerPerfArgs,
-  propertiesText, writeLogConfig, type Payload
+  mm1Properties, propertiesText, writeLogConfig, type LogConfig, type Payload
 } from './java.ts'
 import { machineInfo, renderMarkdown, type MachineInfo } from './report.ts'
 import { cpuSecondsOf, spawnMeasured, tailOf, terminate, type Measured, type Usage } from './proc.ts'
@@ -22,8 +22,8 @@ import { runLatency, type LatencyResult } from './latency.ts'
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..')
 
-export type SystemId = 'PIPE' | 'MM2' | 'kafka-mirror source' | 'kafka-mirror key' | 'kafka-mirror passthrough'
-export const allSystems: SystemId[] = ['PIPE', 'MM2', 'kafka-mirror source', 'kafka-mirror key', 'kafka-mirror passthrough']
+export type SystemId = 'PIPE' | 'MM2' | 'MM1' | 'kafka-mirror source' | 'kafka-mirror key' | 'kafka-mirror passthrough'
+export const allSystems: SystemId[] = ['PIPE', 'MM2', 'MM1', 'kafka-mirror source', 'kafka-mirror key', 'kafka-mirror passthrough']
 
 export interface BenchOptions {
   /** Multiplies every workload's record count. Default 1. */
@@ -32,7 +32,7 @@ export interface BenchOptions {
   workloads?: WorkloadId[]
   /** Brokers of each of the two clusters: 1 or 3. Default 1. */
   brokers?: number
-  /** Systems to measure; default all five. */
+  /** Systems to measure; default all six. */
   systems?: SystemId[]
   /** Partitions of every source and target topic. Default 4. */
   partitions?: number
@@ -120,12 +120,14 @@ const MB = 1e6
 
 interface Context {
   dist: KafkaDist
+  /** Kafka 3.9's jars, for MirrorMaker 1 (removed in 4.0); fetched only when MM1 runs. */
+  mm1Dist?: KafkaDist
   source: KafkaCluster
   target: KafkaCluster
   sourceAdmin: Admin
   targetAdmin: Admin
   workDir: string
-  logConfig: string
+  logConfig: LogConfig
   partitions: number
   replicationFactor: number
   streams: number
@@ -301,7 +303,6 @@ async function runPipe (ctx: Context, c: Case, info: CaseInfo, spec: TopicSpec):
 }
 
 async function runMm2 (ctx: Context, c: Case, info: CaseInfo): Promise<Row> {
-  const row = emptyRow(info, 'MM2')
   const file = logFile(ctx, `mm2-${c.id}`)
   const props = mm2Properties({
     sourceAlias: `source${ctx.runIndex}`,
@@ -314,12 +315,33 @@ async function runMm2 (ctx: Context, c: Case, info: CaseInfo): Promise<Row> {
   const propsFile = file.replace(/\.log$/, '.properties')
   writeFileSync(propsFile, propertiesText(props))
   const cmd = javaCommand(ctx.dist, ctx.logConfig, file + '.log4j', 'org.apache.kafka.connect.mirror.MirrorMaker', [propsFile])
+  // A connector whose configuration Connect refuses never starts: no use waiting for the stall timeout.
+  return await runUntilCount(ctx, info, 'MM2', 'MirrorMaker 2', cmd, file, { file: file + '.log4j', pattern: /ERROR Failed to configure MirrorSourceConnector/ })
+}
+
+/** MirrorMaker 1 of Kafka 3.9 (kafka.tools.MirrorMaker), as the tutorial runs it, with --num.streams as kafka-mirror's. */
+async function runMm1 (ctx: Context, c: Case, info: CaseInfo): Promise<Row> {
+  ctx.mm1Dist ??= ensureKafkaDist('kafka-3.9')
+  const file = logFile(ctx, `mm1-${c.id}`)
+  const props = mm1Properties({ sourceBootstrap: ctx.source.bootstrap, targetBootstrap: ctx.target.bootstrap, group: `bench-mm1-${randomBytes(4).toString('hex')}`, compression: c.compression })
+  const consumerFile = file.replace(/\.log$/, '.consumer.properties')
+  const producerFile = file.replace(/\.log$/, '.producer.properties')
+  writeFileSync(consumerFile, propertiesText(props.consumer))
+  writeFileSync(producerFile, propertiesText(props.producer))
+  const cmd = javaCommand(ctx.mm1Dist, ctx.logConfig, file + '.log4j', 'kafka.tools.MirrorMaker', [
+    '--consumer.config', consumerFile, '--producer.config', producerFile, '--include', info.topic, '--num.streams', String(ctx.streams)
+  ])
+  return await runUntilCount(ctx, info, 'MM1', 'MirrorMaker 1', cmd, file)
+}
+
+/** Runs a mirror that never ends by itself and stops it (SIGTERM) as soon as the target holds N records. */
+async function runUntilCount (ctx: Context, info: CaseInfo, system: SystemId, name: string, cmd: { command: string, args: string[] }, file: string, fatalLog?: { file: string, pattern: RegExp }): Promise<Row> {
+  const row = emptyRow(info, system)
   const watcher = new CountWatcher(ctx.targetAdmin, info.topic, info.partitions, info.records)
   const brokerCpu0 = cpuSecondsOf(brokerPids(ctx))
-  const m = spawnMeasured('MirrorMaker 2', cmd.command, cmd.args, file)
+  const m = spawnMeasured(name, cmd.command, cmd.args, file)
   const cpuAtFirst = snapshotAtFirst(watcher, [m])
-  // A connector whose configuration Connect refuses never starts: no use waiting for the stall timeout.
-  const state = await watch(ctx, m, watcher, 'count', { file: file + '.log4j', pattern: /ERROR Failed to configure MirrorSourceConnector/ })
+  const state = await watch(ctx, m, watcher, 'count', fatalLog)
   const brokerCpu = cpuSecondsOf(brokerPids(ctx)) - brokerCpu0
   const usage = m.sampler.stop()
   const doneAt = watcher.doneAt
@@ -334,8 +356,8 @@ async function runMm2 (ctx: Context, c: Case, info: CaseInfo): Promise<Row> {
     row.complete = false
     if (row.status === 'ok') row.status = 'FAILED'
     row.status += state === 'exited'
-      ? ` (MirrorMaker 2 exited with ${m.exit?.code ?? m.exit?.signal})`
-      : state === 'stalled' ? ` (no progress for ${ctx.stallTimeoutMs / 1000} s)` : state === 'failed' ? ' (MirrorSourceConnector was refused)' : ''
+      ? ` (${name} exited with ${m.exit?.code ?? m.exit?.signal})`
+      : state === 'stalled' ? ` (no progress for ${ctx.stallTimeoutMs / 1000} s)` : state === 'failed' ? ' (its configuration was refused)' : ''
     row.errorTail = `--- stdout/stderr ---\n${tailOf(file, 20)}\n--- log4j (errors) ---\n${errorLines(file + '.log4j')}`
   }
   return row
@@ -392,6 +414,7 @@ async function runSystem (ctx: Context, system: SystemId, c: Case, info: CaseInf
   switch (system) {
     case 'PIPE': return await runPipe(ctx, c, info, spec)
     case 'MM2': return await runMm2(ctx, c, info)
+    case 'MM1': return await runMm1(ctx, c, info)
     case 'kafka-mirror source': return await runKafkaMirror(ctx, c, info, 'source')
     case 'kafka-mirror key': return await runKafkaMirror(ctx, c, info, 'key')
     case 'kafka-mirror passthrough': return await runKafkaMirror(ctx, c, info, 'passthrough')
@@ -434,7 +457,8 @@ export async function runBench (options: BenchOptions = {}): Promise<BenchResult
     logConfig: writeLogConfig(workDir), partitions: opts.partitions, replicationFactor: Math.min(3, opts.brokers),
     streams: opts.streams, stallTimeoutMs: opts.stallTimeoutMs, log, runIndex: 0
   }
-  const machine = machineInfo({ nodeBin: process.execPath, java: javaVersion(), brokerKafka: source.kafkaVersion, toolsKafka: dist.version })
+  if (opts.systems.includes('MM1')) ctx.mm1Dist = ensureKafkaDist('kafka-3.9')
+  const machine = machineInfo({ nodeBin: process.execPath, java: javaVersion(), brokerKafka: source.kafkaVersion, toolsKafka: dist.version, mm1Kafka: ctx.mm1Dist?.version })
   const cases: CaseInfo[] = []
   const rows: Row[] = []
   let latency: LatencyResult | undefined

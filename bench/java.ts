@@ -19,11 +19,28 @@ logger.clients.name = org.apache.kafka.clients
 logger.clients.level = WARN
 `
 
-/** Writes the log4j2 config every tool JVM uses: all logging into one file per run, nothing on stdout. */
-export function writeLogConfig (dir: string): string {
-  const file = join(dir, 'log4j2.properties')
-  writeFileSync(file, log4j2)
-  return file
+// Kafka 3.9 (MirrorMaker 1) still logs through reload4j, which reads log4j 1.x properties.
+const log4j1 = `log4j.rootLogger=INFO, file
+log4j.appender.file=org.apache.log4j.FileAppender
+log4j.appender.file.File=\${bench.log.file}
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.org.apache.kafka.clients=WARN
+`
+
+export interface LogConfig {
+  /** log4j2 properties, for Kafka 4.x tools. */
+  log4j2: string
+  /** log4j 1.x properties, for Kafka 3.9's MirrorMaker 1. */
+  log4j1: string
+}
+
+/** Writes the logging configs every tool JVM uses: all logging into one file per run, nothing on stdout. */
+export function writeLogConfig (dir: string): LogConfig {
+  const config = { log4j2: join(dir, 'log4j2.properties'), log4j1: join(dir, 'log4j.properties') }
+  writeFileSync(config.log4j2, log4j2)
+  writeFileSync(config.log4j1, log4j1)
+  return config
 }
 
 export interface JavaCommand {
@@ -31,13 +48,14 @@ export interface JavaCommand {
   args: string[]
 }
 
-export function javaCommand (dist: KafkaDist, logConfig: string, logFile: string, mainClass: string, args: string[]): JavaCommand {
+export function javaCommand (dist: KafkaDist, logConfig: LogConfig, logFile: string, mainClass: string, args: string[]): JavaCommand {
+  const logging = dist.flavour === 'kafka-3.9' ? `-Dlog4j.configuration=file:${logConfig.log4j1}` : `-Dlog4j2.configurationFile=${logConfig.log4j2}`
   return {
     command: javaBin(),
     args: [
       JVM_HEAP, '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:InitiatingHeapOccupancyPercent=35',
       '-XX:+ExplicitGCInvokesConcurrent', '-Djava.awt.headless=true',
-      `-Dlog4j2.configurationFile=${logConfig}`, `-Dbench.log.file=${logFile}`,
+      logging, `-Dbench.log.file=${logFile}`,
       '-cp', join(dist.libs, '*'), mainClass, ...args
     ]
   }
@@ -151,4 +169,24 @@ export function mm2Properties (o: Mm2Options): Record<string, string | number | 
 
 export function propertiesText (props: Record<string, string | number | boolean>): string {
   return Object.entries(props).map(([k, v]) => `${k} = ${String(v)}`).join('\n') + '\n'
+}
+
+export interface Mm1Options {
+  sourceBootstrap: string
+  targetBootstrap: string
+  group: string
+  compression: string
+}
+
+/**
+ * MirrorMaker 1's two property files, tuned as MirrorMaker 2 is: the same producer batching, acks
+ * and codec, the same bigger polls. MirrorMaker 1 itself sets max.in.flight.requests.per.connection=1
+ * unless told otherwise (it has no idempotence to keep order), and a careful operator of 3.9 would
+ * keep that, so it is left alone.
+ */
+export function mm1Properties (o: Mm1Options): { consumer: Record<string, string | number>, producer: Record<string, string | number> } {
+  return {
+    consumer: { 'bootstrap.servers': o.sourceBootstrap, 'group.id': o.group, 'auto.offset.reset': 'earliest', 'max.poll.records': 2000 },
+    producer: { 'bootstrap.servers': o.targetBootstrap, acks: 'all', 'linger.ms': 5, 'batch.size': 262144, 'compression.type': o.compression }
+  }
 }

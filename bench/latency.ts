@@ -193,6 +193,7 @@ export async function runLatency (ctx: Context, scale: number, systems: SystemId
   const result: LatencyResult = { recordsPerSecond: latencyWorkload.recordsPerSecond, seconds, valueBytes: latencyWorkload.valueBytes, warmupSeconds: latencyWorkload.warmupSeconds, rows: [], notes: [] }
   if (systems.includes('PIPE')) result.notes.push('PIPE: not measured (a producer and a consumer side by side copy nothing, so there is no target append time).')
   if (systems.includes('kafka-mirror key')) result.notes.push('kafka-mirror --partitioning key: not measured (ProducerPerformance writes keyless records, which key partitioning spreads over other partitions, so records cannot be paired by partition and offset).')
+  if (systems.includes('MM1')) result.notes.push('MirrorMaker 1: not measured (it does not keep partitions: keyless records go where its producer\'s partitioner puts them, so they cannot be paired by partition and offset).')
   for (const system of systems) {
     if (system !== 'MM2' && system !== 'kafka-mirror source' && system !== 'kafka-mirror passthrough') continue
     ctx.log(`W5: ${system} at ${result.recordsPerSecond} records/s for ${seconds} s`)

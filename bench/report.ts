@@ -5,7 +5,7 @@ import { availableParallelism, release } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { BenchResult, Row, SystemId } from './harness.ts'
-import { JVM_HEAP, mm2Properties } from './java.ts'
+import { JVM_HEAP, mm1Properties, mm2Properties } from './java.ts'
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -18,6 +18,8 @@ export interface MachineInfo {
   java: string
   brokerKafka: string
   toolsKafka: string
+  /** Kafka version of MirrorMaker 1's jars, when MM1 ran. */
+  mm1Kafka?: string
   platformaticKafka: string
   kafkaMirror: string
 }
@@ -30,12 +32,13 @@ function readOr (file: string, fallback = ''): string {
   }
 }
 
-export function machineInfo (o: { nodeBin: string, java: string, brokerKafka: string, toolsKafka: string }): MachineInfo {
+export function machineInfo (o: { nodeBin: string, java: string, brokerKafka: string, toolsKafka: string, mm1Kafka?: string }): MachineInfo {
   const cpuModel = /^model name\s*:\s*(.+)$/m.exec(readOr('/proc/cpuinfo'))?.[1] ?? 'unknown'
   const memKb = Number(/^MemTotal:\s+(\d+) kB/m.exec(readOr('/proc/meminfo'))?.[1] ?? NaN)
   const node = spawnSync(o.nodeBin, ['--version'], { encoding: 'utf8' }).stdout?.trim() ?? process.version
   const pkg = (file: string): string => (JSON.parse(readOr(file, '{}')) as { version?: string }).version ?? 'unknown'
   const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo, encoding: 'utf8' }).stdout?.trim()
+  const dirty = (spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: repo, encoding: 'utf8' }).stdout ?? '').trim() !== ''
   return {
     cpus: availableParallelism(),
     cpuModel,
@@ -45,8 +48,9 @@ export function machineInfo (o: { nodeBin: string, java: string, brokerKafka: st
     java: o.java,
     brokerKafka: o.brokerKafka,
     toolsKafka: o.toolsKafka,
+    mm1Kafka: o.mm1Kafka,
     platformaticKafka: pkg(join(repo, 'node_modules', '@platformatic', 'kafka', 'package.json')),
-    kafkaMirror: `${pkg(join(repo, 'package.json'))}${commit !== undefined && commit !== '' ? ` (commit ${commit} plus any uncommitted changes)` : ''}`
+    kafkaMirror: `${pkg(join(repo, 'package.json'))}${commit !== undefined && commit !== '' ? ` (commit ${commit}${dirty ? ' with uncommitted changes' : ''})` : ''}`
   }
 }
 
@@ -71,6 +75,7 @@ function table (head: string[], rows: string[][]): string {
 const systemNames: Record<SystemId, string> = {
   PIPE: 'PIPE (ProducerPerformance → target ‖ ConsumerPerformance ← source)',
   MM2: 'MirrorMaker 2 (dedicated mode, tuned)',
+  MM1: 'MirrorMaker 1 (Kafka 3.9, tuned)',
   'kafka-mirror source': 'kafka-mirror --partitioning source',
   'kafka-mirror key': 'kafka-mirror --partitioning key',
   'kafka-mirror passthrough': 'kafka-mirror --partitioning source, raw record-batch passthrough'
@@ -98,6 +103,7 @@ export function renderMarkdown (r: BenchResult): string {
     ['Node (kafka-mirror)', m.node], ['Java', m.java],
     ['Kafka brokers', `Apache Kafka ${m.brokerKafka}, KRaft, ${o.brokers} broker${o.brokers > 1 ? 's' : ''} per cluster, two clusters (source, target) on loopback, ${o.brokerHeapMb} MiB heap each`],
     ['Kafka tools and MirrorMaker 2', `kafka-tools and connect-mirror ${m.toolsKafka}`],
+    ...(m.mm1Kafka !== undefined ? [['MirrorMaker 1', `kafka.tools.MirrorMaker from kafka_2.13 ${m.mm1Kafka} (removed in Kafka 4.0)`]] : []),
     ['kafka-mirror', `${m.kafkaMirror}, @platformatic/kafka ${m.platformaticKafka}`]
   ]))
   out.push('')
@@ -110,6 +116,11 @@ export function renderMarkdown (r: BenchResult): string {
   out.push('- Source topics are pre-loaded once per workload with ProducerPerformance (keyless records); every system then copies the same N records.')
   out.push(`- **PIPE**: ProducerPerformance writing N records of the same size (and codec) into the fresh target topic (\`linger.ms=5 batch.size=262144\`) while ConsumerPerformance reads the N records of the source topic; both start together and the pair's time is the later of the two. It is the floor of "read it and write it again" with Kafka's own Java clients, not a mirror.`)
   out.push(`- **MirrorMaker 2**: \`org.apache.kafka.connect.mirror.MirrorMaker\` in dedicated mode, stopped (SIGTERM) as soon as the target topic holds N records. Each run gets a fresh source cluster alias (\`sourceN\`), hence its own Connect group and internal topics.`)
+  if (o.systems.includes('MM1')) {
+    const mm1 = mm1Properties({ sourceBootstrap: '…', targetBootstrap: '…', group: '<fresh>', compression: '<codec>' })
+    const text = (props: Record<string, string | number>): string => Object.entries(props).filter(([k]) => k !== 'bootstrap.servers').map(([k, v]) => `${k}=${String(v)}`).join(' ')
+    out.push(`- **MirrorMaker 1**: \`kafka.tools.MirrorMaker --consumer.config … --producer.config … --include <topic> --num.streams ${o.streams}\` from Kafka ${m.mm1Kafka ?? '3.9'}, as the tutorial runs it, stopped (SIGTERM) as soon as the target topic holds N records. Consumer: \`${text(mm1.consumer)}\`; producer: \`${text(mm1.producer)}\` (the same batching as MirrorMaker 2; MirrorMaker 1's own default \`max.in.flight.requests.per.connection=1\` kept). It does not keep partitions (keyless records go where the producer's partitioner puts them), so it has no W5 row.`)
+  }
   out.push(`- **kafka-mirror**: \`node bin/kafka-mirror.ts --once --num.streams ${o.streams} --partitioning source|key --status.interval.ms 0\`, a fresh consumer group each run, producer \`acks=all\` and the workload's codec, everything else default; it exits by itself at the end offsets.`)
   if (o.systems.includes('kafka-mirror passthrough')) out.push(`- **kafka-mirror passthrough**: the fast path, \`node bin/kafka-mirror.ts\` with the same flags and files and \`--partitioning source --fast.path auto\` (the kafka-mirror source row runs with \`--fast.path off\`): source record batches go to the same target partitions without being decoded (producer id, epoch, sequence and CRC rewritten; compressed batches stay compressed). MB in its own summary are bytes of batches as sent, not of values.`)
   out.push(`- Every JVM (tools, MirrorMaker 2) runs with \`${JVM_HEAP}\` and kafka-run-class.sh's default G1 flags, logging into a file.`)
@@ -154,6 +165,7 @@ export function renderMarkdown (r: BenchResult): string {
   for (const c of r.cases) {
     const by = (s: SystemId): Row | undefined => r.rows.find(x => x.caseId === c.id && x.system === s)
     const mm2 = by('MM2')
+    const mm1 = by('MM1')
     const pipe = by('PIPE')
     for (const s of ['kafka-mirror source', 'kafka-mirror key', 'kafka-mirror passthrough'] as const) {
       const km = by(s)
@@ -164,13 +176,16 @@ export function renderMarkdown (r: BenchResult): string {
         ratio(cell(km, x => x.copyRecordsPerSecond), cell(mm2, x => x.copyRecordsPerSecond)),
         ratio(cell(km, x => x.recordsPerSecond), cell(pipe, x => x.recordsPerSecond)),
         ratio(cell(km, x => x.copyRecordsPerSecond), cell(pipe, x => x.copyRecordsPerSecond)),
+        ratio(cell(km, x => x.copyRecordsPerSecond), cell(mm1, x => x.copyRecordsPerSecond)),
         ratio(cell(km, x => x.cpuSecondsPerGb), cell(mm2, x => x.cpuSecondsPerGb)),
         ratio(cell(km, x => x.copyCpuSecondsPerGb), cell(mm2, x => x.copyCpuSecondsPerGb)),
         ratio(cell(km, x => x.peakRssBytes), cell(mm2, x => x.peakRssBytes))
       ])
     }
   }
-  out.push(table(['Case', 'kafka-mirror partitioning', 'records/s ÷ MM2 (wall)', 'records/s ÷ MM2 (copy)', 'records/s ÷ PIPE (wall)', 'records/s ÷ PIPE (copy)', 'CPU s/GB ÷ MM2 (wall)', 'CPU s/GB ÷ MM2 (copy)', 'Peak RSS ÷ MM2'], ratioRows))
+  out.push(table(['Case', 'kafka-mirror partitioning', 'records/s ÷ MM2 (wall)', 'records/s ÷ MM2 (copy)', 'records/s ÷ PIPE (wall)', 'records/s ÷ PIPE (copy)', 'records/s ÷ MM1 (copy)', 'CPU s/GB ÷ MM2 (wall)', 'CPU s/GB ÷ MM2 (copy)', 'Peak RSS ÷ MM2'], ratioRows))
+  out.push('')
+  out.push(...goalsSection(r))
   out.push('')
   out.push('## W5: latency at a fixed rate')
   out.push('')
@@ -199,4 +214,41 @@ export function renderMarkdown (r: BenchResult): string {
   }
   out.push('')
   return out.join('\n')
+}
+
+/** Issue 5's goals, each checked against this run's own baselines. */
+function goalsSection (r: BenchResult): string[] {
+  const row = (caseId: string, s: SystemId): Row | undefined => r.rows.find(x => x.caseId === caseId && x.system === s)
+  const lines: string[][] = []
+  const speed = (goal: string, caseId: string, s: SystemId, base: SystemId, min: number): void => {
+    const km = row(caseId, s)
+    const b = row(caseId, base)
+    if (km === undefined || b === undefined) return
+    const copy = cell(km, x => x.copyRecordsPerSecond) / cell(b, x => x.copyRecordsPerSecond)
+    const wall = cell(km, x => x.recordsPerSecond) / cell(b, x => x.recordsPerSecond)
+    lines.push([goal, Number.isFinite(copy) ? `${copy.toFixed(2)}×` : '–', Number.isFinite(wall) ? `${wall.toFixed(2)}×` : '–', !Number.isFinite(copy) ? 'not measured' : copy >= min ? 'met' : 'NOT met'])
+  }
+  const atMost = (goal: string, s: SystemId, pick: (x: Row) => number, max: number): void => {
+    const ratios = r.cases.map(c => cell(row(c.id, s), pick) / cell(row(c.id, 'MM2'), pick)).filter(Number.isFinite)
+    if (ratios.length === 0) return
+    const worst = Math.max(...ratios)
+    lines.push([goal, `${Math.min(...ratios).toFixed(2)}× to ${worst.toFixed(2)}× over ${ratios.length} cases`, '', worst <= max ? 'met' : 'NOT met'])
+  }
+  speed('W2 passthrough ≥ 0.85× PIPE', 'W2', 'kafka-mirror passthrough', 'PIPE', 0.85)
+  speed('W2 passthrough ≥ 1.5× MM2', 'W2', 'kafka-mirror passthrough', 'MM2', 1.5)
+  speed('W3-lz4 passthrough ≥ 2× MM2', 'W3-lz4', 'kafka-mirror passthrough', 'MM2', 2)
+  speed('W3-zstd passthrough ≥ 2× MM2', 'W3-zstd', 'kafka-mirror passthrough', 'MM2', 2)
+  speed('W1 decode path (source) ≥ 1.0× MM2', 'W1', 'kafka-mirror source', 'MM2', 1)
+  speed('W1 decode path (key) ≥ 1.0× MM2', 'W1', 'kafka-mirror key', 'MM2', 1)
+  for (const s of ['kafka-mirror passthrough', 'kafka-mirror source'] as const) {
+    atMost(`Peak RSS ≤ 0.25× MM2 (${s.replace('kafka-mirror ', '')})`, s, x => x.peakRssBytes, 0.25)
+    atMost(`CPU s/GB (copy) ≤ 0.35× MM2 (${s.replace('kafka-mirror ', '')})`, s, x => x.copyCpuSecondsPerGb, 0.35)
+  }
+  for (const l of r.latency?.rows ?? []) {
+    if (l.system === 'MM2' || l.status !== 'ok') continue
+    lines.push([`W5 p99 < 50 ms (${l.system.replace('kafka-mirror ', '')})`, `${num(l.p99Ms)} ms`, '', l.p99Ms < 50 ? 'met' : 'NOT met'])
+  }
+  if (lines.length === 0) return []
+  return ['## Goals (issue 5)', '', 'Throughput goals compare the copy phase (start-up left out); the wall ratio is shown beside it.', '',
+    table(['Goal', 'Measured (copy)', 'Measured (wall)', 'Verdict'], lines)]
 }

@@ -14,7 +14,7 @@ const usage = `Usage: npm run bench -- [options]
                           W3 5 M per codec, W4 1 M records; W5 produces for 600 s × scale, 15..300 s)
   --workloads W1,W2,...   which workloads (default W1,W2,W3,W4,W5)
   --brokers 1|3           brokers per cluster (default 1)
-  --systems a,b           PIPE, MM2, kafka-mirror-source, kafka-mirror-key, kafka-mirror-passthrough
+  --systems a,b           PIPE, MM2, MM1, kafka-mirror-source, kafka-mirror-key, kafka-mirror-passthrough
                           (default all)
   --partitions <n>        partitions of every topic (default 4)
   --out <file>            results file (default bench/results/<YYYY-MM-DD>.md)

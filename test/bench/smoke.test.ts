@@ -1,14 +1,14 @@
 // Keeps the benchmark harness (npm run bench) from rotting: one tiny run of W2 against clusters of its
 // own, checking that the harness works, not the numbers. MirrorMaker 2's Connect start-up and stop
 // add about 15 s and push the test past a minute on a busy 2-core machine, so it is left out unless
-// KAFKA_MIRROR_BENCH_SMOKE_MM2=1.
+// KAFKA_MIRROR_BENCH_SMOKE_MM2=1. MirrorMaker 1 (Kafka 3.9) starts in a few seconds and stays in.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { SystemId } from '../../bench/harness.ts'
 import { runBench } from '../../bench/run.ts'
 
 const withMm2 = process.env.KAFKA_MIRROR_BENCH_SMOKE_MM2 === '1'
-const systems: SystemId[] = withMm2 ? ['PIPE', 'MM2', 'kafka-mirror source', 'kafka-mirror key'] : ['PIPE', 'kafka-mirror source', 'kafka-mirror key']
+const systems: SystemId[] = ['PIPE', ...(withMm2 ? ['MM2' as const] : []), 'MM1', 'kafka-mirror source', 'kafka-mirror key', 'kafka-mirror passthrough']
 
 test(`npm run bench at a tiny scale measures ${systems.join(', ')} and finds all N records on each target`, { timeout: 240_000 }, async () => {
   // Given 2,500 records of 1 KiB (W2 at --scale 0.0005)
@@ -27,7 +27,7 @@ test(`npm run bench at a tiny scale measures ${systems.join(', ')} and finds all
     assert.ok(row.peakRssBytes > 10 * 2 ** 20, why)
   }
   // And the Markdown has the workload's table and the ratios
-  for (const name of ['PIPE (', ...(withMm2 ? ['MirrorMaker 2 ('] : []), 'kafka-mirror --partitioning source', 'kafka-mirror --partitioning key']) {
+  for (const name of ['PIPE (', ...(withMm2 ? ['MirrorMaker 2 ('] : []), 'MirrorMaker 1 (', 'kafka-mirror --partitioning source', 'kafka-mirror --partitioning key', 'kafka-mirror --partitioning source, raw']) {
     assert.match(result.markdown, new RegExp(`\\| ${name.replace(/[()]/g, '\\$&')}[^|]*\\| ok \\| 2,500 \\|`))
   }
   assert.match(result.markdown, /## Ratios[\s\S]*\| W2 \| source \| [^\n]*\d\.\d\d×/)
