@@ -30,9 +30,11 @@ export function uniqueName (prefix = 'topic'): string {
   return `${prefix}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`
 }
 
-/** Creates a topic with a unique name and deletes it after the test file. */
-export async function createTestTopic (bootstrap: string, options: { prefix?: string, partitions?: number, replicas?: number, configs?: Record<string, string> } = {}): Promise<string> {
-  const topic = uniqueName(options.prefix)
+interface TopicOptions { prefix?: string, name?: string, partitions?: number, replicas?: number, configs?: Record<string, string> }
+
+/** Creates a topic with a unique name (or `name`); tests never share topics. */
+export async function createTestTopic (bootstrap: string, options: TopicOptions = {}): Promise<string> {
+  const topic = options.name ?? uniqueName(options.prefix)
   const admin = new Admin({ clientId: 'test-helper', bootstrapBrokers: bootstrap.split(',') })
   try {
     await admin.createTopics({
@@ -44,6 +46,13 @@ export async function createTestTopic (bootstrap: string, options: { prefix?: st
   } finally {
     await admin.close()
   }
+  return topic
+}
+
+/** The same new topic on the source and the target, as the fast path wants it (partitions kept). */
+export async function createTopicPair (source: string, target: string, options: Omit<TopicOptions, 'name'> = {}): Promise<string> {
+  const topic = await createTestTopic(source, options)
+  await createTestTopic(target, { ...options, name: topic })
   return topic
 }
 

@@ -6,6 +6,7 @@ import { createLogger } from '../../src/log.ts'
 import { createTestTopic, testClusters, topicRecordCount, uniqueName, waitForRecords } from '../helpers/clusters.ts'
 import { kcatConsume } from '../helpers/kcat.ts'
 import { assertMirrored, makeRecords, produceRecords, writeTutorialConfigs } from '../helpers/records.ts'
+import { assertGroupShared } from '../helpers/mirrors.ts'
 
 function mirrorFor (source: string, target: string, flags: Array<[string, string]>, extra: Parameters<typeof writeTutorialConfigs>[2] = {}): Mirror {
   const files = writeTutorialConfigs(source, target, extra)
@@ -129,22 +130,6 @@ test('two mirror processes in one group share the partitions through the group p
   const files = writeTutorialConfigs(source, target)
   const flags: Array<[string, string]> = [['consumer.config', files.consumer], ['producer.config', files.producer], ['whitelist', topic], ['status.interval.ms', '0'], ['offset.commit.interval.ms', '1000']]
   // Given two mirrors with the same group.id, both running
-  const one = new Mirror(loadMirrorConfig(flags).settings)
-  const two = new Mirror(loadMirrorConfig(flags).settings)
-  await one.start()
-  await two.start()
-  try {
-    // When records are written
-    const records = makeRecords(3000, { keys: 24 })
-    await produceRecords(source, topic, records)
-    await waitForRecords(target, topic, records.length)
-    const [a, b] = [await one.stop(), await two.stop()]
-    // Then both took a share, and together they copied each record once
-    assert.ok(a.records > 0 && b.records > 0, `shares: ${a.records} and ${b.records}`)
-    assert.equal(a.records + b.records, records.length)
-    assertMirrored(records, await kcatConsume(target, topic))
-  } finally {
-    await one.stop().catch(() => {})
-    await two.stop().catch(() => {})
-  }
+  // When records are written, then both take a share and together copy each record once
+  await assertGroupShared(new Mirror(loadMirrorConfig(flags).settings), new Mirror(loadMirrorConfig(flags).settings), target, topic, async records => { await produceRecords(source, topic, records) })
 })

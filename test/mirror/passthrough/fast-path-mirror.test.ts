@@ -3,30 +3,18 @@
 // with partition numbers kept. Skipped until mirror.ts runs PassthroughWorker (the fast.path flag).
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { Admin, Producer } from '@platformatic/kafka'
+import { Producer } from '@platformatic/kafka'
 import { loadMirrorConfig, mirrorFlags } from '../../../src/config/mirror-config.ts'
 import { createLogger } from '../../../src/log.ts'
 import { Mirror } from '../../../src/mirror/mirror.ts'
-import { testClusters, uniqueName, waitForRecords } from '../../helpers/clusters.ts'
+import { createTopicPair, testClusters, waitForRecords } from '../../helpers/clusters.ts'
 import { kcatConsume } from '../../helpers/kcat.ts'
 import { assertMirrored, makeRecords, writeTutorialConfigs, type TestRecord } from '../../helpers/records.ts'
+import { assertGroupShared } from '../../helpers/mirrors.ts'
 
 const integrated = mirrorFlags.get('fast.path') !== undefined
 const skip = integrated ? false : 'the Mirror has no --fast.path yet'
 const logger = process.env.KAFKA_MIRROR_TEST_LOG !== undefined ? createLogger({ level: process.env.KAFKA_MIRROR_TEST_LOG }) : undefined
-
-async function topicPair (source: string, target: string, partitions: number): Promise<string> {
-  const topic = uniqueName('fastpath')
-  for (const bootstrap of [source, target]) {
-    const admin = new Admin({ clientId: 'test-helper', bootstrapBrokers: bootstrap.split(',') })
-    try {
-      await admin.createTopics({ topics: [topic], partitions, replicas: 2 })
-    } finally {
-      await admin.close()
-    }
-  }
-  return topic
-}
 
 async function produce (bootstrap: string, topic: string, records: TestRecord[], compression: 'lz4' | 'zstd' | 'none'): Promise<void> {
   const producer = new Producer({ clientId: 'test-producer', bootstrapBrokers: bootstrap.split(','), idempotent: true, compression })
@@ -48,7 +36,7 @@ function flagsFor (files: { consumer: string, producer: string }, topic: string,
 
 test('--once on the fast path copies every record once into the same partitions, lz4 batches still lz4', { skip }, async () => {
   const { source, target } = await testClusters()
-  const topic = await topicPair(source, target, 4)
+  const topic = await createTopicPair(source, target, { prefix: 'fastpath', partitions: 4, replicas: 2 })
   const records = makeRecords(4000, { keys: 40, valueBytes: 200, tombstones: true })
   await produce(source, topic, records, 'lz4')
   const files = writeTutorialConfigs(source, target, { producer: { 'compression.type': 'lz4' } })
@@ -64,7 +52,7 @@ test('--once on the fast path copies every record once into the same partitions,
 
 test('on the fast path a stop and a restart with the same group copy nothing twice and lose nothing', { skip }, async () => {
   const { source, target } = await testClusters()
-  const topic = await topicPair(source, target, 3)
+  const topic = await createTopicPair(source, target, { prefix: 'fastpath', partitions: 3, replicas: 2 })
   const files = writeTutorialConfigs(source, target, { producer: { 'compression.type': 'zstd' } })
   const all = makeRecords(3000, { keys: 30 })
   await produce(source, topic, all.slice(0, 1500), 'zstd')
@@ -82,22 +70,9 @@ test('on the fast path a stop and a restart with the same group copy nothing twi
 
 test('two mirror processes on the fast path share the partitions and copy each record once', { skip }, async () => {
   const { source, target } = await testClusters()
-  const topic = await topicPair(source, target, 6)
+  const topic = await createTopicPair(source, target, { prefix: 'fastpath', partitions: 6, replicas: 2 })
   const files = writeTutorialConfigs(source, target)
   const one = new Mirror({ ...loadMirrorConfig(flagsFor(files, topic)).settings, logger })
   const two = new Mirror({ ...loadMirrorConfig(flagsFor(files, topic)).settings, logger })
-  await one.start()
-  await two.start()
-  try {
-    const records = makeRecords(3000, { keys: 24 })
-    await produce(source, topic, records, 'none')
-    await waitForRecords(target, topic, records.length)
-    const [a, b] = [await one.stop(), await two.stop()]
-    assert.ok(a.records > 0 && b.records > 0, `shares: ${a.records} and ${b.records}`)
-    assert.equal(a.records + b.records, records.length)
-    assertMirrored(records, await kcatConsume(target, topic))
-  } finally {
-    await one.stop().catch(() => {})
-    await two.stop().catch(() => {})
-  }
+  await assertGroupShared(one, two, target, topic, async records => { await produce(source, topic, records, 'none') })
 })

@@ -12,7 +12,7 @@ import { passthroughOnce } from '../../../src/mirror/passthrough/once.ts'
 import { PassthroughWorker, type PassthroughHost } from '../../../src/mirror/passthrough/worker.ts'
 import { DataLossError } from '../../../src/errors.ts'
 import { silentLogger } from '../../../src/log.ts'
-import { testClusters, uniqueName, waitForRecords } from '../../helpers/clusters.ts'
+import { createTopicPair, testClusters, uniqueName, waitForRecords } from '../../helpers/clusters.ts'
 import { kcatConsume, type KcatRecord } from '../../helpers/kcat.ts'
 import { assertMirrored, makeRecords, writeTutorialConfigs, type TestRecord } from '../../helpers/records.ts'
 
@@ -23,20 +23,6 @@ const logger = process.env.KAFKA_MIRROR_TEST_LOG !== undefined ? createLogger({ 
 function settingsFor (source: string, target: string, extra: Parameters<typeof writeTutorialConfigs>[2] = {}): MirrorSettings {
   const files = writeTutorialConfigs(source, target, extra)
   return loadMirrorConfig([['consumer.config', files.consumer], ['producer.config', files.producer], ['whitelist', 'unused'], ['partitioning', 'source'], ['num.streams', '2']]).settings
-}
-
-/** The same topic on both clusters: `partitions` on the source, as many on the target. */
-async function createTopicPair (source: string, target: string, partitions: number): Promise<string> {
-  const topic = uniqueName('passthrough')
-  for (const bootstrap of [source, target]) {
-    const admin = new Admin({ clientId: 'test-helper', bootstrapBrokers: bootstrap.split(',') })
-    try {
-      await admin.createTopics({ topics: [topic], partitions, replicas: 2 })
-    } finally {
-      await admin.close()
-    }
-  }
-  return topic
 }
 
 function toMessages (topic: string, records: TestRecord[]): Array<{ topic: string, key?: Buffer, value?: Buffer, headers: Map<Buffer, Buffer>, timestamp: bigint }> {
@@ -94,7 +80,7 @@ test('uncompressed, lz4 and zstd producer batches are copied as they are: same p
   const cases: Array<{ codec: Codec, topic: string, records: TestRecord[] }> = []
   for (const codec of ['none', 'lz4', 'zstd'] as const) {
     // Given a topic of 3 partitions holding keyed records with headers and tombstones, in batches compressed with codec
-    const topic = await createTopicPair(source, target, 3)
+    const topic = await createTopicPair(source, target, { prefix: 'passthrough', partitions: 3, replicas: 2 })
     const records = makeRecords(3000, { keys: 30, valueBytes: 300, tombstones: true })
     await produce(source, topic, records, codec)
     cases.push({ codec, topic, records })
@@ -122,7 +108,7 @@ test('uncompressed, lz4 and zstd producer batches are copied as they are: same p
 test('read_committed copies committed transactions only; markers and aborted batches never reach the target', async () => {
   const { source, target } = await testClusters()
   // Given a topic with a committed, an aborted and another committed transaction, and plain records between them
-  const topic = await createTopicPair(source, target, 2)
+  const topic = await createTopicPair(source, target, { prefix: 'passthrough', partitions: 2, replicas: 2 })
   const all = makeRecords(1200, { keys: 12, valueBytes: 120 })
   const [first, aborted, plain, last] = [all.slice(0, 400), all.slice(400, 700), all.slice(700, 900), all.slice(900)]
   const producer = new Producer({ clientId: 'test-tx', bootstrapBrokers: source.split(','), idempotent: true, transactionalId: uniqueName('tx'), compression: 'lz4' })
@@ -174,7 +160,7 @@ test('read_committed copies committed transactions only; markers and aborted bat
 test('a committed offset in the middle of a batch: the records before it are never sent again', async () => {
   const { source, target } = await testClusters()
   // Given one partition of 500 records in zstd batches of 250, and the group's offset committed at 130
-  const topic = await createTopicPair(source, target, 1)
+  const topic = await createTopicPair(source, target, { prefix: 'passthrough', partitions: 1, replicas: 2 })
   const records = makeRecords(500, { keys: 5, valueBytes: 80 })
   await produce(source, topic, records, 'zstd', 250)
   const settings = settingsFor(source, target)
@@ -197,7 +183,7 @@ test('a committed offset in the middle of a batch: the records before it are nev
 test('records deleted from the source before they were copied are reported, never skipped silently', async () => {
   const { source, target } = await testClusters()
   // Given a partition whose first 100 of 300 records were deleted (retention) after the group committed offset 50
-  const topic = await createTopicPair(source, target, 1)
+  const topic = await createTopicPair(source, target, { prefix: 'passthrough', partitions: 1, replicas: 2 })
   await produce(source, topic, makeRecords(300, { keys: 3 }), 'lz4', 100)
   const settings = settingsFor(source, target)
   const admin = new Admin({ clientId: 'test-helper', bootstrapBrokers: source.split(',') })
@@ -219,7 +205,7 @@ test('records deleted from the source before they were copied are reported, neve
 
 test('a second member joining the group takes over partitions while records flow: nothing is lost', async () => {
   const { source, target } = await testClusters()
-  const topic = await createTopicPair(source, target, 6)
+  const topic = await createTopicPair(source, target, { prefix: 'passthrough', partitions: 6, replicas: 2 })
   const settings = settingsFor(source, target)
   let delivered = 0
   const fatal: unknown[] = []
