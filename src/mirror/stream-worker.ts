@@ -13,12 +13,14 @@
 //   offsets, and what this worker took already is not taken twice;
 // - records gone from the source before they were copied: reported, never skipped silently.
 import { Consumer, type Message, type MessagesStream } from '@platformatic/kafka'
+import { tracingChannel } from 'node:diagnostics_channel'
 import type { Logger } from '../log.ts'
 import { baseClientOptions } from '../kafka/client-options.ts'
 import { isFatalKafkaError } from '../kafka/retriable.ts'
 import type { SourceSettings } from '../config/mirror-config.ts'
 import { DataLossError, describeCause } from '../errors.ts'
 import { OffsetCommitter, partitionKey, type CommittableOffset } from './offset-committer.ts'
+import { Fifo } from './fifo.ts'
 
 export type { CommittableOffset }
 export { partitionKey }
@@ -55,10 +57,31 @@ export interface WorkerHost {
 }
 
 
+/**
+ * What a fetched record costs in memory beyond its bytes: the message object, its Buffers, headers
+ * Map, bigints and the client's bound commit function (about 750 B, measured in a heap snapshot).
+ * Counted against buffer.memory so that 100 B records do not buffer eight times what it allows.
+ */
+const RECORD_OVERHEAD_BYTES = 768
+
 export function recordBytes (message: Message): number {
   let bytes = (message.key?.length ?? 0) + (message.value?.length ?? 0)
   for (const [k, v] of message.headerEntries) bytes += (k?.length ?? 0) + (v?.length ?? 0)
   return bytes
+}
+
+/** What the client's stream asks of Consumer.listCommittedOffsets. */
+interface CommittedOffsetsRequest {
+  topics: Array<{ topic: string, partitions: number[] }>
+}
+
+/** The parts of a Consumer.fetch call and its answer that #guardStaleFetchAnswers reads. */
+interface FetchCall {
+  connectionPool?: unknown
+  topics: Array<{ topicId: string, partitions: Array<{ partition: number, fetchOffset: bigint }> }>
+}
+interface FetchAnswer {
+  responses: Array<{ topicId: string, partitions: Array<{ partitionIndex: number, records?: unknown[] | null }> }>
 }
 
 interface FetchStream {
@@ -73,7 +96,7 @@ export class StreamWorker {
   #source: SourceSettings
   #log: Logger
   #streams: FetchStream[] = []
-  #pending: Message[] = []
+  #pending = new Fifo<Message>()
   #pendingBytes = 0
   #maxPendingBytes: number
   #maxBatchBytes: number
@@ -130,6 +153,8 @@ export class StreamWorker {
       isolationLevel: source.readCommitted ? 1 : 0
     })
     this.#offsets = new OffsetCommitter(this.consumer)
+    this.#guardCommittedOffsets()
+    this.#guardStaleFetchAnswers()
     // Before partitions move to another member, hand over what the target already has.
     this.consumer.on('consumer:group:rebalance', () => {
       this.#log.debug({ memberId: this.consumer.memberId }, 'group rebalance')
@@ -139,6 +164,132 @@ export class StreamWorker {
     this.consumer.on('consumer:heartbeat:end', () => { this.#heardFromGroup() })
     // A failed rejoin (the coordinator down, say) leaves the member outside the group: join again.
     this.consumer.on('error', (error: unknown) => { this.#onConsumerError(error) })
+    if (process.env.KAFKA_MIRROR_TRACE_GROUP === '1') this.#traceGroup()
+  }
+
+  // TEMPORARY (R7 investigation): group requests of this consumer and who starts joins.
+  #traceGroup (): void {
+    const names: Record<number, string> = { 1: 'Fetch', 2: 'ListOffsets', 8: 'OffsetCommit', 9: 'OffsetFetch', 10: 'FindCoordinator', 11: 'JoinGroup', 12: 'Heartbeat', 13: 'LeaveGroup', 14: 'SyncGroup' }
+    const consumer = this.consumer as unknown as { instanceId: number, generationId: number, memberId: string | null, joinGroup: (...args: unknown[]) => unknown }
+    const mine = (ctx: any): boolean => ctx?.connection?.ownerId === consumer.instanceId && names[ctx.apiKey] !== undefined
+    const t = (msg: string, fields: Record<string, unknown> = {}): void => { this.#log.debug({ gen: consumer.generationId, member: consumer.memberId?.slice(-8), ...fields }, `TRACE ${msg}`) }
+    const stack = (): string => (new Error().stack ?? '').split('\n').slice(2, 14).map(l => l.trim().replace(/^at /, '').replace(/\(?file:.*\/(?:dist|src)\//, '(').replace(/\)$/, '')).join(' < ')
+    const api = tracingChannel('plt:kafka:connections:api')
+    api.subscribe({
+      start: (ctx: any) => { if (mine(ctx)) { ctx.tStart = Date.now(); if (ctx.apiKey !== 1) t(`send ${names[ctx.apiKey]}`, { corr: ctx.correlationId }) } },
+      end: () => {},
+      asyncStart: (ctx: any) => {
+        if (!mine(ctx)) return
+        const ms = Date.now() - (ctx.tStart ?? Date.now())
+        if (ctx.apiKey === 1 && ctx.error === undefined && ms < 2000) return
+        const r = ctx.result
+        t(`recv ${names[ctx.apiKey]}`, { corr: ctx.correlationId, ms, err: ctx.error !== undefined ? describeCause(ctx.error) : undefined, code: r?.errorCode, rgen: r?.generationId, leader: typeof r?.leader === 'string' ? r.leader.slice(-8) : undefined })
+      },
+      asyncEnd: () => {},
+      error: (ctx: any) => { if (mine(ctx)) t(`error ${names[ctx.apiKey]}`, { corr: ctx.correlationId, ms: Date.now() - (ctx.tStart ?? Date.now()), err: describeCause(ctx.error) }) }
+    } as any)
+    const group = tracingChannel('plt:kafka:consumer:group')
+    group.subscribe({
+      start: (ctx: any) => { if (ctx?.client === this.consumer && ctx.operation !== 'findGroupCoordinator') t(`op ${String(ctx.operation)}`, { stack: stack() }) },
+      end: () => {}, asyncStart: () => {}, asyncEnd: () => {}, error: () => {}
+    } as any)
+    const commits = tracingChannel('plt:kafka:consumer:commits')
+    commits.subscribe({
+      start: (ctx: any) => { if (ctx?.client === this.consumer) t('commit start', { offsets: ctx.options?.offsets?.map((o: any) => `${o.partition}=${o.offset}`).join(',') }) },
+      end: () => {}, asyncStart: (ctx: any) => { if (ctx?.client === this.consumer) t('commit done', { err: ctx.error !== undefined ? describeCause(ctx.error) : undefined }) }, asyncEnd: () => {}, error: (ctx: any) => { if (ctx?.client === this.consumer) t('commit error', { err: describeCause(ctx.error) }) }
+    } as any)
+    const originalJoin = consumer.joinGroup.bind(this.consumer)
+    consumer.joinGroup = (...args: unknown[]) => { t('public joinGroup', { keys: Object.keys((args[0] ?? {}) as object).join(','), stack: stack() }); return originalJoin(...args) }
+    this.consumer.on('consumer:heartbeat:error', (p: any) => { t('heartbeat error', { err: describeCause(p?.error) }) })
+    this.consumer.on('consumer:rejoin', () => { t('rejoin (heartbeat path) done') })
+    this.consumer.on('client:performWithRetry:retry', (op: unknown, attempt: unknown) => { t('retry', { op, attempt }) })
+  }
+
+  /**
+   * Where a fetch stream starts a partition the group never committed. After a join the client's
+   * stream reads the group's committed offsets, and for a partition without one it keeps the
+   * position it had reached itself (@platformatic/kafka 2.12, MessagesStream #assignOffsets), and
+   * reports that position as where the group left off. This worker drops what it had fetched when
+   * it missed a generation, so that position is past records nobody copied: seen as records lost
+   * after a network cut early in a copy, before the first commit of some partitions. So the
+   * stream's read of the committed offsets is answered here with the offset auto.offset.reset
+   * names (the log start for earliest, the end for latest) where the group has none, as a new
+   * member would start; with auto.offset.reset none the client's own answer stays.
+   */
+  #guardCommittedOffsets (): void {
+    const fallback = this.#source.autoOffsetReset
+    if (fallback === 'none') return
+    const consumer = this.consumer as unknown as { listCommittedOffsets: (options: CommittedOffsetsRequest, callback?: (error: Error | null, offsets?: Map<string, bigint[]>) => void) => unknown }
+    const original = consumer.listCommittedOffsets.bind(this.consumer) as (options: CommittedOffsetsRequest) => Promise<Map<string, bigint[]>>
+    const answer = async (options: CommittedOffsetsRequest): Promise<Map<string, bigint[]>> => {
+      const committed = await original(options)
+      const missing = new Map<string, number[]>()
+      for (const { topic, partitions } of options.topics) {
+        const offsets = committed.get(topic)
+        for (const partition of partitions) {
+          const offset = offsets?.[partition]
+          if (offset === undefined || offset < 0n) missing.set(topic, [...(missing.get(topic) ?? []), partition])
+        }
+      }
+      if (missing.size === 0) return committed
+      const starts = await this.consumer.listOffsets({ topics: [...missing.keys()], partitions: Object.fromEntries(missing), timestamp: fallback === 'latest' ? -1n : -2n })
+      for (const [topic, partitions] of missing) {
+        let offsets = committed.get(topic)
+        if (offsets === undefined) committed.set(topic, offsets = [])
+        for (const partition of partitions) {
+          const offset = starts.get(topic)?.[partition]
+          if (offset === undefined || offset < 0n) throw new Error(`no ${fallback} offset for ${topic}-${partition}`)
+          offsets[partition] = offset
+        }
+      }
+      this.#log.debug({ partitions: [...missing].map(([t, ps]) => ps.map(p => `${t}-${p}`).join(',')).join(','), from: fallback }, 'the group has no committed offset for partitions: reading them from auto.offset.reset')
+      return committed
+    }
+    consumer.listCommittedOffsets = (options, callback) => {
+      const result = answer(options)
+      if (callback === undefined) return result
+      result.then(offsets => { callback(null, offsets) }, (error: Error) => { callback(error) })
+      return undefined
+    }
+  }
+
+  /**
+   * Drops fetch answers that are stale: a fetch asked for a partition from one offset, and before
+   * its answer came the stream's position for the partition was moved (a join or a read again from
+   * the committed offsets). The client applies such an answer anyway, which moves the position
+   * past records nobody copied (@platformatic/kafka 2.12, MessagesStream #fetch/#pushRecords); a
+   * dropped answer leaves the position where it was put, and the stream fetches from it next.
+   */
+  #guardStaleFetchAnswers (): void {
+    const consumer = this.consumer as unknown as { fetch: (options: FetchCall, callback?: (error: Error | null, response?: FetchAnswer) => void) => unknown }
+    const original = consumer.fetch.bind(this.consumer)
+    consumer.fetch = (options, callback) => {
+      const stream = this.#streams.find(s => s.stream.connections === options.connectionPool)?.stream
+      if (callback === undefined || stream === undefined) return original(options, callback)
+      const asked = new Map<string, bigint>()
+      for (const t of options.topics) for (const p of t.partitions) asked.set(`${t.topicId}:${p.partition}`, p.fetchOffset)
+      return original(options, (error, response) => {
+        if (error === null && response !== undefined) this.#dropStale(stream, asked, response)
+        callback(error, response)
+      })
+    }
+  }
+
+  #dropStale (stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>, asked: Map<string, bigint>, response: FetchAnswer): void {
+    const names = new Map<string, string>()
+    for (const [name, t] of this.consumer.currentMetadata?.topics ?? new Map()) names.set(t.id, name)
+    for (const t of response.responses) {
+      const name = names.get(t.topicId)
+      if (name === undefined) continue
+      for (const p of t.partitions) {
+        if (p.records === undefined || p.records === null || p.records.length === 0) continue
+        const from = asked.get(`${t.topicId}:${p.partitionIndex}`)
+        const now = stream.offsetsToFetch.get(partitionKey(name, p.partitionIndex))
+        if (from === undefined || now === from) continue
+        this.#log.debug({ topic: name, partition: p.partitionIndex, askedFrom: String(from), positionNow: String(now) }, 'dropped a stale fetch answer: the position moved while it was under way')
+        p.records = undefined
+      }
+    }
   }
 
   /** Subscribes to more topics; the group rebalances to include them. */
@@ -190,10 +341,10 @@ export class StreamWorker {
     this.#suspects.clear()
     if (lost.length > 0) {
       const lostSet = new Set(lost)
-      const keep = this.#pending.filter(m => !lostSet.has(partitionKey(m.topic, m.partition)))
-      const dropped = this.#pending.length - keep.length
-      this.#pending = keep
-      this.#pendingBytes = keep.reduce((sum, m) => sum + recordBytes(m), 0)
+      const before = this.#pending.length
+      const keep = this.#pending.retain(m => !lostSet.has(partitionKey(m.topic, m.partition)))
+      const dropped = before - keep.length
+      this.#pendingBytes = keep.reduce((sum, m) => sum + recordBytes(m) + RECORD_OVERHEAD_BYTES, 0)
       // Dropped records free the buffer as sent ones do: a paused stream must fetch again.
       this.#resumeIfDrained()
       for (const k of lost) {
@@ -283,7 +434,7 @@ export class StreamWorker {
     this.#nextOffset.set(key, message.offset + 1n)
     if (!this.#host.accept(message)) return
     this.#pending.push(message)
-    this.#pendingBytes += recordBytes(message)
+    this.#pendingBytes += recordBytes(message) + RECORD_OVERHEAD_BYTES
     if (this.#pendingBytes >= this.#maxPendingBytes && !this.#paused) {
       this.#paused = true
       for (const s of this.#streams) s.stream.pause()
@@ -318,12 +469,12 @@ export class StreamWorker {
   #sendNext (): void {
     const messages: Message[] = []
     let bytes = 0
-    while (this.#pending.length > 0 && (messages.length === 0 || bytes + recordBytes(this.#pending[0]) <= this.#maxBatchBytes)) {
+    while (this.#pending.length > 0 && (messages.length === 0 || bytes + recordBytes(this.#pending.peek()!) <= this.#maxBatchBytes)) {
       const m = this.#pending.shift()!
       bytes += recordBytes(m)
       messages.push(m)
     }
-    this.#pendingBytes -= bytes
+    this.#pendingBytes -= bytes + messages.length * RECORD_OVERHEAD_BYTES
     this.#resumeIfDrained()
     const epoch = this.#membershipEpoch
     this.#sending = this.#host.send({ messages, bytes }).then(() => {

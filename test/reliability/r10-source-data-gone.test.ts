@@ -86,29 +86,34 @@ test('R10b: the topic is deleted and created again under a running mirror: stop 
     await produceRecords(source, topic, makeRecords(1000, { keys: 20 }))
     const files = faultConfigs(source, target)
     const mirror = startMirror([...mirrorArgs(files, topic, ['--topic.refresh.interval.ms', '1000']), '--on.data.loss', policy])
-    await waitUntil(async () => await topicRecordCount(target, topic) >= 1000n, 60_000, '1 000 records on the target')
+    try {
+      await waitUntil(async () => await topicRecordCount(target, topic) >= 1000n, 60_000, '1 000 records on the target')
 
-    // When the source topic is deleted, created again and given 100 new records
-    await withAdmin(source, async admin => await admin.deleteTopics({ topics: [topic] }))
-    await waitUntil(async () => !(await withAdmin(source, async admin => await admin.listTopics())).includes(topic), 30_000, 'the topic is gone')
-    await sleep(500)
-    await createTopicNamed(source, topic, { partitions: 1, replicas: 1 })
-    await produceRecords(source, topic, makeRecords(100, { keys: 20 }))
+      // When the source topic is deleted, created again and given 100 new records
+      await withAdmin(source, async admin => await admin.deleteTopics({ topics: [topic] }))
+      await waitUntil(async () => !(await withAdmin(source, async admin => await admin.listTopics())).includes(topic), 30_000, 'the topic is gone')
+      await sleep(500)
+      await createTopicNamed(source, topic, { partitions: 1, replicas: 1 })
+      await produceRecords(source, topic, makeRecords(100, { keys: 20 }))
 
-    if (policy === 'stop') {
-      // Then with --on.data.loss stop the mirror exits 3 saying the topic was created again
-      const code = await Promise.race([mirror.exited, sleep(60_000).then(() => 'timeout')])
-      assert.equal(code, 3, mirror.output())
-      assert.match(mirror.output(), new RegExp(`${topic} was deleted and created again`), mirror.output())
-    } else {
-      // Then with --on.data.loss continue it reports it and copies the 100 new records, once
-      await waitUntil(async () => await topicRecordCount(target, topic) >= 1100n, 60_000, '1 100 records on the target', 500)
-        .catch((error: Error) => { throw new Error(`${error.message}\n${mirror.output().split('\n').slice(-25).join('\n')}`) })
-      await sleep(2000)
-      assert.equal(await topicRecordCount(target, topic), 1100n, mirror.output())
-      assert.match(mirror.output(), new RegExp(`${topic} was deleted and created again`), mirror.output())
-      mirror.child.kill('SIGTERM')
-      assert.equal(await mirror.exited, 0, mirror.output())
+      if (policy === 'stop') {
+        // Then with --on.data.loss stop the mirror exits 3 saying the topic was created again
+        const code = await Promise.race([mirror.exited, sleep(60_000).then(() => 'timeout')])
+        assert.equal(code, 3, mirror.output())
+        assert.match(mirror.output(), new RegExp(`${topic} was deleted and created again`), mirror.output())
+      } else {
+        // Then with --on.data.loss continue it reports it and copies the 100 new records, once
+        await waitUntil(async () => await topicRecordCount(target, topic) >= 1100n, 60_000, '1 100 records on the target', 500)
+          .catch((error: Error) => { throw new Error(`${error.message}\n${mirror.output().split('\n').slice(-25).join('\n')}`) })
+        await sleep(2000)
+        assert.equal(await topicRecordCount(target, topic), 1100n, mirror.output())
+        assert.match(mirror.output(), new RegExp(`${topic} was deleted and created again`), mirror.output())
+        mirror.child.kill('SIGTERM')
+        assert.equal(await mirror.exited, 0, mirror.output())
+      }
+    } finally {
+      // A failed check must not leave the mirror running: the test file would wait for it.
+      if (mirror.child.exitCode === null && mirror.child.signalCode === null) mirror.child.kill('SIGKILL')
     }
   }
 })

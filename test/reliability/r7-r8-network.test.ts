@@ -151,10 +151,10 @@ async function cutScenario (side: Side): Promise<void> {
   }
 }
 
-// Known failures, kept visible: a cut to the source sometimes leaves partitions uncopied (the group
-// is stable but two partitions are never fetched again), and a cut to both clusters sometimes loses
-// records (the group's committed offset ends past records the target never got; seen 250-1,428 in
-// 1 of 3 runs). `npm run test:reliability` runs them as todo; `npm test` leaves them out until fixed.
+// Known failure, kept visible: a cut to the source sometimes leaves partitions uncopied for minutes
+// (one member never fetches again while the group rebalances about once a second; seen also in a
+// cut to both clusters). `npm run test:reliability` runs it as todo; `npm test` leaves it out
+// until fixed.
 const knownFailure = full ? { todo: 'known bug: see the comment above' } : { skip: 'known bug, run by npm run test:reliability' }
 
 test('R7: the network to the source is cut mid-run: the mirror resumes by itself, 0 lost', knownFailure, async () => {
@@ -165,7 +165,7 @@ test('R7: the network to the target is cut mid-run: the mirror resumes by itself
   await cutScenario('target')
 })
 
-test('R7: the mirror\'s host is cut off from both clusters mid-run: it resumes by itself, 0 lost', knownFailure, async () => {
+test('R7: the mirror\'s host is cut off from both clusters mid-run: it resumes by itself, 0 lost', async () => {
   await cutScenario('both')
 })
 
@@ -260,3 +260,10 @@ test('R8: slow, lossy, then narrow and flaky networks to both clusters: the mirr
     step(`the mirror's output: ${saveMirrorOutput(mirror, topic)}`)
   }
 })
+
+// TEMPORARY (R7 investigation): KAFKA_MIRROR_R7_REPEAT=n runs the cuts in KAFKA_MIRROR_R7_SIDES n times.
+for (let i = 1; i <= Number(process.env.KAFKA_MIRROR_R7_REPEAT ?? 0); i++) {
+  for (const side of (process.env.KAFKA_MIRROR_R7_SIDES ?? 'source').split(',') as Side[]) {
+    test(`R7 repeat ${side} ${i}`, async () => { await cutScenario(side) })
+  }
+}
