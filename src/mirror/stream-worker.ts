@@ -13,7 +13,6 @@
 //   offsets, and what this worker took already is not taken twice;
 // - records gone from the source before they were copied: reported, never skipped silently.
 import { Consumer, type Message, type MessagesStream } from '@platformatic/kafka'
-import { tracingChannel } from 'node:diagnostics_channel'
 import type { Logger } from '../log.ts'
 import { baseClientOptions } from '../kafka/client-options.ts'
 import { isFatalKafkaError } from '../kafka/retriable.ts'
@@ -155,54 +154,17 @@ export class StreamWorker {
     this.#offsets = new OffsetCommitter(this.consumer)
     this.#guardCommittedOffsets()
     this.#guardStaleFetchAnswers()
-    // Before partitions move to another member, hand over what the target already has.
+    // Before partitions move to another member, hand over what the target already has. Not when
+    // the news came from this worker's own commit (it failed on the rebalance): trying again at
+    // once would fail the same way until the member has joined again.
     this.consumer.on('consumer:group:rebalance', () => {
       this.#log.debug({ memberId: this.consumer.memberId }, 'group rebalance')
-      this.commit().catch(() => {})
+      if (!this.#offsets.busy) this.commit().catch(() => {})
     })
     this.consumer.on('consumer:group:join', () => { this.#onJoin() })
     this.consumer.on('consumer:heartbeat:end', () => { this.#heardFromGroup() })
     // A failed rejoin (the coordinator down, say) leaves the member outside the group: join again.
     this.consumer.on('error', (error: unknown) => { this.#onConsumerError(error) })
-    if (process.env.KAFKA_MIRROR_TRACE_GROUP === '1') this.#traceGroup()
-  }
-
-  // TEMPORARY (R7 investigation): group requests of this consumer and who starts joins.
-  #traceGroup (): void {
-    const names: Record<number, string> = { 1: 'Fetch', 2: 'ListOffsets', 8: 'OffsetCommit', 9: 'OffsetFetch', 10: 'FindCoordinator', 11: 'JoinGroup', 12: 'Heartbeat', 13: 'LeaveGroup', 14: 'SyncGroup' }
-    const consumer = this.consumer as unknown as { instanceId: number, generationId: number, memberId: string | null, joinGroup: (...args: unknown[]) => unknown }
-    const mine = (ctx: any): boolean => ctx?.connection?.ownerId === consumer.instanceId && names[ctx.apiKey] !== undefined
-    const t = (msg: string, fields: Record<string, unknown> = {}): void => { this.#log.debug({ gen: consumer.generationId, member: consumer.memberId?.slice(-8), ...fields }, `TRACE ${msg}`) }
-    const stack = (): string => (new Error().stack ?? '').split('\n').slice(2, 14).map(l => l.trim().replace(/^at /, '').replace(/\(?file:.*\/(?:dist|src)\//, '(').replace(/\)$/, '')).join(' < ')
-    const api = tracingChannel('plt:kafka:connections:api')
-    api.subscribe({
-      start: (ctx: any) => { if (mine(ctx)) { ctx.tStart = Date.now(); if (ctx.apiKey !== 1) t(`send ${names[ctx.apiKey]}`, { corr: ctx.correlationId }) } },
-      end: () => {},
-      asyncStart: (ctx: any) => {
-        if (!mine(ctx)) return
-        const ms = Date.now() - (ctx.tStart ?? Date.now())
-        if (ctx.apiKey === 1 && ctx.error === undefined && ms < 2000) return
-        const r = ctx.result
-        t(`recv ${names[ctx.apiKey]}`, { corr: ctx.correlationId, ms, err: ctx.error !== undefined ? describeCause(ctx.error) : undefined, code: r?.errorCode, rgen: r?.generationId, leader: typeof r?.leader === 'string' ? r.leader.slice(-8) : undefined })
-      },
-      asyncEnd: () => {},
-      error: (ctx: any) => { if (mine(ctx)) t(`error ${names[ctx.apiKey]}`, { corr: ctx.correlationId, ms: Date.now() - (ctx.tStart ?? Date.now()), err: describeCause(ctx.error) }) }
-    } as any)
-    const group = tracingChannel('plt:kafka:consumer:group')
-    group.subscribe({
-      start: (ctx: any) => { if (ctx?.client === this.consumer && ctx.operation !== 'findGroupCoordinator') t(`op ${String(ctx.operation)}`, { stack: stack() }) },
-      end: () => {}, asyncStart: () => {}, asyncEnd: () => {}, error: () => {}
-    } as any)
-    const commits = tracingChannel('plt:kafka:consumer:commits')
-    commits.subscribe({
-      start: (ctx: any) => { if (ctx?.client === this.consumer) t('commit start', { offsets: ctx.options?.offsets?.map((o: any) => `${o.partition}=${o.offset}`).join(',') }) },
-      end: () => {}, asyncStart: (ctx: any) => { if (ctx?.client === this.consumer) t('commit done', { err: ctx.error !== undefined ? describeCause(ctx.error) : undefined }) }, asyncEnd: () => {}, error: (ctx: any) => { if (ctx?.client === this.consumer) t('commit error', { err: describeCause(ctx.error) }) }
-    } as any)
-    const originalJoin = consumer.joinGroup.bind(this.consumer)
-    consumer.joinGroup = (...args: unknown[]) => { t('public joinGroup', { keys: Object.keys((args[0] ?? {}) as object).join(','), stack: stack() }); return originalJoin(...args) }
-    this.consumer.on('consumer:heartbeat:error', (p: any) => { t('heartbeat error', { err: describeCause(p?.error) }) })
-    this.consumer.on('consumer:rejoin', () => { t('rejoin (heartbeat path) done') })
-    this.consumer.on('client:performWithRetry:retry', (op: unknown, attempt: unknown) => { t('retry', { op, attempt }) })
   }
 
   /**
@@ -592,6 +554,9 @@ export class StreamWorker {
         await this.commit().catch(() => {})
         await this.#host.beforeRefetch(topics)
         if (this.#stopping) return
+        // The client caches topic ids: a topic deleted and created again would be fetched by its
+        // old id ("does not host this topic ID") until the cache ages out, minutes later.
+        await this.consumer.metadata({ topics, forceUpdate: true })
         await this.#consume(topics)
         this.#retryDelayMs = 1000
         return
