@@ -7,6 +7,7 @@ import { Admin } from '@platformatic/kafka'
 import type { TopicFilter } from '../config/topic-filter.ts'
 import { ErrorCodes, KafkaMirrorError, describeCause } from '../errors.ts'
 import { baseClientOptions, type ClusterConnection } from './client-options.ts'
+import { nestedErrors } from './retriable.ts'
 
 export type AccessFailureKind =
   | 'authentication' | 'sasl-mechanism'
@@ -25,14 +26,8 @@ export interface AccessFailure {
   offered?: string[]
 }
 
-/** Every error inside `error`: itself, what it aggregates (`errors`) and its causes. */
-function * nested (error: unknown, depth = 0): Generator<unknown> {
-  if (error === undefined || error === null || depth > 8) return
-  yield error
-  const e = error as { errors?: unknown[], cause?: unknown }
-  if (Array.isArray(e.errors)) for (const inner of e.errors) yield * nested(inner, depth + 1)
-  if (e.cause !== undefined) yield * nested(e.cause, depth + 1)
-}
+/** Every error inside `error` (itself, what it aggregates, their causes), down to eight levels. */
+const nested = (error: unknown): Generator<unknown> => nestedErrors(error, 8)
 
 const untrustedCodes = new Set([
   'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',

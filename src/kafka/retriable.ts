@@ -10,18 +10,18 @@ const fatalApiIds = [
   'UNSUPPORTED_VERSION', 'INVALID_CONFIG', 'INVALID_REQUEST'
 ]
 
-/** Every error inside `error`: itself and, for aggregates, the errors it holds (and their causes). */
-function* nested (error: unknown, depth = 0): Generator<unknown> {
-  if (error === undefined || error === null || depth > 6) return
+/** Every error inside `error`: itself, what it aggregates (`errors`) and their causes, down to `maxDepth`. */
+export function * nestedErrors (error: unknown, maxDepth = 6, depth = 0): Generator<unknown> {
+  if (error === undefined || error === null || depth > maxDepth) return
   yield error
   const e = error as { errors?: unknown[], cause?: unknown }
-  if (Array.isArray(e.errors)) for (const inner of e.errors) yield * nested(inner, depth + 1)
-  if (e.cause !== undefined) yield * nested(e.cause, depth + 1)
+  if (Array.isArray(e.errors)) for (const inner of e.errors) yield * nestedErrors(inner, maxDepth, depth + 1)
+  if (e.cause !== undefined) yield * nestedErrors(e.cause, maxDepth, depth + 1)
 }
 
 /** The Kafka error code name (apiId) of a protocol error anywhere inside `error`, if one matches. */
 export function hasApiError (error: unknown, apiId: string): boolean {
-  for (const e of nested(error)) {
+  for (const e of nestedErrors(error)) {
     if ((e as { apiId?: string }).apiId === apiId) return true
     if (e instanceof Error && findErrorBy(e, 'apiId', apiId) !== null) return true
   }
@@ -30,7 +30,7 @@ export function hasApiError (error: unknown, apiId: string): boolean {
 
 /** True when trying again cannot help: authentication, authorization, unsupported or invalid use. */
 export function isFatalKafkaError (error: unknown): boolean {
-  for (const e of nested(error)) {
+  for (const e of nestedErrors(error)) {
     if (e instanceof AuthenticationError || e instanceof UnsupportedApiError) return true
     // UserError is the client's word for misuse, but it also says "Cannot find broker with node
     // id N" while a broker is away: at run time it is retried like the rest (config problems are

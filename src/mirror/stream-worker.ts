@@ -20,6 +20,7 @@ import type { SourceSettings } from '../config/mirror-config.ts'
 import { DataLossError, describeCause } from '../errors.ts'
 import { OffsetCommitter, partitionKey, type CommittableOffset } from './offset-committer.ts'
 import { Fifo } from './fifo.ts'
+import { Membership, ownedPartitions } from './membership.ts'
 
 export type { CommittableOffset }
 export { partitionKey }
@@ -55,7 +56,6 @@ export interface WorkerHost {
   onOffsetsWentBack (topic: string, partition: number, from: bigint, to: bigint): void
 }
 
-
 /**
  * What a fetched record costs in memory beyond its bytes: the message object, its Buffers, headers
  * Map, bigints and the client's bound commit function (about 750 B, measured in a heap snapshot).
@@ -68,6 +68,9 @@ export function recordBytes (message: Message): number {
   for (const [k, v] of message.headerEntries) bytes += (k?.length ?? 0) + (v?.length ?? 0)
   return bytes
 }
+
+/** What a buffered record counts against buffer.memory. */
+const bufferedBytes = (message: Message): number => recordBytes(message) + RECORD_OVERHEAD_BYTES
 
 /** What the client's stream asks of Consumer.listCommittedOffsets. */
 interface CommittedOffsetsRequest {
@@ -117,10 +120,9 @@ export class StreamWorker {
   /** Partitions whose offsets may not be committed: a jump is being checked, or records were lost. */
   #blocked = new Set<string>()
   #checks = new Set<Promise<void>>()
-  #lastGeneration: number | undefined
+  #membership = new Membership()
   /** Goes up when this member missed a generation: older acknowledgements are not committed. */
   #membershipEpoch = 0
-  #lastMemberId: string | null = null
   /** Partitions being read again from the committed offset: their records wait for that. */
   #refetching = new Set<string>()
   /** Records are held because the group has not answered for a session timeout (logged once). */
@@ -287,17 +289,13 @@ export class StreamWorker {
    * committed offsets, which the other owner moved on.
    */
   #onJoin (): void {
-    const owned = new Set<string>()
-    for (const a of this.consumer.assignments ?? []) for (const p of a.partitions) owned.add(partitionKey(a.topic, p))
+    const owned = ownedPartitions(this.consumer.assignments ?? [])
     const generation = this.consumer.generationId
-    const continuous = this.#lastGeneration === undefined ||
-      (this.consumer.memberId === this.#lastMemberId && (generation === this.#lastGeneration || generation === this.#lastGeneration + 1))
+    const continuous = this.#membership.joined(this.consumer.memberId, generation)
     const held = new Set([...this.#owned, ...this.#nextOffset.keys(), ...this.#offsets.pending.keys()])
     const lost = [...held].filter(k => !continuous || !owned.has(k))
     this.#owned = owned
     if (!continuous) this.#membershipEpoch++
-    this.#lastGeneration = generation
-    this.#lastMemberId = this.consumer.memberId
     this.#startOffsets.clear()
     this.#refetching.clear()
     this.#suspects.clear()
@@ -306,7 +304,7 @@ export class StreamWorker {
       const before = this.#pending.length
       const keep = this.#pending.retain(m => !lostSet.has(partitionKey(m.topic, m.partition)))
       const dropped = before - keep.length
-      this.#pendingBytes = keep.reduce((sum, m) => sum + recordBytes(m) + RECORD_OVERHEAD_BYTES, 0)
+      this.#pendingBytes = keep.reduce((sum, m) => sum + bufferedBytes(m), 0)
       // Dropped records free the buffer as sent ones do: a paused stream must fetch again.
       this.#resumeIfDrained()
       for (const k of lost) {
@@ -396,7 +394,7 @@ export class StreamWorker {
     this.#nextOffset.set(key, message.offset + 1n)
     if (!this.#host.accept(message)) return
     this.#pending.push(message)
-    this.#pendingBytes += recordBytes(message) + RECORD_OVERHEAD_BYTES
+    this.#pendingBytes += bufferedBytes(message)
     if (this.#pendingBytes >= this.#maxPendingBytes && !this.#paused) {
       this.#paused = true
       for (const s of this.#streams) s.stream.pause()
@@ -431,10 +429,11 @@ export class StreamWorker {
   #sendNext (): void {
     const messages: Message[] = []
     let bytes = 0
-    while (this.#pending.length > 0 && (messages.length === 0 || bytes + recordBytes(this.#pending.peek()!) <= this.#maxBatchBytes)) {
-      const m = this.#pending.shift()!
-      bytes += recordBytes(m)
-      messages.push(m)
+    while (this.#pending.length > 0) {
+      const size = recordBytes(this.#pending.peek()!)
+      if (messages.length > 0 && bytes + size > this.#maxBatchBytes) break
+      messages.push(this.#pending.shift()!)
+      bytes += size
     }
     this.#pendingBytes -= bytes + messages.length * RECORD_OVERHEAD_BYTES
     this.#resumeIfDrained()

@@ -27,6 +27,7 @@ import { RawFetcher } from '../../kafka/raw/raw-fetcher.ts'
 import { RawProducer, type ProduceUnit } from '../../kafka/raw/raw-producer.ts'
 import type { Logger } from '../../log.ts'
 import { OffsetCommitter, partitionKey, type CommittableOffset } from '../offset-committer.ts'
+import { Membership, ownedPartitions } from '../membership.ts'
 import { planFetchedRecords, type PlannedUnit } from './plan.ts'
 
 export interface PassthroughDelivery {
@@ -124,8 +125,7 @@ export class PassthroughWorker {
   #producer: RawProducer<UnitContext>
   #partitions = new Map<string, PartitionState>()
   #offsets: OffsetCommitter
-  #lastGeneration: number | undefined
-  #lastMemberId: string | null = null
+  #membership = new Membership()
   #pendingBytes = 0
   #fetches = new Map<number, Promise<void>>()
   #assigning = 0
@@ -269,15 +269,10 @@ export class PassthroughWorker {
   // ---- Assignment ----
 
   #assigned (assignments: GroupAssignment[]): void {
-    const owned = new Set<string>()
-    for (const a of assignments) for (const p of a.partitions) owned.add(partitionKey(a.topic, p))
-    // A member that missed a generation (paused past its session, new member id) cannot know who
-    // owned its partitions meanwhile: it starts them over from the committed offsets.
+    const owned = ownedPartitions(assignments)
+    // A member that missed a generation starts its partitions over from the committed offsets.
     const generation = this.consumer.generationId
-    const continuous = this.#lastGeneration === undefined ||
-      (this.consumer.memberId === this.#lastMemberId && (generation === this.#lastGeneration || generation === this.#lastGeneration + 1))
-    this.#lastGeneration = generation
-    this.#lastMemberId = this.consumer.memberId
+    const continuous = this.#membership.joined(this.consumer.memberId, generation)
     for (const key of [...this.#offsets.pending.keys()]) if (!continuous || !owned.has(key)) this.#offsets.pending.delete(key)
     if (!continuous) this.#log.warn({ generation }, 'this member missed a generation of its group (paused or cut off): starting its partitions over from the committed offsets')
     for (const [key, state] of this.#partitions) {
