@@ -13,9 +13,10 @@ import { testClusters, topicRecordCount, uniqueName } from '../helpers/clusters.
 import { kcatConsume } from '../helpers/kcat.ts'
 import { assertMirrored, makeRecords } from '../helpers/records.ts'
 import {
-  createTopicNamed, describeOutcome, faultConfigs, groupCaughtUp, measure, mirrorArgs, partitionLeaders,
-  produceInBackground, recordResult, signalMirror, sized, startMirror, steps, tailOf, waitForTargetCount, waitUntil, type MirrorProcess
+  createTopicNamed, describeOutcome, faultConfigs, measure, mirrorArgs, partitionLeaders,
+  produceInBackground, recordResult, sized, startMirror, steps, waitForTargetCount, waitUntil
 } from './helpers.ts'
+import { finishMirror } from '../tools/fault-scenarios.ts'
 
 let three: KafkaCluster | undefined
 
@@ -34,39 +35,6 @@ function brokerIndex (cluster: KafkaCluster, nodeId: number): number {
   const index = cluster.brokers.findIndex(b => b.nodeId === nodeId)
   assert.ok(index >= 0, `node ${nodeId} is one of ${cluster.brokers.map(b => b.nodeId).join(',')}`)
   return index
-}
-
-interface Finish {
-  /** Empty when the mirror rode the fault out; else how it stopped, for the results. */
-  stoppedOnError: string
-}
-
-/**
- * Waits until the running mirror has committed the end of every partition and stops it with
- * SIGTERM. A mirror that stopped by itself (a fatal error) is restarted with --once, as an
- * operator would, so the records can still be counted; `stoppedOnError` tells how it stopped.
- */
-async function finishMirror (mirror: MirrorProcess, args: string[], source: string, group: string, topic: string, faultAt: number): Promise<Finish> {
-  const deadline = Date.now() + 300_000
-  let code: number | 'timeout' | undefined
-  while (Date.now() < deadline) {
-    if (mirror.done()) break
-    if (await groupCaughtUp(source, group, topic).catch(() => false)) {
-      // A mirror stopping on an error commits too: give it a moment to show that.
-      await sleep(1000)
-      if (!mirror.done() && !mirror.output().includes('the mirror stops on an error')) code = await signalMirror(mirror, 'SIGTERM')
-      break
-    }
-    await sleep(250)
-  }
-  assert.ok(mirror.done() || code !== undefined, `the mirror neither caught up nor stopped in 300 s:\n${tailOf(mirror)}`)
-  if (code === 0) return { stoppedOnError: '' }
-  if (code === undefined) code = await mirror.exited
-  const error = /the mirror stops on an error err=(.{0,160})/.exec(mirror.output())?.[1] ?? tailOf(mirror, 3)
-  const stoppedOnError = `the mirror exited ${code} by itself ${(((mirror.exitedAt() ?? Date.now()) - faultAt) / 1000).toFixed(0)} s after the fault ("${error}…"); a restart with --once finished the copy`
-  const last = startMirror([...args, '--once'])
-  assert.equal(await last.exited, 0, tailOf(last))
-  return { stoppedOnError }
 }
 
 /**

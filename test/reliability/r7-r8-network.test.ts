@@ -15,12 +15,12 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { topicRecordCount, uniqueName } from '../helpers/clusters.ts'
-import { kcatConsume } from '../helpers/kcat.ts'
-import { assertMirrored, makeRecords } from '../helpers/records.ts'
+import { kcatConsume, type KcatRecord } from '../helpers/kcat.ts'
+import { assertMirrored, makeRecords, type TestRecord } from '../helpers/records.ts'
 import { finishMirror, groupState, machineLoad, missingRanges, rebalances, perSecond, problemLines, Progress, saveMirrorOutput, seconds, startProxiedCluster, type Finish, type ProxiedCluster } from '../tools/fault-scenarios.ts'
 import {
   createTopicNamed, describeOutcome, faultConfigs, measure, mirrorArgs, produceAll, produceInBackground, recordResult,
-  sized, startMirror, steps, waitForTargetCount, type MirrorProcess
+  sized, startMirror, steps, waitForTargetCount, type MirrorProcess, type Outcome
 } from './helpers.ts'
 import type { ProxyStats } from '../tools/fault-proxy.ts'
 
@@ -67,6 +67,35 @@ async function finish (mirror: MirrorProcess, args: string[], src: ProxiedCluste
       `in 5 s the mirror exchanged with the source ${flow(before.source, after.source)}, with the target ${flow(before.target, after.target)}; ` +
       `on the target ${await topicRecordCount(tgt.cluster.bootstrap, topic)} records`, { cause: error })
   }
+}
+
+interface Run {
+  step: (what: string) => void
+  mirror: MirrorProcess
+  src: ProxiedCluster
+  topic: string
+}
+
+/**
+ * Then nothing is lost, per-key order holds and every record read is byte-equal to one written
+ * (duplicates allowed); what the mirror complained of, and any missing source offsets, go to the log.
+ */
+async function assertNothingLost ({ step, mirror, src, topic, records, read, outcome, notes }: Run & { records: TestRecord[], read: KcatRecord[], outcome: Outcome, notes: string }): Promise<void> {
+  const problems = problemLines(mirror)
+  if (problems.length > 0) step(`the mirror said:\n${problems.join('\n')}`)
+  const missing = outcome.lost > 0 ? `; missing source offsets ${missingRanges(await kcatConsume(src.cluster.bootstrap, topic), read)}` : ''
+  if (missing !== '') step(`${describeOutcome(outcome)}${missing}`)
+  assert.deepEqual({ lost: outcome.lost, orderViolations: outcome.orderViolations, foreign: outcome.foreign, splitKeys: outcome.splitKeys },
+    { lost: 0, orderViolations: 0, foreign: 0, splitKeys: 0 }, `${describeOutcome(outcome)}; ${notes}${missing}`)
+  assertMirrored(records, read, { allowDuplicates: true })
+}
+
+/** Heals both networks, stops a mirror still running and saves its output. */
+async function cleanUp ({ step, mirror, src, tgt, topic, progress }: Run & { tgt: ProxiedCluster, progress: Progress }): Promise<void> {
+  await progress.stop()
+  await Promise.all([src.heal(), tgt.heal()])
+  if (!mirror.done()) mirror.child.kill('SIGKILL')
+  step(`the mirror's output: ${saveMirrorOutput(mirror, topic)}`)
 }
 
 type Side = 'source' | 'target' | 'both'
@@ -134,20 +163,11 @@ async function cutScenario (side: Side): Promise<void> {
       `copying again ${resumedAt !== undefined ? seconds(resumedAt - healAt) : 'never seen'} after the heal, caught up ${caughtUpAt !== undefined ? `${seconds(caughtUpAt - healAt)} after it (${perSecond(afterRate)})` : '(not seen)'}; ` +
       `the group rebalanced ${group.count} times; ${stoppedOnError === '' ? 'the mirror rode it out' : stoppedOnError}; ${machineLoad()}`
     recordResult(`R7 network to ${side === 'both' ? 'both clusters' : `the ${side}`} cut`, outcome, ms, notes)
-    const problems = problemLines(mirror)
-    if (problems.length > 0) step(`the mirror said:\n${problems.join('\n')}`)
-    const missing = outcome.lost > 0 ? `; missing source offsets ${missingRanges(await kcatConsume(src.cluster.bootstrap, topic), read)}` : ''
-    if (missing !== '') step(`${describeOutcome(outcome)}${missing}`)
-    assert.deepEqual({ lost: outcome.lost, orderViolations: outcome.orderViolations, foreign: outcome.foreign, splitKeys: outcome.splitKeys },
-      { lost: 0, orderViolations: 0, foreign: 0, splitKeys: 0 }, `${describeOutcome(outcome)}; ${notes}${missing}`)
-    assertMirrored(records, read, { allowDuplicates: true })
+    await assertNothingLost({ step, mirror, src, topic, records, read, outcome, notes })
     // And it did so by itself
     assert.equal(stoppedOnError, '', 'the mirror resumes by itself after the network comes back')
   } finally {
-    await progress.stop()
-    await Promise.all([src.heal(), tgt.heal()])
-    if (!mirror.done()) mirror.child.kill('SIGKILL')
-    step(`the mirror's output: ${saveMirrorOutput(mirror, topic)}`)
+    await cleanUp({ step, mirror, src, tgt, topic, progress })
   }
 }
 
@@ -238,19 +258,10 @@ test('R8: slow, lossy, then narrow and flaky networks to both clusters: the mirr
       `${seconds(phaseMs)} of 256 KiB/s each way, +20 ms, connections reset at 10%/s (${stats.source.reset} source, ${stats.target.reset} target resets): ${perSecond(narrowRate)} (${pct(narrowRate)}; lag →${lagAtHeal}); ` +
       `after the heal ${caughtUpAt !== undefined ? `${perSecond(afterRate)}, caught up in ${seconds(caughtUpAt - healAt)}` : '(catch-up not seen)'}; the group rebalanced ${group.count} times; ${stoppedOnError === '' ? 'the mirror rode it out' : stoppedOnError}; ${machineLoad()}`
     recordResult('R8 slow, lossy, narrow networks', outcome, ms, notes)
-    const problems = problemLines(mirror)
-    if (problems.length > 0) step(`the mirror said:\n${problems.join('\n')}`)
-    const missing = outcome.lost > 0 ? `; missing source offsets ${missingRanges(await kcatConsume(src.cluster.bootstrap, topic), read)}` : ''
-    if (missing !== '') step(`${describeOutcome(outcome)}${missing}`)
-    assert.deepEqual({ lost: outcome.lost, orderViolations: outcome.orderViolations, foreign: outcome.foreign, splitKeys: outcome.splitKeys },
-      { lost: 0, orderViolations: 0, foreign: 0, splitKeys: 0 }, `${describeOutcome(outcome)}; ${notes}${missing}`)
-    assertMirrored(records, read, { allowDuplicates: true })
+    await assertNothingLost({ step, mirror, src, topic, records, read, outcome, notes })
     // And it did so by itself
     assert.equal(stoppedOnError, '', 'the mirror rides out a slow and flaky network')
   } finally {
-    await progress.stop()
-    await Promise.all([src.heal(), tgt.heal()])
-    if (!mirror.done()) mirror.child.kill('SIGKILL')
-    step(`the mirror's output: ${saveMirrorOutput(mirror, topic)}`)
+    await cleanUp({ step, mirror, src, tgt, topic, progress })
   }
 })
