@@ -10,7 +10,8 @@ export const ErrorCodes = {
   DATA_LOSS: 'KMIRROR_DATA_LOSS',
   TOPIC: 'KMIRROR_TOPIC',
   ZOOKEEPER: 'KMIRROR_ZOOKEEPER',
-  INTERNAL: 'KMIRROR_INTERNAL'
+  INTERNAL: 'KMIRROR_INTERNAL',
+  STOP_DEADLINE: 'KMIRROR_STOP_DEADLINE'
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
@@ -20,6 +21,8 @@ export const ExitCodes = {
   FAILURE: 1,
   BAD_INPUT: 2,
   DATA_LOSS: 3,
+  /** The stop deadline passed before the mirror delivered, committed and closed everything. */
+  STOP_DEADLINE: 4,
   INTERRUPTED: 130
 } as const
 
@@ -77,13 +80,17 @@ export class SendFailedError extends KafkaMirrorError {
   partition: number
   offset: bigint
 
-  constructor (topic: string, partition: number, offset: bigint, cause: unknown) {
-    super(ErrorCodes.SEND_FAILED, `The target did not accept the record from ${topic}-${partition} at offset ${offset}: ${describeCause(cause)}. ` +
+  /** The target partition the batch went to, when known. */
+  targetPartition: number | undefined
+
+  constructor (topic: string, partition: number, offset: bigint, cause: unknown, targetPartition?: number) {
+    super(ErrorCodes.SEND_FAILED, `The target did not accept records of ${topic}-${partition} from offset ${offset}${targetPartition !== undefined ? ` (sent to target partition ${targetPartition})` : ''}: ${describeCause(cause)}. ` +
       `No source offset at or after it was committed, so a restart copies it again.`, { cause })
     this.name = 'SendFailedError'
     this.topic = topic
     this.partition = partition
     this.offset = offset
+    this.targetPartition = targetPartition
   }
 }
 
@@ -113,4 +120,16 @@ export function describeCause (error: unknown): string {
     return redactSecrets(error.message)
   }
   return redactSecrets(String(error))
+}
+
+/** stop() ran out of time (clusters unreachable): what was not acknowledged is copied again at the next start. */
+export class StopDeadlineError extends KafkaMirrorError {
+  unfinished: string[]
+
+  constructor (deadlineMs: number, unfinished: string[]) {
+    super(ErrorCodes.STOP_DEADLINE, `The mirror stopped at its ${deadlineMs / 1000} s deadline before it finished: ${unfinished.join(', ')}. ` +
+      'No source offset was committed for records the target did not acknowledge, so the next start copies them again.', { exitCode: ExitCodes.STOP_DEADLINE })
+    this.name = 'StopDeadlineError'
+    this.unfinished = unfinished
+  }
 }

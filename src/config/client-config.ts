@@ -95,7 +95,7 @@ export const consumerKeys: ConfigKey[] = [
 
 export const producerKeys: ConfigKey[] = [
   ...commonClientKeys,
-  { name: 'acks', type: 'string', default: 'all', choices: ['all', '-1', '0', '1'], doc: 'Acknowledgements the target leader waits for: all (every in-sync replica), 1 (the leader) or 0 (none; records can be lost). Default all.', importance: 'high' },
+  { name: 'acks', type: 'string', default: 'all', choices: ['all', '-1', '0', '1'], doc: 'Acknowledgements the target leader waits for: all (every in-sync replica) or 1 (the leader). Default all. 0 is refused: the mirror commits a source offset only for records the target acknowledged.', importance: 'high' },
   { name: 'enable.idempotence', type: 'boolean', default: true, doc: 'Idempotent producer: retries never write a record twice. Needs acks=all. Default true.' },
   { name: 'compression.type', type: 'string', default: 'none', choices: ['none', 'gzip', 'snappy', 'lz4', 'zstd'], doc: 'Compression of the batches written to the target. Default none.', importance: 'high' },
   { name: 'compression.gzip.level', type: 'int', doc: 'Accepted for compatibility.' },
@@ -107,7 +107,7 @@ export const producerKeys: ConfigKey[] = [
   { name: 'buffer.memory', type: 'long', default: 33554432, min: 0, doc: 'Most bytes of records waiting to be sent; fetching pauses beyond it. Default 33554432 (32 MiB).' },
   { name: 'retries', type: 'int', default: 2147483647, min: 0, doc: 'How often a failed send is retried before the mirror gives up (within delivery.timeout.ms). Default 2147483647.' },
   { name: 'delivery.timeout.ms', type: 'int', default: 120000, min: 1, doc: 'How long a record may take to be acknowledged, retries included, before the send fails. Default 120000.' },
-  { name: 'max.in.flight.requests.per.connection', type: 'int', default: 5, min: 1, max: 5, doc: 'Accepted for compatibility (1 to 5, default 5): the idempotent producer keeps one produce request in flight per broker, which keeps order.' },
+  { name: 'max.in.flight.requests.per.connection', type: 'int', default: 5, min: 1, max: 5, doc: 'Produce requests in flight to each target broker (1 to 5, default 5). Order holds with any value: each partition\'s batches carry idempotent sequence numbers, and with enable.idempotence=false one batch per partition is in flight at a time.' },
   { name: 'max.block.ms', type: 'int', default: 60000, doc: 'Accepted for compatibility.' },
   { name: 'partitioner.class', type: 'class', doc: 'Java partitioners cannot run here; see --partitioning.', ignored: 'kafka-mirror partitions by key with murmur2 as Kafka\'s default partitioner does (see --partitioning)' },
   { name: 'key.serializer', type: 'class', doc: 'Accepted for compatibility.', ignored: ignoredSerde },

@@ -22,8 +22,8 @@ export const mirrorFlagKeys: ConfigKey[] = [
   { name: 'on.data.loss', type: 'string', default: 'stop', choices: ['stop', 'continue'], doc: 'When records the mirror had not copied yet are gone from the source (deleted by retention, or the topic deleted and created again): stop ends the mirror with exit code 3, committing nothing past the gap, so the operator decides; continue reports the gap (topic, partition, offsets) in the log and the status, then copies what is there. Either way the gap is never skipped silently. Default stop.' },
   { name: 'topic.refresh.interval.ms', type: 'int', default: 30000, min: 100, doc: 'How often the source is checked for new topics that match. Default 30000.' },
   { name: 'once', type: 'boolean', default: false, doc: 'One-time migration: take the end offsets of every matched partition at start, copy up to them, print a summary and exit. Default false.' },
-  { name: 'partitioning', type: 'string', default: 'key', choices: ['key', 'source'], doc: 'key: the target partition comes from the key with murmur2, as Kafka\'s default partitioner (records without a key spread evenly); per-key order holds whatever the partition counts. source: keep the partition number (the target needs at least as many partitions). Default key.' },
-  { name: 'fast.path', type: 'string', default: 'auto', choices: ['auto', 'off'], doc: 'auto: with --partitioning source, record batches are copied as they are, not decoded (compressed ones stay compressed, so lz4/zstd topics cost little CPU): only the producer id, epoch, sequence and CRC are rewritten, batches in another codec than compression.type are re-encoded, and transaction markers and aborted transactions (read_committed) are left out. Used when acks is 1 or all, abort.on.send.failure is true and the brokers serve Fetch v12 and Produce v9 (Kafka 2.7+); otherwise records are decoded and produced again, as with off. Default auto.' },
+  { name: 'partitioning', type: 'string', default: 'key', choices: ['key', 'source'], doc: 'key: the target partition comes from the key with murmur2, as Kafka\'s default partitioner picks it (the keyless records of one source batch go to one partition, the next batch\'s to the next, as Kafka\'s producer spreads them); per-key order holds whatever the partition counts; a source batch whose keys all map to one partition is copied as it is. source: keep the partition number (the target needs at least as many partitions; partitions added to a source topic are added to the target topic too). Both copy record batches, never one object per record. Default key.' },
+  { name: 'fast.path', type: 'string', default: 'auto', choices: ['auto', 'off'], doc: 'auto: a record batch that can go to the target as it is goes as it is, still compressed (only the producer id, epoch, sequence and CRC are rewritten); batches cut at an offset, compacted, with LogAppendTime, in another codec than compression.type, or split by key are written anew, records copied as bytes. Transaction markers and aborted transactions (read_committed) are left out either way. off: every batch is written anew. Default auto.' },
   { name: 'create.topics', type: 'boolean', default: true, doc: 'Create missing target topics with the source\'s partition count, a replication factor of min(source\'s, target brokers) and the source\'s main topic configs. Default true.' },
   { name: 'status.interval.ms', type: 'int', default: 5000, min: 0, doc: 'How often a status line (records/s, MB/s, lag) is logged; 0 turns it off. Default 5000.' },
   { name: 'log.level', type: 'string', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'silent'], doc: 'Least level logged. Default info.' },
@@ -66,6 +66,8 @@ export interface TargetSettings extends ClusterConnection {
   bufferMemory: number
   retries: number
   deliveryTimeoutMs: number
+  /** max.in.flight.requests.per.connection: Produce requests in flight per target broker. */
+  maxInFlight: number
 }
 
 export interface MirrorSettings {
@@ -155,6 +157,9 @@ function targetSettings (parsed: ParsedConfig, file: string, problems: ConfigPro
   if (idempotent && acks !== -1 && parsed.given.has('enable.idempotence')) {
     problems.push({ source: file, key: 'acks', message: `acks=${acksText} cannot go with enable.idempotence=true`, fix: 'set acks=all, or enable.idempotence=false' })
   }
+  if (acks === 0) {
+    problems.push({ source: file, key: 'acks', message: 'acks=0 gets no answer from the target, so the mirror could never know what to commit on the source: records would be lost unseen', fix: 'set acks=1 (the leader) or acks=all (the default)' })
+  }
   return {
     ...clusterConnection('target', file, v, bootstrap, 'kafka-mirror-producer', problems),
     acks,
@@ -164,7 +169,8 @@ function targetSettings (parsed: ParsedConfig, file: string, problems: ConfigPro
     maxRequestSize: num(v, 'max.request.size'),
     bufferMemory: num(v, 'buffer.memory'),
     retries: num(v, 'retries'),
-    deliveryTimeoutMs: num(v, 'delivery.timeout.ms')
+    deliveryTimeoutMs: num(v, 'delivery.timeout.ms'),
+    maxInFlight: num(v, 'max.in.flight.requests.per.connection')
   }
 }
 

@@ -43,3 +43,12 @@ export function isFatalKafkaError (error: unknown): boolean {
   }
   return false
 }
+
+/** The Kafka error name (NOT_LEADER_OR_FOLLOWER, ILLEGAL_GENERATION, ...) of the first protocol error inside `error`. */
+export function kafkaErrorName (error: unknown): string | undefined {
+  for (const e of nestedErrors(error)) {
+    const apiId = (e as { apiId?: string }).apiId
+    if (typeof apiId === 'string') return apiId
+  }
+  return undefined
+}

@@ -1,29 +1,41 @@
-// The mirror engine: finds the topics to copy, makes sure the target has them, runs --num.streams
-// consumers in one group and one producer, and commits source offsets only after the target
-// acknowledged every record before them. Tests and the CLI drive it the same way:
+// The mirror engine: finds the topics to copy, makes sure the target has them, and runs
+// --num.streams copy workers (worker.ts, the one copy loop) in one consumer group; each commits
+// source offsets only after the target acknowledged every record before them. Tests and the CLI
+// drive it the same way:
 //   const mirror = new Mirror(settings); await mirror.start(); ...; await mirror.stop()
 import { EventEmitter } from 'node:events'
-import { Admin, Producer, type Message, type MessageToProduce } from '@platformatic/kafka'
+import { Admin } from '@platformatic/kafka'
 import type { MirrorSettings } from '../config/mirror-config.ts'
 import { topicMatches } from '../config/topic-filter.ts'
-import { ConfigError, DataLossError, ErrorCodes, KafkaMirrorError, SendFailedError, describeCause } from '../errors.ts'
+import { ConfigError, DataLossError, ErrorCodes, KafkaMirrorError, SendFailedError, StopDeadlineError, describeCause } from '../errors.ts'
 import { baseClientOptions } from '../kafka/client-options.ts'
 import { brokersFromZooKeeper } from '../kafka/bootstrap.ts'
 import { accessError, checkMirrorAccess, explainAccess, reachCluster } from '../kafka/access.ts'
 import { silentLogger, type Logger } from '../log.ts'
-import { brokerCount, createTopic, describeTopics, listTopics, replicatedTopicConfigs } from '../admin/topics.ts'
-import { TargetPartitioner } from './partitioner.ts'
-import { StreamWorker, partitionKey, type PartitionBounds, type WorkerBatch } from './stream-worker.ts'
+import { addPartitions, brokerCount, createTopic, describeTopics, listTopics, replicatedTopicConfigs } from '../admin/topics.ts'
 import { MirrorStats, type MirrorSummary } from './stats.ts'
 import { CompressionCodecs } from '../kafka/raw/record-batch.ts'
-import { brokersRefusePassthrough, fastPathBlockers } from './passthrough/eligibility.ts'
-import { PassthroughWorker } from './passthrough/worker.ts'
+import { CopyWorker, partitionKey, type WorkerCounts, type WrittenBatch } from './worker.ts'
+
+export type { WorkerCounts, WrittenBatch }
 
 export interface MirrorOptions extends MirrorSettings {
   logger?: Logger
 }
 
-const STOP_TIMEOUT_MS = 25_000
+/** How long stop() may take; a Kubernetes pod's terminationGracePeriodSeconds must be above it. */
+export const STOP_TIMEOUT_MS = 25_000
+
+/** True when `work` settled before `deadline`; false when the deadline came first. */
+async function settlesBy (work: Promise<unknown>, deadline: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const timedOut = new Promise<false>(resolve => { timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now())) })
+  try {
+    return await Promise.race([work.then(() => true, () => true), timedOut])
+  } finally {
+    clearTimeout(timer)
+  }
+}
 
 export class Mirror extends EventEmitter {
   readonly settings: MirrorSettings
@@ -31,13 +43,15 @@ export class Mirror extends EventEmitter {
   #log: Logger
   #sourceAdmin: Admin | undefined
   #targetAdmin: Admin | undefined
-  #producer: Producer | undefined
-  #workers: Array<StreamWorker | PassthroughWorker> = []
+  #workers: CopyWorker[] = []
   #topics = new Set<string>()
   #targetPartitions = new Map<string, number>()
+  /** Partition counts of the source topics as last seen: a larger count means partitions were added. */
+  #sourcePartitions = new Map<string, number>()
+  /** Partitions added to a mirrored topic while the mirror ran: copied from their start, whatever auto.offset.reset says. */
+  #addedPartitions = new Set<string>()
   /** Source topic ids: a new id under a known name means the topic was deleted and made again. */
   #topicIds = new Map<string, string>()
-  #partitioner: TargetPartitioner
   /** --once: the end offset of every partition at start; records at or past it are not copied. */
   #endOffsets: Map<string, bigint> | undefined
   #timers: NodeJS.Timeout[] = []
@@ -52,7 +66,6 @@ export class Mirror extends EventEmitter {
     const { logger, ...settings } = options
     this.settings = settings
     this.#log = logger ?? silentLogger
-    this.#partitioner = new TargetPartitioner(settings.partitioning)
     this.stats = new MirrorStats()
     this.#finished = new Promise((resolve, reject) => {
       this.#resolveFinished = resolve
@@ -65,6 +78,13 @@ export class Mirror extends EventEmitter {
   /** Settles when the mirror stopped: by stop(), at the end of --once, or on a fatal error. */
   get finished (): Promise<MirrorSummary> {
     return this.#finished
+  }
+
+  /** How the workers treated the source batches so far: sent as they were, encoded again, merged, dropped. */
+  get counts (): WorkerCounts {
+    const counts = { raw: 0, reencoded: 0, merged: 0, skipped: 0 }
+    for (const w of this.#workers) for (const k of Object.keys(counts) as Array<keyof WorkerCounts>) counts[k] += w.counts[k]
+    return counts
   }
 
   get topics (): string[] {
@@ -105,15 +125,6 @@ export class Mirror extends EventEmitter {
     this.#sourceAdmin = new Admin(baseClientOptions(source, `${source.clientId}-admin`))
     this.#targetAdmin = new Admin(baseClientOptions(target, `${target.clientId}-admin`))
     await Promise.all([reachCluster(this.#sourceAdmin, source), reachCluster(this.#targetAdmin, target)])
-    this.#producer = new Producer({
-      ...baseClientOptions(target),
-      idempotent: target.idempotent,
-      acks: target.acks,
-      compression: target.compression,
-      retries: Math.max(1, Math.min(target.retries, Math.ceil(target.deliveryTimeoutMs / 1000))),
-      retryDelay: 1000,
-      autocreateTopics: false
-    })
   }
 
   async #matchingSourceTopics (): Promise<string[]> {
@@ -148,6 +159,7 @@ export class Mirror extends EventEmitter {
     for (const topic of sourceTopics) {
       const count = targets.get(topic.name)!
       this.#targetPartitions.set(topic.name, count)
+      this.#sourcePartitions.set(topic.name, topic.partitions.length)
       if (this.settings.partitioning === 'source' && count < topic.partitions.length) {
         problems.push({ source: 'command line', key: '--partitioning', message: `source keeps partition numbers, but ${topic.name} has ${topic.partitions.length} partitions on the source and only ${count} on the target`, fix: 'add partitions to the target topic, or use --partitioning key' })
       }
@@ -222,54 +234,40 @@ export class Mirror extends EventEmitter {
   async #startWorkers (topics: string[]): Promise<void> {
     const { numStreams, target } = this.settings
     const host = {
-      send: async (batch: WorkerBatch) => await this.#send(batch),
-      accept: (message: Message) => this.#accept(message),
-      onFatal: (error: unknown) => { this.#failed(error instanceof KafkaMirrorError ? error : explainAccess(error, this.settings.source)) },
-      bounds: async (partitions: Array<{ topic: string, partition: number }>) => await this.#bounds(partitions),
+      endOffset: (topic: string, partition: number) => this.#endOffsets?.get(partitionKey(topic, partition)),
+      targetPartitions: (topic: string) => this.#targetPartitions.get(topic) ?? 1,
+      fromLogStart: (topic: string, partition: number) => this.#addedPartitions.has(partitionKey(topic, partition)),
+      delivered: (d: { topic: string, partition: number, records: number, bytes: number, nextOffset: bigint }) => {
+        this.stats.recordDelivered(d.topic, d.partition, d.records, d.bytes, d.nextOffset)
+        if (this.#endOffsets !== undefined) this.#checkOnceDone()
+      },
+      written: (batch: WrittenBatch) => { this.emit('written', batch) },
+      skipped: (topic: string, partition: number, records: number, error: Error) => {
+        // --abort.on.send.failure false: the user chose to go on; the records are counted as lost.
+        this.stats.recordFailed(records)
+        this.#log.error({ topic, partition, records, err: describeCause(error) }, 'records were not delivered and are skipped (abort.on.send.failure=false)')
+      },
+      onFatal: (error: unknown) => {
+        if (error instanceof SendFailedError) this.#failed(accessError(error.cause, target, { operations: ['Write'] }) ?? error)
+        else this.#failed(error instanceof KafkaMirrorError ? error : explainAccess(error, this.settings.source))
+      },
       onDataLoss: (topic: string, partition: number, from: bigint, deletedTo: bigint, resumeAt: bigint) => { this.#dataLoss(topic, partition, from, deletedTo, resumeAt) },
-      onOffsetsWentBack: (topic: string, partition: number, from: bigint, to: bigint) => { this.#offsetsWentBack(topic, partition, from, to) },
-      beforeRefetch: async (topics: string[]) => { await this.#checkTopicIds(topics) }
+      onOffsetsWentBack: (topic: string, partition: number, from: bigint, to: bigint) => { this.#offsetsWentBack(topic, partition, from, to) }
     }
-    const limits = { maxPendingBytes: Math.max(1 << 20, Math.floor(target.bufferMemory / numStreams)), maxBatchBytes: Math.max(16 << 10, Math.floor(target.maxRequestSize * 0.9)) }
-    if (await this.#fastPath()) {
-      const passthroughHost = {
-        endOffset: (topic: string, partition: number) => this.#endOffsets?.get(partitionKey(topic, partition)),
-        delivered: (d: { topic: string, partition: number, records: number, bytes: number, nextOffset: bigint }) => {
-          this.stats.recordDelivered(d.topic, d.partition, d.records, d.bytes, d.nextOffset)
-          if (this.#endOffsets !== undefined) this.#checkOnceDone()
-        },
-        onFatal: host.onFatal,
-        onDataLoss: host.onDataLoss,
-        onOffsetsWentBack: host.onOffsetsWentBack
-      }
-      const passthroughLimits = { maxPendingBytes: limits.maxPendingBytes, maxRequestBytes: limits.maxBatchBytes }
-      for (let i = 0; i < numStreams; i++) this.#workers.push(new PassthroughWorker(i, this.settings.source, target, passthroughHost, this.#log, passthroughLimits, { compression: CompressionCodecs[target.compression] }))
-    } else {
-      for (let i = 0; i < numStreams; i++) this.#workers.push(new StreamWorker(i, this.settings.source, host, this.#log, limits))
+    const limits = { maxPendingBytes: Math.max(1 << 20, Math.floor(target.bufferMemory / numStreams)), maxRequestBytes: Math.max(16 << 10, Math.floor(target.maxRequestSize * 0.9)) }
+    const options = {
+      partitioning: this.settings.partitioning,
+      compression: CompressionCodecs[target.compression],
+      forceReencode: this.settings.fastPath === 'off',
+      skipRefused: !this.settings.abortOnSendFailure
     }
+    for (let i = 0; i < numStreams; i++) this.#workers.push(new CopyWorker(i, this.settings.source, target, host, this.#log, limits, options))
     for (const t of topics) this.#topics.add(t)
     if (topics.length > 0) {
       await Promise.all(this.#workers.map(async w => await w.addTopics(topics)))
       await this.#waitForStableGroup()
     }
     for (const w of this.#workers) w.release()
-  }
-
-  /** --fast.path auto: whether the settings and both clusters allow copying record batches as they are. */
-  async #fastPath (): Promise<boolean> {
-    if (this.settings.fastPath === 'off') return false
-    const blockers = fastPathBlockers(this.settings)
-    if (blockers.length > 0) {
-      this.#log.debug({ reasons: blockers.join('; ') }, 'fast path off: records are decoded and produced again')
-      return false
-    }
-    const refused = await brokersRefusePassthrough(this.#sourceAdmin!, this.#targetAdmin!).catch((error: unknown) => describeCause(error))
-    if (refused !== undefined) {
-      this.#log.info({ reason: refused }, 'fast path off: records are decoded and produced again')
-      return false
-    }
-    this.#log.info('fast path: record batches are copied as they are, without decoding')
-    return true
   }
 
   /**
@@ -298,67 +296,6 @@ export class Mirror extends EventEmitter {
       await new Promise(resolve => setTimeout(resolve, 100))
     }
     this.#log.warn('the consumer group did not settle in time; going on')
-  }
-
-  #accept (message: Message): boolean {
-    if (this.#endOffsets === undefined) return true
-    const end = this.#endOffsets.get(partitionKey(message.topic, message.partition))
-    return end !== undefined && message.offset < end
-  }
-
-  async #send (batch: WorkerBatch): Promise<void> {
-    const producer = this.#producer!
-    // One send per target partition, all at once: the client sends a batch's records for one
-    // broker to the leader of its first partition, and after a leader change it would keep
-    // retrying all of them there (@platformatic/kafka 2.12). Order per partition is kept because
-    // a worker has one batch in flight at a time.
-    const byPartition = new Map<string, { messages: MessageToProduce[], sources: Message[] }>()
-    for (const m of batch.messages) {
-      const targetPartitions = this.#targetPartitions.get(m.topic) ?? 1
-      const partition = this.#partitioner.partition(m.topic, m.partition, m.key, targetPartitions)
-      const headers = new Map<Buffer, Buffer>()
-      for (const [k, v] of m.headerEntries) headers.set(k, v)
-      const key = partitionKey(m.topic, partition)
-      let group = byPartition.get(key)
-      if (group === undefined) byPartition.set(key, group = { messages: [], sources: [] })
-      group.messages.push({ topic: m.topic, partition, key: m.key ?? undefined, value: m.value ?? undefined, headers, timestamp: m.timestamp })
-      group.sources.push(m)
-    }
-    const started = Date.now()
-    // acks goes with every send: the client reads it from the send's options, not its own.
-    // A target that does not answer (down, cut off, disk full) makes sends wait for their retries:
-    // say so while it lasts, instead of going quiet.
-    const slow = setInterval(() => {
-      this.#log.warn({ records: batch.messages.length, waitingMs: Date.now() - started }, 'the target has not acknowledged a send yet; retrying until delivery.timeout.ms')
-    }, 10_000)
-    slow.unref()
-    const results = await Promise.allSettled([...byPartition.values()].map(async g => await producer.send({ messages: g.messages, acks: this.settings.target.acks })))
-      .finally(() => { clearInterval(slow) })
-    const groups = [...byPartition.values()]
-    const failed = results.findIndex(r => r.status === 'rejected')
-    if (failed >= 0) {
-      const first = groups[failed].sources[0]
-      const error = (results[failed] as PromiseRejectedResult).reason
-      if (this.settings.abortOnSendFailure) throw accessError(error, this.settings.target, { operations: ['Write'] }) ?? new SendFailedError(first.topic, first.partition, first.offset, error)
-      // --abort.on.send.failure false: the user chose to go on; the records are counted as lost.
-      const lost = groups.filter((_, i) => results[i].status === 'rejected').reduce((n, g) => n + g.sources.length, 0)
-      this.stats.recordFailed(lost)
-      this.#log.error({ topic: first.topic, partition: first.partition, offset: String(first.offset), records: lost, err: describeCause(error) }, 'records were not delivered and are skipped (abort.on.send.failure=false)')
-      return
-    }
-    this.stats.recordSent(batch.messages, batch.bytes, Date.now() - started)
-    this.#log.debug({ records: batch.messages.length, bytes: batch.bytes, ms: Date.now() - started }, 'sent')
-    if (this.#endOffsets !== undefined) this.#checkOnceDone()
-  }
-
-  async #bounds (partitions: Array<{ topic: string, partition: number }>): Promise<Map<string, PartitionBounds>> {
-    const byTopic = new Map<string, number[]>()
-    for (const p of partitions) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p.partition])
-    const request = [...byTopic].map(([name, ps]) => ({ name, partitions: ps.map(partitionIndex => ({ partitionIndex })) }))
-    const [starts, ends] = await Promise.all([this.#listOffsets(request, -2n), this.#listOffsets(request, -1n)])
-    const result = new Map<string, PartitionBounds>()
-    for (const [key, logStart] of starts) result.set(key, { logStart, end: ends.get(key) ?? logStart })
-    return result
   }
 
   /** Records the mirror had not copied are gone from the source: stop, or report and go on. */
@@ -428,6 +365,7 @@ export class Mirror extends EventEmitter {
   async #refreshTopics (): Promise<void> {
     if (this.#state !== 'running') return
     await this.#checkTopicIds()
+    await this.#checkPartitionCounts()
     const fresh = await this.#matchingSourceTopics()
     if (fresh.length === 0) return
     await this.#prepareTargets(fresh)
@@ -435,6 +373,40 @@ export class Mirror extends EventEmitter {
     this.#log.info({ topics: fresh.join(',') }, 'new topics match; mirroring them too')
     await Promise.all(this.#workers.map(async w => await w.addTopics(fresh)))
     this.emit('topics', fresh)
+  }
+
+  /**
+   * Partitions added to mirrored source topics: with --partitioning source the target topic gets
+   * as many (its partition numbers are the source's); with key partitioning the target keeps its
+   * count, since more partitions would move keys. Either way the group rebalances so the new
+   * partitions get an owner, and they are copied from their start.
+   */
+  async #checkPartitionCounts (): Promise<void> {
+    if (this.#topics.size === 0) return
+    const metadata = await this.#sourceAdmin!.metadata({ topics: this.topics, forceUpdate: true })
+    const grown: string[] = []
+    for (const topic of this.topics) {
+      const count = metadata.topics.get(topic)?.partitionsCount ?? 0
+      const known = this.#sourcePartitions.get(topic) ?? count
+      if (count <= known) continue
+      for (let p = known; p < count; p++) this.#addedPartitions.add(partitionKey(topic, p))
+      const targetCount = this.#targetPartitions.get(topic) ?? 0
+      if (this.settings.partitioning === 'source' && targetCount < count) {
+        await addPartitions(this.#targetAdmin!, topic, count).catch((error: unknown) => { throw explainAccess(error, this.settings.target, ['Alter']) })
+        const counts = await this.#waitForTargetMetadata([topic])
+        this.#targetPartitions.set(topic, counts.get(topic) ?? count)
+        this.#log.info({ topic, from: known, to: count, targetPartitions: count }, 'partitions were added to a source topic: added as many to the target topic, and copying them from their start')
+      } else if (this.settings.partitioning === 'key') {
+        this.#log.info({ topic, from: known, to: count, targetPartitions: targetCount }, 'partitions were added to a source topic: copying them from their start; the target topic keeps its partition count, since more partitions would move keys (--partitioning key)')
+      } else {
+        this.#log.info({ topic, from: known, to: count, targetPartitions: targetCount }, 'partitions were added to a source topic: copying them from their start')
+      }
+      this.#sourcePartitions.set(topic, count)
+      grown.push(topic)
+    }
+    if (grown.length === 0) return
+    await Promise.all(this.#workers.map(async w => await w.partitionsAdded(grown)))
+    this.emit('partitions', grown)
   }
 
   async #commitAll (): Promise<void> {
@@ -489,32 +461,47 @@ export class Mirror extends EventEmitter {
     this.stop().catch(() => {})
   }
 
-  /** Stops fetching, sends what was fetched, commits it and closes every client. */
+  /**
+   * Stops fetching, sends what was fetched, commits what the target acknowledged and closes every
+   * client, all within STOP_TIMEOUT_MS whatever the clusters do: each step gets what is left of
+   * the deadline, and what is not done by then is left (records not acknowledged are copied again
+   * at the next start; nothing unacknowledged is ever committed). Past the deadline stop() rejects
+   * with a StopDeadlineError.
+   */
   async stop (): Promise<MirrorSummary> {
     if (this.#state === 'stopped' || this.#state === 'stopping') return await this.#finished
     this.#state = 'stopping'
     for (const t of this.#timers) clearInterval(t)
     const deadline = Date.now() + STOP_TIMEOUT_MS
-    await Promise.all(this.#workers.map(async w => await w.stopFetching()))
+    const late: string[] = []
+    const step = async (what: string, work: Promise<unknown>, until: number): Promise<void> => {
+      if (!await settlesBy(work, until)) late.push(what)
+    }
+    // Fetch answers that arrive after this are dropped: waiting for them only bounds the time.
+    await step('fetches under way', Promise.all(this.#workers.map(async w => await w.stopFetching())), Math.min(deadline - 20_000, Date.now() + 2000))
     if (this.#fatal === undefined) {
-      const drained = await Promise.all(this.#workers.map(async w => await w.drain(deadline)))
-      if (drained.includes(false)) this.#log.warn('some fetched records were not acknowledged before the stop deadline; they will be copied again at the next start')
+      const drained = await Promise.all(this.#workers.map(async w => await w.drain(deadline - 6000)))
+      if (drained.includes(false)) late.push('delivering what was fetched')
     } else {
       // After a failed send, later sends of the same worker may still be in flight: let them settle
       // so nothing is committed past the failure (their worker stopped sending after the failure).
-      await Promise.all(this.#workers.map(async w => await w.drain(Math.min(deadline, Date.now() + 5000))))
+      await Promise.all(this.#workers.map(async w => await w.drain(Math.min(deadline - 6000, Date.now() + 5000))))
     }
     // --once: partitions whose last records were control records get the end offset committed too.
     const extra = this.#onceEndCommits()
-    try {
+    const commit = (async () => {
       await this.#commitAll()
       if (extra.length > 0 && this.#workers.length > 0) await this.#workers[0].commit(extra)
-    } catch (error) {
-      this.#log.warn({ err: describeCause(error) }, 'the final commit failed; the next start copies the uncommitted records again')
-    }
-    await this.#closeAll()
+    })()
+    commit.catch((error: unknown) => { this.#log.warn({ err: describeCause(error) }, 'the final commit failed; the next start copies the uncommitted records again') })
+    await step('the final offset commit', commit.catch(() => {}), deadline - 3000)
+    await step('closing the connections', this.#closeAll(), deadline)
     this.#state = 'stopped'
     const summary = this.stats.summary()
+    if (late.length > 0) {
+      this.#log.warn({ unfinished: late.join(', ') }, `the stop deadline of ${STOP_TIMEOUT_MS / 1000} s passed; records not acknowledged by the target are copied again at the next start`)
+      this.#fatal ??= new StopDeadlineError(STOP_TIMEOUT_MS, late)
+    }
     if (this.#fatal !== undefined) this.#rejectFinished(this.#fatal)
     else this.#resolveFinished(summary)
     this.emit('stopped', summary)
@@ -540,8 +527,8 @@ export class Mirror extends EventEmitter {
   }
 
   async #closeAll (): Promise<void> {
+    // (A consumer's leave-group request waits for a coordinator that may be gone: bounded by stop().)
     await Promise.all(this.#workers.map(async w => await w.close()))
-    await this.#producer?.close().catch(() => {})
     await this.#sourceAdmin?.close().catch(() => {})
     await this.#targetAdmin?.close().catch(() => {})
   }

@@ -2,13 +2,15 @@
 // with one key land in one target partition (and stay in order) whatever the partition counts,
 // and a Java client producing the same keys to the target agrees on placement.
 
-/** Kafka's murmur2 (Utils.murmur2 in the Java client), on 32-bit integers. */
-export function murmur2 (data: Uint8Array): number {
-  const length = data.length
+/**
+ * Kafka's murmur2 (Utils.murmur2 in the Java client), on 32-bit integers, over `length` bytes of
+ * `data` from `start` (a key inside a fetched batch, without a copy).
+ */
+export function murmur2 (data: Uint8Array, start = 0, length = data.length - start): number {
   const m = 0x5bd1e995
   let h = (0x9747b28c ^ length) | 0
-  const whole = length & ~3
-  for (let i = 0; i < whole; i += 4) {
+  const whole = start + (length & ~3)
+  for (let i = start; i < whole; i += 4) {
     let k = data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24)
     k = Math.imul(k, m)
     k ^= k >>> 24
@@ -29,24 +31,6 @@ export function murmur2 (data: Uint8Array): number {
 }
 
 /** Java's Utils.toPositive(murmur2(key)) % numPartitions. */
-export function partitionForKey (key: Uint8Array, numPartitions: number): number {
-  return (murmur2(key) & 0x7fffffff) % numPartitions
-}
-
-/** Picks target partitions: by key, round-robin for keyless records, or the source's number. */
-export class TargetPartitioner {
-  #mode: 'key' | 'source'
-  #roundRobin = new Map<string, number>()
-
-  constructor (mode: 'key' | 'source') {
-    this.#mode = mode
-  }
-
-  partition (topic: string, sourcePartition: number, key: Buffer | null | undefined, targetPartitions: number): number {
-    if (this.#mode === 'source') return sourcePartition
-    if (key !== null && key !== undefined) return partitionForKey(key, targetPartitions)
-    const next = ((this.#roundRobin.get(topic) ?? -1) + 1) % targetPartitions
-    this.#roundRobin.set(topic, next)
-    return next
-  }
+export function partitionForKey (key: Uint8Array, numPartitions: number, start = 0, length = key.length - start): number {
+  return (murmur2(key, start, length) & 0x7fffffff) % numPartitions
 }

@@ -133,3 +133,46 @@ test('two mirror processes in one group share the partitions through the group p
   // When records are written, then both take a share and together copy each record once
   await assertGroupShared(new Mirror(loadMirrorConfig(flags).settings), new Mirror(loadMirrorConfig(flags).settings), target, topic, async records => { await produceRecords(source, topic, records) })
 })
+
+for (const partitioning of ['key', 'source'] as const) {
+  test(`--partitioning ${partitioning}: partitions added to a mirrored source topic while the mirror runs are found and copied from their start`, async () => {
+    const { source, target } = await testClusters()
+    // Given a topic of 4 partitions mirrored by a running mirror that starts new partitions at "latest"
+    const topic = await createTestTopic(source, { prefix: 'grow', partitions: 4 })
+    const all = makeRecords(3000, { keys: 60, valueBytes: 50 })
+    const mirror = mirrorFor(source, target, [['whitelist', topic], ['partitioning', partitioning], ['topic.refresh.interval.ms', '500']], { consumer: { 'auto.offset.reset': 'latest' } })
+    await mirror.start()
+    try {
+      await produceRecords(source, topic, all.slice(0, 1000))
+      await waitForRecords(target, topic, 1000)
+      // When the source topic grows to 8 partitions and records go to all of them at once
+      const { Admin } = await import('@platformatic/kafka')
+      const admin = new Admin({ clientId: 't', bootstrapBrokers: source.split(',') })
+      try {
+        await admin.createPartitions({ topics: [{ name: topic, count: 8 }] })
+      } finally {
+        await admin.close()
+      }
+      await produceRecords(source, topic, all.slice(1000))
+      // Then every record reaches the target once, those of partitions 4-7 included
+      await waitForRecords(target, topic, all.length, 60_000)
+      await mirror.stop()
+      const read = await kcatConsume(target, topic)
+      assertMirrored(all, read)
+      const sourceRead = await kcatConsume(source, topic)
+      assert.ok(sourceRead.some(r => r.partition >= 4), 'the source used the new partitions')
+      // And the target topic has the source's 8 partitions with --partitioning source, and keeps its 4 with key partitioning
+      const { describeTopics } = await import('../../src/admin/topics.ts')
+      const targetAdmin = new Admin({ clientId: 't', bootstrapBrokers: target.split(',') })
+      const [described] = await describeTopics(targetAdmin, [topic], false)
+      await targetAdmin.close()
+      assert.equal(described.partitions.length, partitioning === 'source' ? 8 : 4)
+      if (partitioning === 'source') {
+        const where = new Map(sourceRead.map(r => [`${r.key?.toString()}|${r.value?.toString('hex')}`, r.partition]))
+        for (const r of read) assert.equal(r.partition, where.get(`${r.key?.toString()}|${r.value?.toString('hex')}`))
+      }
+    } finally {
+      await mirror.stop().catch(() => {})
+    }
+  })
+}

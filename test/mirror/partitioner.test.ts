@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { murmur2, partitionForKey, TargetPartitioner } from '../../src/mirror/partitioner.ts'
+import { murmur2, partitionForKey } from '../../src/mirror/partitioner.ts'
 
 test('murmur2 gives the Java client\'s values (Kafka UtilsTest vectors)', () => {
   const vectors: Array<[string, number]> = [
@@ -18,10 +18,10 @@ test('a key maps to toPositive(murmur2) % partitions', () => {
   assert.equal(partitionForKey(Buffer.from('foobar'), 8), (-790332482 & 0x7fffffff) % 8)
 })
 
-test('keyless records spread evenly; source mode keeps the partition', () => {
-  const p = new TargetPartitioner('key')
-  const counts = [0, 0, 0]
-  for (let i = 0; i < 300; i++) counts[p.partition('t', 0, null, 3)]++
-  assert.deepEqual(counts, [100, 100, 100])
-  assert.equal(new TargetPartitioner('source').partition('t', 5, Buffer.from('k'), 8), 5)
+test('murmur2 of a key inside a larger buffer equals murmur2 of the key alone', () => {
+  for (const key of ['21', 'foobar', 'a-little-bit-longer-string', 'x', '']) {
+    const framed = Buffer.concat([Buffer.from('prefix-bytes'), Buffer.from(key), Buffer.from('-suffix')])
+    assert.equal(murmur2(framed, 12, key.length), murmur2(Buffer.from(key)), key)
+    assert.equal(partitionForKey(framed, 7, 12, key.length), partitionForKey(Buffer.from(key), 7), key)
+  }
 })

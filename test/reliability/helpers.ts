@@ -93,9 +93,26 @@ export function faultConfigs (source: string, target: string, extra: { consumer?
   return { consumer: files.consumer, producer: files.producer, group }
 }
 
+/**
+ * The partitioning each scenario runs with. KAFKA_MIRROR_PARTITIONING=key|source fixes it (the full
+ * suite runs once with each); otherwise scenarios alternate, key first, so the reduced suite in
+ * `npm test` covers both. A scenario's result names its partitioning.
+ */
+// Each test file runs in a process of its own: start the alternation from the file's name, so files
+// with one scenario do not all get the same partitioning.
+let scenarios = [...process.argv.join(' ')].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 1_000_003, 7)
+let lastPartitioning = 'key'
+export function scenarioPartitioning (): 'key' | 'source' {
+  const fixed = process.env.KAFKA_MIRROR_PARTITIONING
+  if (fixed === 'key' || fixed === 'source') return fixed
+  return scenarios++ % 2 === 0 ? 'key' : 'source'
+}
+
 export function mirrorArgs (files: { consumer: string, producer: string }, topic: string, extra: string[] = []): string[] {
+  const partitioning = extra.includes('--partitioning') ? extra[extra.indexOf('--partitioning') + 1] : scenarioPartitioning()
+  lastPartitioning = partitioning
   return ['--consumer.config', files.consumer, '--producer.config', files.producer, '--whitelist', topic,
-    '--offset.commit.interval.ms', '500', '--status.interval.ms', '0', ...extra]
+    '--offset.commit.interval.ms', '500', '--status.interval.ms', '0', '--partitioning', partitioning, ...extra.filter((a, i) => a !== '--partitioning' && extra[i - 1] !== '--partitioning')]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -365,7 +382,7 @@ export function resultsFile (): string {
  * KAFKA_MIRROR_RELIABILITY_RESULTS=1); prints it either way.
  */
 export function recordResult (scenario: string, outcome: Outcome, ms: number, notes = ''): void {
-  const line = `| ${scenario} | ${full ? 'full' : 'reduced'} | ${outcome.written} | ${outcome.lost} | ${outcome.duplicated} | ${outcome.orderViolations} | ${(ms / 1000).toFixed(1)} s | ${notes} |`
+  const line = `| ${scenario} (--partitioning ${lastPartitioning}) | ${full ? 'full' : 'reduced'} | ${outcome.written} | ${outcome.lost} | ${outcome.duplicated} | ${outcome.orderViolations} | ${(ms / 1000).toFixed(1)} s | ${notes} |`
   process.stderr.write(`reliability result: ${line}\n`)
   if (!full && process.env.KAFKA_MIRROR_RELIABILITY_RESULTS !== '1') return
   const file = resultsFile()

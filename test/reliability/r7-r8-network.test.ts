@@ -19,7 +19,7 @@ import { kcatConsume, type KcatRecord } from '../helpers/kcat.ts'
 import { assertMirrored, makeRecords, type TestRecord } from '../helpers/records.ts'
 import { finishMirror, groupState, machineLoad, missingRanges, rebalances, perSecond, problemLines, Progress, saveMirrorOutput, seconds, startProxiedCluster, type Finish, type ProxiedCluster } from '../tools/fault-scenarios.ts'
 import {
-  createTopicNamed, describeOutcome, faultConfigs, measure, mirrorArgs, produceAll, produceInBackground, recordResult,
+  committedTotal, createTopicNamed, describeOutcome, faultConfigs, measure, mirrorArgs, produceAll, produceInBackground, recordResult,
   sized, startMirror, steps, waitForTargetCount, type MirrorProcess, type Outcome
 } from './helpers.ts'
 import type { ProxyStats } from '../tools/fault-proxy.ts'
@@ -181,6 +181,45 @@ test('R7: the network to the target is cut mid-run: the mirror resumes by itself
 
 test('R7: the mirror\'s host is cut off from both clusters mid-run: it resumes by itself, 0 lost', async () => {
   await cutScenario('both')
+})
+
+test('R7: SIGTERM while the mirror is cut off from both clusters: the process ends within the stop deadline, exit 4, committing nothing the target did not acknowledge', async () => {
+  const step = steps('R7 stop deadline')
+  const src = source!
+  const tgt = target!
+  // Given a mirror copying a backlog, with the clients' default timeouts (30 s requests)
+  const topic = uniqueName('r7-stop-cut')
+  await createTopicNamed(src.cluster.bootstrap, topic, { partitions: PARTITIONS, replicas: 1 })
+  const records = makeRecords(sized(40_000, 200_000), { keys: 100, valueBytes: 100 })
+  await produceAll(src.cluster.bootstrap, topic, records, PARTITIONS)
+  const files = faultConfigs(src.viaProxy, tgt.viaProxy)
+  const mirror = startMirror(mirrorArgs(files, topic, ['--num.streams', '2', ...logLevel]))
+  try {
+    await waitForTargetCount(tgt.cluster.bootstrap, topic, Math.floor(records.length / 8), mirror, 120_000)
+    // When both networks are cut and the mirror is told to stop
+    await Promise.all([src.set({ cut: 'blackhole' }), tgt.set({ cut: 'blackhole' })])
+    await sleep(1000)
+    const signalled = Date.now()
+    mirror.child.kill('SIGTERM')
+    const code = await Promise.race([mirror.exited, sleep(45_000).then(() => 'still running' as const)])
+    const ms = Date.now() - signalled
+    step(`exit ${code} ${seconds(ms)} after SIGTERM`)
+    // Then it ended within the 25 s deadline (and the second a process takes to exit), saying why
+    assert.notEqual(code, 'still running', `the mirror was still running 45 s after SIGTERM:\n${problemLines(mirror).join('\n')}`)
+    assert.ok(ms < 28_000, `the mirror took ${seconds(ms)} to stop`)
+    assert.equal(code, 4, mirror.output().slice(-2000))
+    assert.match(mirror.output(), /stop deadline/)
+    // And no source offset was committed for records the target does not hold
+    await Promise.all([src.heal(), tgt.heal()])
+    const committed = await committedTotal(src.cluster.bootstrap, files.group, topic)
+    const onTarget = await topicRecordCount(tgt.cluster.bootstrap, topic)
+    step(`committed ${committed}, on the target ${onTarget}`)
+    assert.ok(committed <= onTarget, `committed ${committed} > ${onTarget} on the target`)
+  } finally {
+    await Promise.all([src.heal(), tgt.heal()])
+    if (!mirror.done()) mirror.child.kill('SIGKILL')
+    step(`the mirror's output: ${saveMirrorOutput(mirror, topic)}`)
+  }
 })
 
 test('R8: slow, lossy, then narrow and flaky networks to both clusters: the mirror goes on, 0 lost', async () => {

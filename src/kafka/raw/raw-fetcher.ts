@@ -1,6 +1,6 @@
 // Fetches record batches as bytes from partition leaders (Fetch v12, see fetch-v12.ts), on
 // connections of its own, so a long-polling fetch never delays the group's heartbeats and commits.
-import { Base, kGetConnection, type BaseOptions, type ClusterMetadata, type Connection } from '@platformatic/kafka'
+import { Base, type BaseOptions, type ClusterMetadata } from '@platformatic/kafka'
 import * as fetchV12 from './fetch-v12.ts'
 
 export interface RawFetchOptions {
@@ -42,9 +42,7 @@ export class RawFetcher {
     if (this.#closed) throw new Error('the fetcher is closed')
     const broker = this.#metadata?.brokers.get(leader)
     if (broker === undefined) throw new Error(`broker ${leader} is not in the source metadata`)
-    const connection = await new Promise<Connection>((resolve, reject) => {
-      this.client[kGetConnection](broker, (error, connection) => { if (error !== null && error !== undefined) reject(error); else resolve(connection!) })
-    })
+    const connection = await this.client.connections.get(broker)
     return await fetchV12.api.async(connection, options.maxWaitMs, options.minBytes, options.maxBytes, options.isolationLevel, topics)
   }
 

@@ -21,10 +21,10 @@
 //   sequence with no failure before it: the state expires after producer.id.expiration.ms of
 //   silence), the partition takes a new producer id and numbers its unacknowledged batches from 0
 //   again, as Kafka's own producer resets its sequences.
-import {
-  Base, kGetApi, kGetConnection, protocolErrors, protocolErrorsCodesById,
-  type API, type BaseOptions, type ClusterMetadata, type Connection
-} from '@platformatic/kafka'
+// - With skipRefused (abort.on.send.failure=false), a batch that fails for good is reported as
+//   acknowledged with its error in `skipped`, and the partition goes on under a new producer id (the
+//   broker never appended the batch, so its sequence is a hole the old id cannot get past).
+import { Base, initProducerIdV2, protocolErrors, protocolErrorsCodesById, type BaseOptions, type ClusterMetadata } from '@platformatic/kafka'
 import * as produceV9 from './produce-v9.ts'
 import { incrementSequence, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, readRecordBatch, rewriteProducerFields } from './record-batch.ts'
 
@@ -41,12 +41,18 @@ export interface RawProducerOptions {
   maxRequestBytes: number
   /** Produce requests in flight per broker. Default 5. */
   maxInFlightRequests?: number
+  /** Report a batch that fails for good as skipped and go on, instead of stopping its partition. */
+  skipRefused?: boolean
 }
 
 export interface ProduceUnit<T> {
   /** One v2 record batch, changed in place when sent; null: nothing to send, only reported in order. */
   batch: Buffer | null
   context: T
+  /** Set when acknowledged: the target offset of the batch's first record (-1 when the broker did not say). */
+  baseOffset?: bigint
+  /** Set when the batch was given up with skipRefused: why. */
+  skipped?: Error
 }
 
 export interface RawProducerListener<T> {
@@ -176,28 +182,20 @@ export class RawProducer<T> {
   }
 
   async #initProducerId (): Promise<{ producerId: bigint, producerEpoch: number }> {
-    const api = await new Promise<API<[string | null, number, bigint, number], { producerId: bigint, producerEpoch: number }>>((resolve, reject) => {
-      this.client[kGetApi]('InitProducerId', (error, api) => { if (error !== null && error !== undefined) reject(error); else resolve(api as never) })
-    })
     let lastError: unknown
     for (let attempt = 0; attempt < 10; attempt++) {
       try {
         const metadata = await this.client.metadata({ topics: [] })
         const brokers = [...metadata.brokers.values()]
-        const connection = await this.#connection(brokers[attempt % brokers.length])
-        return await api.async(connection, null, this.#options.requestTimeoutMs, -1n, -1)
+        const connection = await this.client.connections.get(brokers[attempt % brokers.length])
+        // v2 (Kafka 2.4+, as Produce v9): a new id each time, no transactional id.
+        return await initProducerIdV2.api.async(connection, null, this.#options.requestTimeoutMs)
       } catch (error) {
         lastError = error
         await new Promise(resolve => setTimeout(resolve, Math.min(1000, this.#options.retryBackoffMs * 2 ** attempt)))
       }
     }
     throw new Error(`InitProducerId failed on the target: ${(lastError as Error)?.message}`, { cause: lastError })
-  }
-
-  async #connection (broker: { host: string, port: number }): Promise<Connection> {
-    return await new Promise((resolve, reject) => {
-      this.client[kGetConnection](broker, (error, connection) => { if (error !== null && error !== undefined) reject(error); else resolve(connection!) })
-    })
   }
 
   #queue (topic: string, partition: number): PartitionQueue<T> {
@@ -222,19 +220,28 @@ export class RawProducer<T> {
   }
 
   /**
-   * Forgets the units of a partition that were never sent (the partition moved to another
-   * consumer); returns them. Units sent already stay: they are retried until acknowledged.
+   * Forgets the units never sent for which `which` is true, over every partition (their source
+   * partition moved to another consumer); returns them. Units sent already stay: they are retried
+   * until acknowledged. The others keep their order.
    */
-  drop (topic: string, partition: number): Array<ProduceUnit<T>> {
-    const queue = this.#queues.get(`${topic}:${partition}`)
-    if (queue === undefined) return []
+  drop (which: (unit: ProduceUnit<T>) => boolean): Array<ProduceUnit<T>> {
     const dropped: Array<ProduceUnit<T>> = []
-    while (queue.entries.length > queue.head) {
-      const last = queue.entries.at(-1)!
-      if (last.sequence !== undefined || last.state === 'inflight') break
-      dropped.unshift(queue.entries.pop()!.unit)
+    for (const queue of this.#queues.values()) {
+      // Sequences are given in order at the first send: the entries never sent are a tail.
+      let first = queue.entries.length
+      while (first > queue.head && queue.entries[first - 1].sequence === undefined && queue.entries[first - 1].state === 'queued') first--
+      if (first === queue.entries.length) continue
+      const kept: Array<Entry<T>> = []
+      for (let i = first; i < queue.entries.length; i++) {
+        const entry = queue.entries[i]
+        if (which(entry.unit)) dropped.push(entry.unit)
+        else kept.push(entry)
+      }
+      if (kept.length === queue.entries.length - first) continue
+      queue.entries.length = first
+      queue.entries.push(...kept)
+      queue.cursor = Math.min(queue.cursor, first)
     }
-    queue.cursor = Math.min(queue.cursor, queue.entries.length)
     return dropped
   }
 
@@ -337,7 +344,7 @@ export class RawProducer<T> {
     }
     const broker = this.#metadata!.brokers.get(leader)!
     const timeout = Math.max(1000, this.#options.requestTimeoutMs - 1000)
-    this.client[kGetConnection](broker, (error, connection) => {
+    this.client.connections.get(broker, (error, connection) => {
       if (error !== null && error !== undefined) {
         this.#settle(lane, sent, error)
         return
@@ -357,10 +364,11 @@ export class RawProducer<T> {
       queue.inflight--
       touched.add(queue)
       let failure: ProduceError | undefined
+      let answer: produceV9.RawProducePartitionResponse | undefined
       if (error !== undefined) {
         failure = new ProduceError(queue.topic, queue.partition, -1, error.message, { cause: error })
       } else {
-        const answer = response?.responses.find(r => r.topic === queue.topic)?.partitions.find(p => p.index === queue.partition)
+        answer = response?.responses.find(r => r.topic === queue.topic)?.partitions.find(p => p.index === queue.partition)
         const code = answer?.errorCode ?? 3
         if (code !== 0 && code !== ERROR_DUPLICATE_SEQUENCE) {
           failure = new ProduceError(queue.topic, queue.partition, code, answer?.errorMessage ?? answer?.recordErrors[0]?.message)
@@ -368,6 +376,7 @@ export class RawProducer<T> {
       }
       if (failure === undefined) {
         entry.state = 'acked'
+        entry.unit.baseOffset = answer?.baseOffset ?? -1n
         continue
       }
       entry.state = 'failed'
@@ -387,7 +396,20 @@ export class RawProducer<T> {
         if (failure.errorCode !== ERROR_OUT_OF_ORDER_SEQUENCE || queue.lastError === undefined) queue.lastError = failure
         if (failure.errorCode < 0 || STALE_METADATA.has(failure.errorCode)) staleMetadata = true
       } else {
-        this.#stop(queue, entry, retriable ? new Error(`${queue.lastError?.message ?? failure.message}: still failing after ${this.#options.deliveryTimeoutMs} ms (delivery.timeout.ms)`, { cause: queue.lastError ?? failure }) : failure)
+        const given = retriable ? new Error(`${queue.lastError?.message ?? failure.message}: still failing after ${this.#options.deliveryTimeoutMs} ms (delivery.timeout.ms)`, { cause: queue.lastError ?? failure }) : failure
+        if (this.#options.skipRefused === true) {
+          entry.state = 'acked'
+          entry.unit.skipped = given
+          queue.failingSince = undefined
+          // The broker keeps waiting for this batch's sequence: go on under a new producer id.
+          if (this.#options.idempotent) {
+            queue.retrying = true
+            queue.resetting = true
+            queue.lastError = given
+          }
+          continue
+        }
+        this.#stop(queue, entry, given)
       }
     }
     if (staleMetadata) this.#refreshMetadata()
@@ -505,3 +527,4 @@ export class RawProducer<T> {
     await this.client.close().catch(() => {})
   }
 }
+

@@ -400,70 +400,212 @@ export function encodeRecordBatch (records: DecodedRecord[], options: EncodeOpti
 /**
  * Several batches as one, records renumbered 0..n-1 and timestamps kept: for runs of small batches,
  * which would otherwise each need a Produce request of their own (Kafka takes one batch per
- * partition per request). Uncompressed CreateTime batches are spliced record by record, keys,
- * values and headers copied as bytes; others are decoded and encoded with `compression`.
+ * partition per request). Records are spliced as bytes (keys, values and headers copied, not
+ * decoded); compressed batches are decompressed first, and the result is compressed with
+ * `compression`.
  */
 export function mergeRecordBatches (batches: RecordBatch[], compression: number): Buffer {
-  if (compression !== 0 || batches.some(b => b.compression !== 0 || b.logAppendTime || b.magic !== 2)) {
-    return encodeRecordBatch(batches.flatMap(b => decodeRecords(b)), { compression, baseOffset: batches[0].baseOffset })
-  }
-  // Pass 1: where each record's tail (key, value, headers) is, and its absolute timestamp.
-  const tails: Buffer[] = []
-  const attributes: number[] = []
-  const timestamps: bigint[] = []
+  const builder = new BatchBuilder()
   for (const batch of batches) {
-    const data = batch.bytes
-    let at = RECORD_BATCH_OVERHEAD
-    for (let i = 0; i < batch.recordCount; i++) {
-      let length: number
-      [length, at] = readVarInt(data, at)
-      const end = at + length
-      if (end > data.length) throw new RangeError(`record ${i} of the batch at offset ${batch.baseOffset} runs past the batch`)
-      attributes.push(data.readInt8(at))
-      let p = at + 1
-      let timestampDelta: bigint;
-      [timestampDelta, p] = readVarLong(data, p);
-      [, p] = readVarInt(data, p)
-      timestamps.push(batch.baseTimestamp + timestampDelta)
-      tails.push(data.subarray(p, end))
-      at = end
+    const cursor = new RecordCursor(batch)
+    while (cursor.next()) builder.add(cursor.data, cursor.tailStart, cursor.end, cursor.timestamp, cursor.attributes)
+  }
+  if (builder.count === 0) throw new Error('a record batch needs at least one record')
+  return builder.build(compression, batches[0].baseOffset)
+}
+
+// ---- Records moved between batches as bytes, without an object per record ----
+
+/** The records of a batch as bytes, decompressed when the batch is compressed. */
+export function recordsData (batch: RecordBatch): Buffer {
+  const data = batch.bytes.subarray(RECORD_BATCH_OVERHEAD)
+  if (batch.compression === 0) return data
+  const algorithm = compressionsAlgorithmsByBitmask[batch.compression as keyof typeof compressionsAlgorithmsByBitmask]
+  if (algorithm === undefined) throw new Error(`record batch at offset ${batch.baseOffset} uses unknown compression ${batch.compression}`)
+  return algorithm.decompressSync(data)
+}
+
+/** A zigzag varlong as a number: exact for timestamps and their deltas (below 2^53). */
+function readVarLongNumber (buffer: Buffer, at: number): number {
+  let value = 0
+  let scale = 1
+  let i = at
+  while (true) {
+    const byte = buffer[i++]
+    if (byte === undefined) throw new RangeError('varlong runs past the end of the record')
+    value += (byte & 0x7f) * scale
+    if ((byte & 0x80) === 0) break
+    scale *= 128
+    if (i - at > 10) throw new RangeError('varlong is longer than 10 bytes')
+  }
+  cursorEnd = i
+  return value % 2 === 1 ? -(value + 1) / 2 : value / 2
+}
+/** Where the last readVarLongNumber/readVarIntFast ended: saves an array per read on the hot path. */
+let cursorEnd = 0
+
+function readVarIntFast (buffer: Buffer, at: number): number {
+  let value = 0
+  let shift = 0
+  let i = at
+  while (true) {
+    const byte = buffer[i++]
+    if (byte === undefined) throw new RangeError('varint runs past the end of the record')
+    value |= (byte & 0x7f) << shift
+    if ((byte & 0x80) === 0) break
+    shift += 7
+    if (shift > 28) throw new RangeError('varint is longer than 5 bytes')
+  }
+  cursorEnd = i
+  return (value >>> 1) ^ -(value & 1)
+}
+
+function varLongNumberSize (value: number): number {
+  let v = value >= 0 ? value * 2 : -value * 2 - 1
+  let size = 1
+  while (v >= 128) { v = Math.floor(v / 128); size++ }
+  return size
+}
+
+function writeVarLongNumber (buffer: Buffer, at: number, value: number): number {
+  let v = value >= 0 ? value * 2 : -value * 2 - 1
+  while (v >= 128) {
+    buffer[at++] = (v % 128) | 0x80
+    v = Math.floor(v / 128)
+  }
+  buffer[at++] = v
+  return at
+}
+
+/**
+ * Walks the records of one batch, one `next()` at a time, exposing where each record's parts are
+ * in `data` (the batch's records, decompressed). Nothing is allocated per record.
+ */
+export class RecordCursor {
+  readonly data: Buffer
+  readonly batch: RecordBatch
+  /** The record's offset minus the batch's base offset. */
+  offsetDelta = 0
+  /** Absolute, in ms (the batch's max timestamp for LogAppendTime batches). */
+  timestamp = 0
+  attributes = 0
+  /** Where the key's bytes start; keyLength -1 for a null key. */
+  keyStart = 0
+  keyLength = -1
+  /** Where the record's key length starts: key, value and headers run from here to `end`. */
+  tailStart = 0
+  end = 0
+  #at = 0
+  #left: number
+  #baseTimestamp: number
+  #appendTime: number | undefined
+
+  constructor (batch: RecordBatch, data: Buffer = recordsData(batch)) {
+    if (batch.magic !== 2) throw new Error(`record batch at offset ${batch.baseOffset} has magic ${batch.magic}; only v2 is supported`)
+    this.batch = batch
+    this.data = data
+    this.#left = batch.recordCount
+    this.#baseTimestamp = Number(batch.baseTimestamp)
+    this.#appendTime = batch.logAppendTime ? Number(batch.maxTimestamp) : undefined
+  }
+
+  next (): boolean {
+    if (this.#left <= 0) return false
+    this.#left--
+    const data = this.data
+    const length = readVarIntFast(data, this.#at)
+    const start = cursorEnd
+    const end = start + length
+    if (end > data.length) throw new RangeError(`a record of the batch at offset ${this.batch.baseOffset} runs past the batch`)
+    this.attributes = data.readInt8(start)
+    const timestampDelta = readVarLongNumber(data, start + 1)
+    this.timestamp = this.#appendTime ?? this.#baseTimestamp + timestampDelta
+    this.offsetDelta = readVarIntFast(data, cursorEnd)
+    this.tailStart = cursorEnd
+    this.keyLength = readVarIntFast(data, cursorEnd)
+    this.keyStart = cursorEnd
+    this.end = end
+    this.#at = end
+    return true
+  }
+}
+
+/**
+ * Collects records as byte ranges (from RecordCursor) and writes them as one v2 batch, offset
+ * deltas renumbered 0..n-1, timestamps as CreateTime relative to the first record's. Keys, values
+ * and headers are copied as they are.
+ */
+export class BatchBuilder {
+  count = 0
+  /** The batch's size uncompressed, as it stands. */
+  bytes = RECORD_BATCH_OVERHEAD
+  #sources: Buffer[] = []
+  #starts: number[] = []
+  #ends: number[] = []
+  #timestamps: number[] = []
+  #attributes: number[] = []
+
+  add (data: Buffer, tailStart: number, end: number, timestamp: number, attributes: number): void {
+    this.#sources.push(data)
+    this.#starts.push(tailStart)
+    this.#ends.push(end)
+    this.#timestamps.push(timestamp)
+    this.#attributes.push(attributes)
+    // Upper bound of the record's header: length (5), attributes (1), timestamp delta (10), offset delta (5).
+    this.bytes += 21 + end - tailStart
+    this.count++
+  }
+
+  build (compression: number, baseOffset = 0n): Buffer {
+    const n = this.count
+    if (n === 0) throw new Error('a record batch needs at least one record')
+    const timestamps = this.#timestamps
+    const baseTimestamp = timestamps[0]
+    let maxTimestamp = baseTimestamp
+    const sizes = new Array<number>(n)
+    let total = 0
+    for (let i = 0; i < n; i++) {
+      const ts = timestamps[i]
+      if (ts > maxTimestamp) maxTimestamp = ts
+      const size = 1 + varLongNumberSize(ts - baseTimestamp) + varIntSize(i) + this.#ends[i] - this.#starts[i]
+      sizes[i] = size
+      total += varIntSize(size) + size
     }
+    const header = compression === 0 ? RECORD_BATCH_OVERHEAD : 0
+    let body: Buffer = Buffer.allocUnsafe(header + total)
+    let at = header
+    for (let i = 0; i < n; i++) {
+      at = writeVarInt(body, at, sizes[i])
+      body[at++] = this.#attributes[i] & 0xff
+      at = writeVarLongNumber(body, at, timestamps[i] - baseTimestamp)
+      at = writeVarInt(body, at, i)
+      at += this.#sources[i].copy(body, at, this.#starts[i], this.#ends[i])
+    }
+    let batch: Buffer
+    if (compression === 0) {
+      batch = body
+    } else {
+      const algorithm = compressionsAlgorithmsByBitmask[compression as keyof typeof compressionsAlgorithmsByBitmask]
+      if (algorithm === undefined) throw new Error(`unknown compression ${compression}`)
+      body = algorithm.compressSync(body)
+      batch = Buffer.allocUnsafe(RECORD_BATCH_OVERHEAD + body.length)
+      body.copy(batch, RECORD_BATCH_OVERHEAD)
+    }
+    batch.writeBigInt64BE(baseOffset, BASE_OFFSET)
+    batch.writeInt32BE(batch.length - LOG_OVERHEAD, BATCH_LENGTH)
+    batch.writeInt32BE(-1, PARTITION_LEADER_EPOCH)
+    batch.writeInt8(2, MAGIC)
+    batch.writeInt16BE(compression & Attributes.COMPRESSION_MASK, ATTRIBUTES)
+    batch.writeInt32BE(n - 1, LAST_OFFSET_DELTA)
+    batch.writeBigInt64BE(BigInt(baseTimestamp), BASE_TIMESTAMP)
+    batch.writeBigInt64BE(BigInt(maxTimestamp), MAX_TIMESTAMP)
+    batch.writeBigInt64BE(NO_PRODUCER_ID, PRODUCER_ID)
+    batch.writeInt16BE(NO_PRODUCER_EPOCH, PRODUCER_EPOCH)
+    batch.writeInt32BE(NO_SEQUENCE, BASE_SEQUENCE)
+    batch.writeInt32BE(n, RECORD_COUNT)
+    batch.writeUInt32BE(batchCrc(batch), CRC)
+    return batch
   }
-  if (tails.length === 0) throw new Error('a record batch needs at least one record')
-  const baseTimestamp = timestamps[0]
-  let maxTimestamp = baseTimestamp
-  let total = RECORD_BATCH_OVERHEAD
-  const sizes: number[] = []
-  for (let i = 0; i < tails.length; i++) {
-    if (timestamps[i] > maxTimestamp) maxTimestamp = timestamps[i]
-    const size = 1 + varLongSize(timestamps[i] - baseTimestamp) + varIntSize(i) + tails[i].length
-    sizes.push(size)
-    total += varIntSize(size) + size
-  }
-  // Pass 2: write them renumbered.
-  const out = Buffer.allocUnsafe(total)
-  let at = RECORD_BATCH_OVERHEAD
-  for (let i = 0; i < tails.length; i++) {
-    at = writeVarInt(out, at, sizes[i])
-    out.writeInt8(attributes[i], at++)
-    at = writeVarLong(out, at, timestamps[i] - baseTimestamp)
-    at = writeVarInt(out, at, i)
-    at += tails[i].copy(out, at)
-  }
-  out.writeBigInt64BE(batches[0].baseOffset, BASE_OFFSET)
-  out.writeInt32BE(out.length - LOG_OVERHEAD, BATCH_LENGTH)
-  out.writeInt32BE(-1, PARTITION_LEADER_EPOCH)
-  out.writeInt8(2, MAGIC)
-  out.writeInt16BE(0, ATTRIBUTES)
-  out.writeInt32BE(tails.length - 1, LAST_OFFSET_DELTA)
-  out.writeBigInt64BE(baseTimestamp, BASE_TIMESTAMP)
-  out.writeBigInt64BE(maxTimestamp, MAX_TIMESTAMP)
-  out.writeBigInt64BE(NO_PRODUCER_ID, PRODUCER_ID)
-  out.writeInt16BE(NO_PRODUCER_EPOCH, PRODUCER_EPOCH)
-  out.writeInt32BE(NO_SEQUENCE, BASE_SEQUENCE)
-  out.writeInt32BE(tails.length, RECORD_COUNT)
-  out.writeUInt32BE(batchCrc(out), CRC)
-  return out
 }
 
 /**

@@ -4,7 +4,7 @@
 // request that timed out after the append, a lost connection, producer state the broker forgot.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { initProducerIdV4, kGetApi, kGetConnection, Reader, type ClusterMetadata } from '@platformatic/kafka'
+import { Reader, type ClusterMetadata } from '@platformatic/kafka'
 import { RawProducer, type ProduceUnit, type RawProducerOptions } from '../../../src/kafka/raw/raw-producer.ts'
 import { encodeRecordBatch, incrementSequence, readRecordBatch } from '../../../src/kafka/raw/record-batch.ts'
 
@@ -138,8 +138,15 @@ function producerFor (broker: FakeBroker, partitions: number, options: Partial<R
   const client = producer.client as unknown as Record<string | symbol, unknown>
   client.listApis = async () => [{ apiKey: 0, name: 'Produce', minVersion: 3, maxVersion: 11 }, { apiKey: 22, name: 'InitProducerId', minVersion: 0, maxVersion: 5 }]
   client.metadata = async () => metadata
-  client[kGetApi] = (_name: string, callback: (error: Error | null, api: unknown) => void) => callback(null, initProducerIdV4.api)
-  client[kGetConnection] = (_broker: unknown, callback: (error: Error | null, connection: unknown) => void) => callback(null, connection)
+  // The producer reaches brokers through the client's public connection pool: every broker is the fake.
+  Object.defineProperty(client, 'connections', {
+    value: {
+      get: (_broker: unknown, callback?: (error: Error | null, connection: unknown) => void) => {
+        if (callback === undefined) return Promise.resolve(connection)
+        callback(null, connection)
+      }
+    }
+  })
   return { producer, acked, failed, resets }
 }
 

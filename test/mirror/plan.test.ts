@@ -3,9 +3,10 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { createRecordsBatch, readRecordsBatch, Reader } from '@platformatic/kafka'
-import { Attributes, CompressionCodecs, batchCrc, crcIsValid, encodeRecordBatch, readRecordBatch, type DecodedRecord } from '../../../src/kafka/raw/record-batch.ts'
-import { planFetchedRecords, UnsupportedRecordFormatError, type PlanOptions } from '../../../src/mirror/passthrough/plan.ts'
-import { decodeRecords } from '../../../src/kafka/raw/record-batch.ts'
+import { Attributes, CompressionCodecs, batchCrc, crcIsValid, encodeRecordBatch, readRecordBatch, type DecodedRecord } from '../../src/kafka/raw/record-batch.ts'
+import { planFetchedRecords, UnsupportedRecordFormatError, type PlanOptions } from '../../src/mirror/plan.ts'
+import { decodeRecords } from '../../src/kafka/raw/record-batch.ts'
+import { partitionForKey } from '../../src/mirror/partitioner.ts'
 
 // Merging of small batches is off except where a test is about it: these batches are all small.
 const plain: PlanOptions = { readCommitted: false, abortedTransactions: null, compression: 'keep', mergeBelowBytes: 0 }
@@ -84,7 +85,7 @@ test('with an end offset, nothing at or after it is sent and the position stops 
   assert.deepEqual(exact.units.map(u => u.reencoded), [undefined, undefined])
   assert.equal(exact.reachedEnd, true)
   // Already at the end: nothing.
-  assert.deepEqual(planFetchedRecords(fetched, 15n, { ...plain, endOffset: 15n }), { units: [], nextOffset: 15n, reachedEnd: true, truncatedBytes: 0, counts: { raw: 0, reencoded: 0, merged: 0, skipped: 0 } })
+  assert.deepEqual(planFetchedRecords(fetched, 15n, { ...plain, endOffset: 15n }), { units: [], nextOffset: 15n, reachedEnd: true, truncatedBytes: 0, counts: { raw: 0, reencoded: 0, merged: 0, skipped: 0 }, grouped: false })
 })
 
 test('transaction markers are dropped; their offsets ride on the unit before them', () => {
@@ -218,4 +219,84 @@ test('runs of small batches are merged into bigger ones, records renumbered, mar
   const many = Buffer.concat(Array.from({ length: 5 }, (_, i) => batch(BigInt(i * 40), 40, { codec: CompressionCodecs.lz4 })))
   const manyPlan = planFetchedRecords(many, 0n, { ...plain, mergeBelowBytes: 1 << 20 })
   assert.deepEqual(manyPlan.counts, { raw: 5, reencoded: 0, merged: 0, skipped: 0 })
+})
+
+// ---- Key partitioning: one fetch split into a batch per target partition ----
+
+function byKey (partitions: number, options: { maxBatchBytes?: number } = {}): NonNullable<PlanOptions['byKey']> {
+  let next = 0
+  return { partitions, keylessPartition: () => next++ % partitions, ...options }
+}
+
+function decoded (unit: { batch: Buffer | null }): DecodedRecord[] {
+  return decodeRecords(readRecordBatch(unit.batch!))
+}
+
+test('key partitioning splits a fetch by murmur2 of each key: every record once, order kept per partition, bytes and timestamps kept', () => {
+  const fetched = Buffer.concat([batch(100n, 40), batch(140n, 30, { codec: CompressionCodecs.lz4 }), batch(170n, 30, { codec: CompressionCodecs.zstd })])
+  const plan = planFetchedRecords(fetched, 100n, { ...plain, compression: CompressionCodecs.none, byKey: byKey(4) })
+  // One span: every unit accounts for the whole fetch
+  assert.equal(plan.grouped, true)
+  assert.equal(plan.nextOffset, 200n)
+  for (const u of plan.units) assert.deepEqual([u.firstOffset, u.nextOffset, u.leaderEpoch], [100n, 200n, 5])
+  // One batch per target partition, each record where Java's partitioner puts its key
+  assert.deepEqual(plan.units.map(u => u.partition).sort(), [0, 1, 2, 3])
+  const expected = records(100n, 100)
+  const seen: DecodedRecord[] = []
+  for (const u of plan.units) {
+    const got = decoded(u)
+    assert.equal(u.records, got.length)
+    assert.equal(readRecordBatch(u.batch!).compression, CompressionCodecs.none)
+    for (const r of got) assert.equal(partitionForKey(r.key!, 4), u.partition, `key ${r.key}`)
+    // Source order within the partition: keys k100..k199 ascending
+    const order = got.map(r => Number(String(r.key).slice(1)))
+    assert.deepEqual(order, [...order].sort((a, b) => a - b))
+    seen.push(...got)
+  }
+  assert.equal(seen.length, 100)
+  const byKeyName = new Map(seen.map(r => [String(r.key), r]))
+  for (const e of expected) {
+    const r = byKeyName.get(String(e.key))!
+    assert.deepEqual([r.value, r.timestamp, r.headers], [e.value, e.timestamp, e.headers])
+  }
+  assert.deepEqual(plan.counts, { raw: 0, reencoded: 3, merged: 0, skipped: 0 })
+})
+
+test('key partitioning sends a batch as it is when all its keys map to one partition, and cuts before the fetch offset and at the end offset', () => {
+  // Every key maps to partition 0 of 1: whole batches go as they are, still compressed
+  const fetched = Buffer.concat([batch(100n, 10), batch(110n, 10, { codec: CompressionCodecs.zstd }), batch(120n, 10)])
+  const whole = planFetchedRecords(fetched, 100n, { ...plain, byKey: byKey(1) })
+  assert.deepEqual(whole.counts, { raw: 3, reencoded: 0, merged: 0, skipped: 0 })
+  assert.equal(whole.units[1].batch!.buffer, fetched.buffer, 'no copy')
+  assert.deepEqual(whole.units.map(u => [u.partition, u.records]), [[0, 10], [0, 10], [0, 10]])
+  // From offset 105 to an end offset of 125: the first and last batches are cut
+  const cut = planFetchedRecords(fetched, 105n, { ...plain, endOffset: 125n, byKey: byKey(1) })
+  assert.deepEqual(cut.units.map(u => u.records), [20], 'the cut records and the batch between them make one batch')
+  assert.deepEqual(cut.units.flatMap(u => decoded(u).map(r => String(r.key))), records(105n, 20).map(r => String(r.key)))
+  assert.equal(cut.nextOffset, 125n)
+  assert.equal(cut.reachedEnd, true)
+})
+
+test('key partitioning: keyless records of one source batch go to one partition, the next batch\'s to the next; big batches are closed at maxBatchBytes', () => {
+  const keyless = (base: bigint, count: number): Buffer => {
+    const bytes = encodeRecordBatch(records(base, count).map(r => ({ ...r, key: null })), { producerId: 1n, producerEpoch: 0, baseSequence: 0, baseOffset: base })
+    return bytes
+  }
+  const plan = planFetchedRecords(Buffer.concat([keyless(0n, 5), keyless(5n, 5), keyless(10n, 5)]), 0n, { ...plain, byKey: byKey(3) })
+  assert.deepEqual(plan.units.map(u => [u.partition, u.records]), [[0, 5], [1, 5], [2, 5]])
+  // 100 records of about 40 bytes with a 1 KiB limit: several batches for one partition, in order
+  const big = planFetchedRecords(batch(0n, 100), 0n, { ...plain, byKey: byKey(1, { maxBatchBytes: 1024 }) })
+  assert.ok(big.units.length >= 3, `units: ${big.units.length}`)
+  assert.deepEqual(big.units.flatMap(u => decoded(u).map(r => String(r.key))), records(0n, 100).map(r => String(r.key)))
+})
+
+test('key partitioning: transaction markers and aborted batches are dropped and the span still moves past them', () => {
+  const fetched = Buffer.concat([batch(0n, 4, { producerId: 7n, transactional: true }), batch(4n, 1, { producerId: 7n, marker: 'abort' }), batch(5n, 3)])
+  const plan = planFetchedRecords(fetched, 0n, { ...plain, readCommitted: true, abortedTransactions: [{ producerId: 7n, firstOffset: 0n }], byKey: byKey(2) })
+  assert.equal(plan.nextOffset, 8n)
+  assert.equal(plan.units.reduce((n, u) => n + u.records, 0), 3)
+  assert.equal(plan.counts.skipped, 2)
+  // Nothing left to send at all: no unit, but the position moves past the marker
+  const markers = planFetchedRecords(batch(4n, 1, { producerId: 7n, marker: 'commit' }), 4n, { ...plain, byKey: byKey(2) })
+  assert.deepEqual([markers.units.length, markers.nextOffset, markers.grouped], [0, 5n, true])
 })

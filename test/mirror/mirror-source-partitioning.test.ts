@@ -1,19 +1,17 @@
-// The Mirror on the fast path (--partitioning source, --fast.path auto): the same promises as the
-// decode path (every record once, bytes and timestamps kept, stop and restart, shared groups),
-// with partition numbers kept. Skipped until mirror.ts runs PassthroughWorker (the fast.path flag).
+// The Mirror with --partitioning source: the same promises as with key partitioning (every record
+// once, bytes and timestamps kept, stop and restart, shared groups), with partition numbers and,
+// on a fresh target, offsets kept.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { Producer } from '@platformatic/kafka'
-import { loadMirrorConfig, mirrorFlags } from '../../../src/config/mirror-config.ts'
-import { createLogger } from '../../../src/log.ts'
-import { Mirror } from '../../../src/mirror/mirror.ts'
-import { createTopicPair, testClusters, waitForRecords } from '../../helpers/clusters.ts'
-import { kcatConsume } from '../../helpers/kcat.ts'
-import { assertMirrored, makeRecords, writeTutorialConfigs, type TestRecord } from '../../helpers/records.ts'
-import { assertGroupShared } from '../../helpers/mirrors.ts'
+import { loadMirrorConfig } from '../../src/config/mirror-config.ts'
+import { createLogger } from '../../src/log.ts'
+import { Mirror } from '../../src/mirror/mirror.ts'
+import { createTopicPair, testClusters, waitForRecords } from '../helpers/clusters.ts'
+import { kcatConsume } from '../helpers/kcat.ts'
+import { assertMirrored, makeRecords, writeTutorialConfigs, type TestRecord } from '../helpers/records.ts'
+import { assertGroupShared } from '../helpers/mirrors.ts'
 
-const integrated = mirrorFlags.get('fast.path') !== undefined
-const skip = integrated ? false : 'the Mirror has no --fast.path yet'
 const logger = process.env.KAFKA_MIRROR_TEST_LOG !== undefined ? createLogger({ level: process.env.KAFKA_MIRROR_TEST_LOG }) : undefined
 
 async function produce (bootstrap: string, topic: string, records: TestRecord[], compression: 'lz4' | 'zstd' | 'none'): Promise<void> {
@@ -34,7 +32,7 @@ function flagsFor (files: { consumer: string, producer: string }, topic: string,
   return [['consumer.config', files.consumer], ['producer.config', files.producer], ['whitelist', topic], ['partitioning', 'source'], ['fast.path', 'auto'], ['status.interval.ms', '0'], ['offset.commit.interval.ms', '1000'], ...extra]
 }
 
-test('--once on the fast path copies every record once into the same partitions, lz4 batches still lz4', { skip }, async () => {
+test('--partitioning source with --once copies every record once into the same partitions, lz4 batches still lz4', async () => {
   const { source, target } = await testClusters()
   const topic = await createTopicPair(source, target, { prefix: 'fastpath', partitions: 4, replicas: 2 })
   const records = makeRecords(4000, { keys: 40, valueBytes: 200, tombstones: true })
@@ -50,7 +48,7 @@ test('--once on the fast path copies every record once into the same partitions,
   assert.deepEqual(read.map(r => `${r.partition}/${r.offset}/${r.key?.toString()}`).sort(), sourceRead.map(r => `${r.partition}/${r.offset}/${r.key?.toString()}`).sort())
 })
 
-test('on the fast path a stop and a restart with the same group copy nothing twice and lose nothing', { skip }, async () => {
+test('with --partitioning source a stop and a restart with the same group copy nothing twice and lose nothing', async () => {
   const { source, target } = await testClusters()
   const topic = await createTopicPair(source, target, { prefix: 'fastpath', partitions: 3, replicas: 2 })
   const files = writeTutorialConfigs(source, target, { producer: { 'compression.type': 'zstd' } })
@@ -68,7 +66,7 @@ test('on the fast path a stop and a restart with the same group copy nothing twi
   assertMirrored(all, await kcatConsume(target, topic))
 })
 
-test('two mirror processes on the fast path share the partitions and copy each record once', { skip }, async () => {
+test('two mirror processes with --partitioning source share the partitions and copy each record once', async () => {
   const { source, target } = await testClusters()
   const topic = await createTopicPair(source, target, { prefix: 'fastpath', partitions: 6, replicas: 2 })
   const files = writeTutorialConfigs(source, target)

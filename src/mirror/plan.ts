@@ -15,10 +15,17 @@
 //   max timestamp, which only re-encoding can write), no delete horizon, the wanted compression.
 // - nextOffset of a unit is one past the last source offset it accounts for, dropped batches
 //   included: committable once the unit and every unit before it are acknowledged.
-import type { AbortedTransaction } from '../../kafka/raw/fetch-v12.ts'
-import { ControlTypes, controlType, decodeRecords, encodeRecordBatch, mergeRecordBatches, readRecordBatch, readRecordBatches, type RecordBatch } from '../../kafka/raw/record-batch.ts'
+// - With key partitioning (options.byKey) the records of the fetch are split by the murmur2 of their
+//   keys into one batch per target partition, each record's key, value and headers copied as bytes
+//   (no object per record); a batch whose records all go to one partition, and that could go as it
+//   is, still goes as it is. Records keep their source order within each target partition. All
+//   units of such a plan are one span (`grouped`): the fetch's end offset is committable only once
+//   every one of them is acknowledged.
+import type { AbortedTransaction } from '../kafka/raw/fetch-v12.ts'
+import { BatchBuilder, ControlTypes, RecordCursor, controlType, decodeRecords, encodeRecordBatch, mergeRecordBatches, readRecordBatch, readRecordBatches, type RecordBatch } from '../kafka/raw/record-batch.ts'
+import { partitionForKey } from './partitioner.ts'
 
-export type ReencodeReason = 'before-fetch-offset' | 'after-end-offset' | 'compacted' | 'log-append-time' | 'delete-horizon' | 'compression' | 'merged'
+export type ReencodeReason = 'before-fetch-offset' | 'after-end-offset' | 'compacted' | 'log-append-time' | 'delete-horizon' | 'compression' | 'merged' | 'split-by-key' | 'forced'
 
 export interface PlannedUnit {
   /** The batch to produce (a view into the fetched bytes, or encoded again); null: nothing to send. */
@@ -30,6 +37,8 @@ export interface PlannedUnit {
   nextOffset: bigint
   /** The source partition leader epoch of the last batch, for the offset commit. */
   leaderEpoch: number
+  /** The target partition (key partitioning); undefined: the source partition's number. */
+  partition?: number
   reencoded?: ReencodeReason
 }
 
@@ -48,6 +57,20 @@ export interface PartitionPlan {
    * (small batches); dropped.
    */
   counts: { raw: number, reencoded: number, merged: number, skipped: number }
+  /** Key partitioning: the units are one span, from the fetch offset to nextOffset, committed together. */
+  grouped: boolean
+}
+
+export interface KeyPartitioning {
+  /** Partitions of the target topic. */
+  partitions: number
+  /**
+   * Where the keyless records of the next source batch go: one partition a batch, moving on with
+   * each batch, as Kafka's producer spreads keyless records since 2.4 (KIP-480).
+   */
+  keylessPartition: () => number
+  /** Uncompressed bytes at which a target batch is closed and the next begun. Default 256 KiB. */
+  maxBatchBytes?: number
 }
 
 export interface PlanOptions {
@@ -66,6 +89,10 @@ export interface PlanOptions {
   mergeBelowBytes?: number
   /** Default 256 KiB. */
   mergedBatchBytes?: number
+  /** Split records by key into target partitions (--partitioning key); absent: keep partitions. */
+  byKey?: KeyPartitioning
+  /** Encode every batch again, none as it is (--fast.path off). */
+  forceReencode?: boolean
 }
 
 export const DEFAULT_MERGE_BELOW_BYTES = 16 << 10
@@ -80,7 +107,8 @@ export class UnsupportedRecordFormatError extends Error {
   }
 }
 
-function reencodeReason (batch: RecordBatch, from: bigint, end: bigint | undefined, compression: number | 'keep'): ReencodeReason | undefined {
+function reencodeReason (batch: RecordBatch, from: bigint, end: bigint | undefined, compression: number | 'keep', force = false): ReencodeReason | undefined {
+  if (force) return 'forced'
   if (batch.baseOffset < from) return 'before-fetch-offset'
   if (end !== undefined && batch.lastOffset >= end) return 'after-end-offset'
   if (batch.recordCount !== batch.lastOffsetDelta + 1) return 'compacted'
@@ -91,7 +119,7 @@ function reencodeReason (batch: RecordBatch, from: bigint, end: bigint | undefin
 }
 
 export function planFetchedRecords (records: Buffer | null, fetchOffset: bigint, options: PlanOptions): PartitionPlan {
-  const plan: PartitionPlan = { units: [], nextOffset: fetchOffset, reachedEnd: false, truncatedBytes: 0, counts: { raw: 0, reencoded: 0, merged: 0, skipped: 0 } }
+  const plan: PartitionPlan = { units: [], nextOffset: fetchOffset, reachedEnd: false, truncatedBytes: 0, counts: { raw: 0, reencoded: 0, merged: 0, skipped: 0 }, grouped: options.byKey !== undefined }
   const end = options.endOffset
   if (end !== undefined && fetchOffset >= end) {
     plan.reachedEnd = true
@@ -105,10 +133,12 @@ export function planFetchedRecords (records: Buffer | null, fetchOffset: bigint,
   const aborted = options.readCommitted ? [...(options.abortedTransactions ?? [])].sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0)) : []
   const abortedProducers = new Set<bigint>()
   let position = fetchOffset
+  const splitter = options.byKey === undefined ? undefined : new KeySplitter(plan, options.byKey, options.compression, options.forceReencode === true)
 
   /** A dropped batch moves the position; the previous unit of this fetch can carry it. */
   const skip = (batch: RecordBatch, next: bigint): void => {
     plan.counts.skipped++
+    if (splitter !== undefined) return
     const last = plan.units.at(-1)
     if (last !== undefined) {
       last.nextOffset = next
@@ -141,8 +171,10 @@ export function planFetchedRecords (records: Buffer | null, fetchOffset: bigint,
       position = next
       continue
     }
-    const reason = reencodeReason(batch, position, end, options.compression)
-    if (reason === undefined) {
+    const reason = reencodeReason(batch, position, end, options.compression, options.forceReencode)
+    if (splitter !== undefined) {
+      splitter.add(batch, position, end, reason)
+    } else if (reason === undefined) {
       plan.units.push({ batch: batch.bytes, records: batch.recordCount, firstOffset: position, nextOffset: next, leaderEpoch: batch.partitionLeaderEpoch })
       plan.counts.raw++
     } else {
@@ -162,8 +194,101 @@ export function planFetchedRecords (records: Buffer | null, fetchOffset: bigint,
     }
   }
   plan.nextOffset = position
+  if (splitter !== undefined) {
+    splitter.finish()
+    // One span: every unit accounts for the whole fetch, so none is committable before all are.
+    const leaderEpoch = batches.length > 0 ? batches[batches.length - 1].partitionLeaderEpoch : -1
+    for (const u of plan.units) {
+      u.firstOffset = fetchOffset
+      u.nextOffset = position
+      u.leaderEpoch = leaderEpoch
+    }
+    return plan
+  }
   mergeSmallBatches(plan, options)
   return plan
+}
+
+/**
+ * Splits the records of a fetch into one batch per target partition by the murmur2 of their keys,
+ * records copied as bytes. Units come out in the order they are closed, which keeps each target
+ * partition's records in source order.
+ */
+class KeySplitter {
+  #plan: PartitionPlan
+  #byKey: KeyPartitioning
+  #compression: number | 'keep'
+  #force: boolean
+  #maxBytes: number
+  #builders = new Map<number, { builder: BatchBuilder, codec: number }>()
+
+  constructor (plan: PartitionPlan, byKey: KeyPartitioning, compression: number | 'keep', force: boolean) {
+    this.#plan = plan
+    this.#byKey = byKey
+    this.#compression = compression
+    this.#force = force
+    this.#maxBytes = byKey.maxBatchBytes ?? DEFAULT_MERGED_BATCH_BYTES
+  }
+
+  /** Routes the records of `batch` at or after `from` and before `end`. */
+  add (batch: RecordBatch, from: bigint, end: bigint | undefined, reason: ReencodeReason | undefined): void {
+    const cursor = new RecordCursor(batch)
+    const fromDelta = from > batch.baseOffset ? Number(from - batch.baseOffset) : 0
+    const endDelta = end === undefined ? Infinity : Number(end - batch.baseOffset)
+    const partitions = this.#byKey.partitions
+    const codec = this.#compression === 'keep' ? batch.compression : this.#compression
+    let keyless = -1
+    let only = -1
+    let spread = false
+    let closedAny = false
+    const emptyBefore = new Set<number>()
+    let kept = 0
+    while (cursor.next()) {
+      if (cursor.offsetDelta < fromDelta || cursor.offsetDelta >= endDelta) continue
+      let p: number
+      if (cursor.keyLength < 0) {
+        if (keyless < 0) keyless = this.#byKey.keylessPartition()
+        p = keyless
+      } else {
+        p = partitionForKey(cursor.data, partitions, cursor.keyStart, cursor.keyLength)
+      }
+      if (only === -1) only = p
+      else if (p !== only) spread = true
+      let open = this.#builders.get(p)
+      if (open === undefined) {
+        open = { builder: new BatchBuilder(), codec }
+        this.#builders.set(p, open)
+      }
+      if (open.builder.count === 0) emptyBefore.add(p)
+      open.builder.add(cursor.data, cursor.tailStart, cursor.end, cursor.timestamp, cursor.attributes)
+      kept++
+      if (open.builder.bytes >= this.#maxBytes) {
+        this.#close(p)
+        closedAny = true
+      }
+    }
+    if (kept === 0) return
+    // Every record to one partition that had nothing pending, and the batch fit to go as it is:
+    // send the fetched bytes (still compressed) instead of the copy.
+    if (reason === undefined && !spread && !closedAny && emptyBefore.has(only) && kept === batch.recordCount && !this.#force) {
+      this.#builders.delete(only)
+      this.#plan.units.push({ batch: batch.bytes, records: kept, firstOffset: from, nextOffset: from, leaderEpoch: batch.partitionLeaderEpoch, partition: only })
+      this.#plan.counts.raw++
+      return
+    }
+    this.#plan.counts.reencoded++
+  }
+
+  #close (partition: number): void {
+    const open = this.#builders.get(partition)
+    if (open === undefined || open.builder.count === 0) return
+    this.#builders.delete(partition)
+    this.#plan.units.push({ batch: open.builder.build(open.codec), records: open.builder.count, firstOffset: 0n, nextOffset: 0n, leaderEpoch: -1, partition, reencoded: 'split-by-key' })
+  }
+
+  finish (): void {
+    for (const partition of [...this.#builders.keys()]) this.#close(partition)
+  }
 }
 
 /** Replaces runs of small units sent as they are by merged ones. */

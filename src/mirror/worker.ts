@@ -1,36 +1,51 @@
-// The fast path's stream: one member of the mirror's consumer group that copies its source
-// partitions to the same partition numbers on the target as record batches, without decoding them.
-// Same shape as StreamWorker (committable, commit, idle, fetchPositions, stopFetching, drain, close),
-// so the Mirror runs either.
+// The copy loop: one member of the mirror's consumer group (one of --num.streams). It fetches its
+// source partitions' record batches, plans them (plan.ts) and writes them to the target with an
+// idempotent producer, in both partitionings; nothing else in kafka-mirror moves records.
 //
-// - Group membership and offset commits go through @platformatic/kafka's Consumer (joinGroup and
-//   its 'consumer:group:join' assignments); its message stream is never started, since it decodes.
-// - Batches come from the partition leaders with Fetch v12 (RawFetcher), are planned per partition
-//   (plan.ts: cut, re-encoded or dropped where needed) and go to the target with an idempotent
-//   Produce v9 (RawProducer). The next fetch goes out as soon as a response is planned, while the
-//   batches of the last one are still being written: fetch and produce overlap, bounded by
-//   maxPendingBytes of batches not yet acknowledged.
-// - A source offset becomes committable only when the target acknowledged the batch ending before
-//   it and every batch before that (RawProducer reports acknowledgements in order).
-// - As StreamWorker: nothing is fetched until the Mirror releases the worker (the group settled),
-//   nor while the group has not answered for a session timeout (a paused member may have lost its
-//   partitions); batches of partitions moved to another member are dropped unsent; records gone
-//   from the source before they were copied, or offsets that went back, go to the host, which
-//   stops the mirror or reports the gap, never skipping it silently.
+// Invariants it keeps:
+// - Fetch: batches come from the partition leaders with Fetch v12 (RawFetcher), on connections of
+//   their own. A partition is fetched again only once its last answer was planned, and an answer is
+//   applied only if the partition is still this member's, under the same ownership, at the offset
+//   it was fetched from: an answer that was under way during a rebalance is dropped, never applied
+//   over a new position (franz-go's "consumer session" rule, kept per partition).
+// - Plan: `--partitioning source` sends batches as they are where it can (plan.ts says when they
+//   must be cut or encoded again); `--partitioning key` splits each fetch's records by key into one
+//   batch per target partition, records copied as bytes.
+// - Send: the RawProducer keeps each target partition's batches in order, up to
+//   max.in.flight.requests.per.connection requests per broker, idempotent sequences making
+//   resends harmless. Fetching goes on while batches are in flight, bounded by maxPendingBytes.
+// - Commit: each fetch answer of a source partition is a span of source offsets [first, next)
+//   whose records went out in one or more target batches (several with key partitioning). A span
+//   is done when all its batches are acknowledged; the committable offset of a source partition is
+//   the end of its longest prefix of done spans (as Kafka Connect's SubmittedRecords). A span's end
+//   counts dropped records too (transaction markers, aborted transactions), so the commit moves
+//   past them.
+// - Rebalance: batches not yet sent for a partition this member lost are dropped (their records
+//   are the new owner's, from the committed offset); batches in flight finish, but their
+//   acknowledgement is not committed by this member. A member that missed a generation (paused past
+//   its session, cut off) drops everything it held and starts its partitions over from the
+//   committed offsets. Nothing is fetched while the group has not answered for a session timeout.
+// - Gaps: records gone from the source before they were copied, or offsets that went back, go to
+//   the host, which stops the mirror or reports the gap; the position never moves past one silently.
+// - Offsets of what was written: every acknowledged target batch is reported with its target base
+//   offset and the source span it came from (host.written).
 import { Consumer, type GroupAssignment } from '@platformatic/kafka'
-import type { SourceSettings, TargetSettings } from '../../config/mirror-config.ts'
-import { DataLossError, ErrorCodes, KafkaMirrorError, SendFailedError, describeCause } from '../../errors.ts'
-import { baseClientOptions } from '../../kafka/client-options.ts'
-import { isFatalKafkaError } from '../../kafka/retriable.ts'
-import type { RawFetchPartition, RawFetchTopicRequest } from '../../kafka/raw/fetch-v12.ts'
-import { RawFetcher } from '../../kafka/raw/raw-fetcher.ts'
-import { RawProducer, type ProduceUnit } from '../../kafka/raw/raw-producer.ts'
-import type { Logger } from '../../log.ts'
-import { OffsetCommitter, partitionKey, type CommittableOffset } from '../offset-committer.ts'
-import { Membership, ownedPartitions } from '../membership.ts'
-import { planFetchedRecords, type PlannedUnit } from './plan.ts'
+import type { SourceSettings, TargetSettings } from '../config/mirror-config.ts'
+import { DataLossError, ErrorCodes, KafkaMirrorError, SendFailedError, describeCause } from '../errors.ts'
+import { baseClientOptions } from '../kafka/client-options.ts'
+import { isFatalKafkaError } from '../kafka/retriable.ts'
+import type { RawFetchPartition, RawFetchTopicRequest } from '../kafka/raw/fetch-v12.ts'
+import { RawFetcher } from '../kafka/raw/raw-fetcher.ts'
+import { RawProducer, type ProduceUnit } from '../kafka/raw/raw-producer.ts'
+import type { Logger } from '../log.ts'
+import { OffsetCommitter, partitionKey, type CommittableOffset } from './offset-committer.ts'
+import { Membership, ownedPartitions } from './membership.ts'
+import { DEFAULT_MERGED_BATCH_BYTES, planFetchedRecords, type PlannedUnit } from './plan.ts'
 
-export interface PassthroughDelivery {
+export { partitionKey, type CommittableOffset }
+
+export interface Delivery {
+  /** The source topic and partition. */
   topic: string
   partition: number
   /** Records the target acknowledged in this step. */
@@ -43,12 +58,33 @@ export interface PassthroughDelivery {
   ms: number
 }
 
-/** What the worker needs from the Mirror that owns it (the last three as in StreamWorker's WorkerHost). */
-export interface PassthroughHost {
+/** One target batch the target acknowledged, and the source span its records came from. */
+export interface WrittenBatch {
+  topic: string
+  sourcePartition: number
+  /** The span of source offsets the batch's records are from: [sourceFirstOffset, sourceNextOffset). */
+  sourceFirstOffset: bigint
+  sourceNextOffset: bigint
+  targetPartition: number
+  /** The target offset of the batch's first record; -1 when the broker did not say (a resend it had). */
+  targetBaseOffset: bigint
+  records: number
+}
+
+/** What the worker needs from the Mirror that owns it. */
+export interface WorkerHost {
   /** --once: the first offset of the partition not to copy; undefined: no end. */
   endOffset? (topic: string, partition: number): bigint | undefined
-  /** Called in offset order for each partition as the target acknowledges its batches. */
-  delivered (delivery: PassthroughDelivery): void
+  /** Partitions of the target topic, for key partitioning. */
+  targetPartitions (topic: string): number
+  /** True for a partition added to the topic while the mirror ran: without a committed offset it starts at the log start. */
+  fromLogStart? (topic: string, partition: number): boolean
+  /** Called in offset order for each source partition as the target acknowledges its spans. */
+  delivered (delivery: Delivery): void
+  /** Each acknowledged target batch, with its target offsets. */
+  written? (batch: WrittenBatch): void
+  /** abort.on.send.failure=false: records of a source partition the target refused, given up. */
+  skipped? (topic: string, partition: number, records: number, error: Error): void
   onFatal (error: unknown): void
   /**
    * Records from `from` of a partition were not copied because they are gone from the source
@@ -59,22 +95,27 @@ export interface PassthroughHost {
   onOffsetsWentBack (topic: string, partition: number, from: bigint, to: bigint): void
 }
 
-export interface PassthroughLimits {
+export interface WorkerLimits {
   /** Bytes of batches fetched but not acknowledged before fetching pauses. */
   maxPendingBytes: number
   /** Bytes of batches in one Produce request (max.request.size). */
   maxRequestBytes: number
 }
 
-export interface PassthroughOptions {
+export interface WorkerOptions {
+  partitioning: 'key' | 'source'
   /** Compression bitmask (CompressionCodecs) the target batches must have, or 'keep' the source's. */
   compression: number | 'keep'
+  /** Encode every batch again (--fast.path off). */
+  forceReencode?: boolean
+  /** abort.on.send.failure=false: give up batches the target refuses and go on. */
+  skipRefused?: boolean
 }
 
-export interface PassthroughCounts {
+export interface WorkerCounts {
   /** Batches sent as they were fetched. */
   raw: number
-  /** Batches decoded and encoded again (cut, compacted, LogAppendTime, other codec). */
+  /** Batches decoded and encoded again (cut, compacted, LogAppendTime, other codec, split by key). */
   reencoded: number
   /** Small batches merged with their neighbours into bigger ones. */
   merged: number
@@ -93,34 +134,45 @@ interface PartitionState {
   retryAt: number
   /** --once: the end offset was reached. */
   done: boolean
+  /** Spans fetched and not yet acknowledged, in offset order. */
+  spans: Span[]
 }
 
-interface UnitContext {
-  topic: string
-  partition: number
-  records: number
-  bytes: number
+/** The source offsets of one fetch answer (or one batch) and the target batches carrying them. */
+interface Span {
+  /** The partition's state when the span was made: a span of an older ownership is not committed. */
+  owner: PartitionState
   firstOffset: bigint
   nextOffset: bigint
   leaderEpoch: number
+  /** Target batches not acknowledged yet. */
+  remaining: number
+  records: number
+  bytes: number
   enqueuedAt: number
-  /** The partition's state when the unit was made: a unit of an older ownership is not committed. */
-  owner: PartitionState
+}
+
+interface UnitContext {
+  span: Span
+  records: number
+  bytes: number
 }
 
 /** Fetch errors after which the partition leader may have moved. */
 const RETRIABLE_FETCH_ERRORS = new Set([3, 5, 6, 7, 13, 56, 74, 75, 100])
 const ERROR_OFFSET_OUT_OF_RANGE = 1
 
-export class PassthroughWorker {
+export class CopyWorker {
   readonly index: number
   readonly consumer: Consumer
-  readonly counts: PassthroughCounts = { raw: 0, reencoded: 0, merged: 0, skipped: 0 }
+  readonly counts: WorkerCounts = { raw: 0, reencoded: 0, merged: 0, skipped: 0 }
   #source: SourceSettings
-  #host: PassthroughHost
+  #host: WorkerHost
   #log: Logger
-  #limits: PassthroughLimits
-  #options: PassthroughOptions
+  #limits: WorkerLimits
+  #options: WorkerOptions
+  /** Per topic: the target partition the next keyless batch goes to. */
+  #keyless = new Map<string, number>()
   #fetcher: RawFetcher
   #producer: RawProducer<UnitContext>
   #partitions = new Map<string, PartitionState>()
@@ -142,11 +194,11 @@ export class PassthroughWorker {
   #refreshing: Promise<void> | undefined
   #lastRefreshAt = 0
 
-  constructor (index: number, source: SourceSettings, target: TargetSettings, host: PassthroughHost, log: Logger, limits: PassthroughLimits, options: PassthroughOptions) {
+  constructor (index: number, source: SourceSettings, target: TargetSettings, host: WorkerHost, log: Logger, limits: WorkerLimits, options: WorkerOptions) {
     this.index = index
     this.#source = source
     this.#host = host
-    this.#log = log.child({ stream: index, path: 'passthrough' })
+    this.#log = log.child({ stream: index })
     this.#limits = limits
     this.#options = options
     this.consumer = new Consumer({
@@ -167,12 +219,15 @@ export class PassthroughWorker {
       requestTimeoutMs: target.requestTimeoutMs,
       deliveryTimeoutMs: target.deliveryTimeoutMs,
       retryBackoffMs: target.retryBackoffMs,
-      maxRequestBytes: limits.maxRequestBytes
+      maxRequestBytes: limits.maxRequestBytes,
+      maxInFlightRequests: target.maxInFlight,
+      skipRefused: options.skipRefused
     }, {
       acknowledged: (topic, partition, units) => this.#acknowledged(topic, partition, units),
       failed: (topic, partition, unit, error) => {
         this.#failed = true
-        if (!this.#closed) this.#host.onFatal(new SendFailedError(topic, partition, unit.context.firstOffset, error))
+        const span = unit.context.span
+        if (!this.#closed) this.#host.onFatal(new SendFailedError(topic, span.owner.partition, span.firstOffset, error, partition))
       },
       reset: (topic, partition, cause) => {
         this.#log.warn({ partition: partitionKey(topic, partition), cause: cause.message }, 'the target forgot this partition\'s producer state (idle longer than producer.id.expiration.ms?); writing on with a new producer id')
@@ -232,13 +287,12 @@ export class PassthroughWorker {
    * partitions start over at the new log's start, and batches of the old one not sent yet are dropped.
    */
   forgetTopic (topic: string): void {
-    const states = [...this.#partitions.values()].filter(s => s.topic === topic)
-    if (states.length === 0) return
-    for (const s of states) {
-      s.position = undefined
-      s.done = false
-      for (const unit of this.#producer.drop(s.topic, s.partition)) this.#pendingBytes -= unit.context.bytes
-    }
+    const old = new Set([...this.#partitions.values()].filter(s => s.topic === topic))
+    if (old.size === 0) return
+    this.#dropUnsent(old)
+    // New states: acknowledgements of the old topic's batches still in flight are not committed.
+    const states = [...old].map(s => this.#newState(s.topic, s.partition))
+    for (const s of states) this.#partitions.set(s.key, s)
     this.#assigning++
     this.consumer.listOffsets({ topics: [topic], partitions: { [topic]: states.map(s => s.partition) }, timestamp: -2n }).then(offsets => {
       for (const s of states) if (this.#partitions.get(s.key) === s && s.position === undefined) s.position = offsets.get(topic)?.[s.partition] ?? 0n
@@ -266,6 +320,16 @@ export class PassthroughWorker {
     if (changed || this.consumer.memberId === null) await this.consumer.joinGroup({})
   }
 
+  /**
+   * The source topics have more partitions than the group assigned: refresh what the consumer
+   * knows of them and join again, so the group's leader assigns the new ones.
+   */
+  async partitionsAdded (topics: string[]): Promise<void> {
+    await this.consumer.metadata({ topics: this.consumer.topics.current, forceUpdate: true })
+    await this.#fetcher.refresh([...new Set([...[...this.#partitions.values()].map(s => s.topic), ...topics])])
+    await this.consumer.joinGroup({})
+  }
+
   // ---- Assignment ----
 
   #assigned (assignments: GroupAssignment[]): void {
@@ -275,18 +339,20 @@ export class PassthroughWorker {
     const continuous = this.#membership.joined(this.consumer.memberId, generation)
     for (const key of [...this.#offsets.pending.keys()]) if (!continuous || !owned.has(key)) this.#offsets.pending.delete(key)
     if (!continuous) this.#log.warn({ generation }, 'this member missed a generation of its group (paused or cut off): starting its partitions over from the committed offsets')
+    const lost = new Set<PartitionState>()
     for (const [key, state] of this.#partitions) {
       if (continuous && owned.has(key)) continue
       this.#partitions.delete(key)
-      // Batches never sent are left to the partition's next owner, which fetches from the committed offset.
-      for (const unit of this.#producer.drop(state.topic, state.partition)) this.#pendingBytes -= unit.context.bytes
+      lost.add(state)
     }
+    // Batches never sent are left to the partition's next owner, which fetches from the committed offset.
+    this.#dropUnsent(lost)
     const added: PartitionState[] = []
     for (const a of assignments) {
       for (const partition of a.partitions) {
         const key = partitionKey(a.topic, partition)
         if (this.#partitions.has(key)) continue
-        const state: PartitionState = { topic: a.topic, partition, key, position: undefined, partitionMaxBytes: this.#source.maxPartitionFetchBytes, retryAt: 0, done: false }
+        const state = this.#newState(a.topic, partition)
         this.#partitions.set(key, state)
         added.push(state)
       }
@@ -306,12 +372,32 @@ export class PassthroughWorker {
     })
   }
 
+  #newState (topic: string, partition: number): PartitionState {
+    return { topic, partition, key: partitionKey(topic, partition), position: undefined, partitionMaxBytes: this.#source.maxPartitionFetchBytes, retryAt: 0, done: false, spans: [] }
+  }
+
+  /** Forgets the batches not sent yet of these partition states, over every target partition. */
+  #dropUnsent (states: Set<PartitionState>): void {
+    if (states.size === 0) return
+    for (const unit of this.#producer.drop(u => states.has(u.context.span.owner))) this.#pendingBytes -= unit.context.bytes
+  }
+
   /** The committed offset of each new partition, or auto.offset.reset's where there is none. */
   async #startingOffsets (states: PartitionState[]): Promise<void> {
     const byTopic = new Map<string, number[]>()
     for (const s of states) byTopic.set(s.topic, [...(byTopic.get(s.topic) ?? []), s.partition])
     const committed = await this.consumer.listCommittedOffsets({ topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) })
-    const missing = states.filter(s => (committed.get(s.topic)?.[s.partition] ?? -1n) < 0n)
+    let missing = states.filter(s => (committed.get(s.topic)?.[s.partition] ?? -1n) < 0n)
+    // Partitions added while the mirror ran hold only records written since: copy them all.
+    const added = missing.filter(s => this.#host.fromLogStart?.(s.topic, s.partition) === true)
+    const logStarts = new Map<string, bigint>()
+    if (added.length > 0) {
+      const partitions: Record<string, number[]> = {}
+      for (const s of added) partitions[s.topic] = [...(partitions[s.topic] ?? []), s.partition]
+      const offsets = await this.consumer.listOffsets({ topics: Object.keys(partitions), partitions, timestamp: -2n })
+      for (const s of added) logStarts.set(s.key, offsets.get(s.topic)?.[s.partition] ?? 0n)
+      missing = missing.filter(s => !logStarts.has(s.key))
+    }
     let resets = new Map<string, bigint[]>()
     if (missing.length > 0) {
       const reset = this.#source.autoOffsetReset
@@ -325,7 +411,7 @@ export class PassthroughWorker {
     for (const s of states) {
       if (this.#partitions.get(s.key) !== s) continue
       const c = committed.get(s.topic)?.[s.partition] ?? -1n
-      s.position = c >= 0n ? c : resets.get(s.topic)?.[s.partition] ?? 0n
+      s.position = c >= 0n ? c : logStarts.get(s.key) ?? resets.get(s.topic)?.[s.partition] ?? 0n
       this.#log.debug({ partition: s.key, position: String(s.position), committed: String(c) }, 'starting position')
     }
   }
@@ -458,13 +544,18 @@ export class PassthroughWorker {
       this.#backOff([state])
       return
     }
-    const plan = planFetchedRecords(p.records, state.position!, {
+    const from = state.position!
+    const byKey = this.#options.partitioning === 'key'
+    const targetPartitions = byKey ? this.#host.targetPartitions(state.topic) : 0
+    const plan = planFetchedRecords(p.records, from, {
       endOffset: this.#host.endOffset?.(state.topic, state.partition),
       readCommitted: this.#source.readCommitted,
       abortedTransactions: p.abortedTransactions,
-      compression: this.#options.compression
+      compression: this.#options.compression,
+      forceReencode: this.#options.forceReencode,
+      byKey: byKey ? { partitions: targetPartitions, keylessPartition: () => this.#nextKeyless(state.topic, targetPartitions), maxBatchBytes: Math.min(DEFAULT_MERGED_BATCH_BYTES, this.#limits.maxRequestBytes) } : undefined
     })
-    if (plan.units.length === 0 && plan.truncatedBatchBytes !== undefined && plan.nextOffset === state.position) {
+    if (plan.units.length === 0 && plan.truncatedBatchBytes !== undefined && plan.nextOffset === from) {
       // One batch larger than max.partition.fetch.bytes: ask for all of it next time.
       state.partitionMaxBytes = Math.max(state.partitionMaxBytes, plan.truncatedBatchBytes)
     }
@@ -473,16 +564,35 @@ export class PassthroughWorker {
     this.counts.merged += plan.counts.merged
     this.counts.skipped += plan.counts.skipped
     const now = Date.now()
-    for (const unit of plan.units) this.#enqueue(state, unit, now)
+    if (plan.grouped) {
+      if (plan.nextOffset !== from) this.#enqueue(state, plan.units, from, plan.nextOffset, plan.units.at(-1)?.leaderEpoch ?? -1, now)
+    } else {
+      for (const unit of plan.units) this.#enqueue(state, [unit], unit.firstOffset, unit.nextOffset, unit.leaderEpoch, now)
+    }
     state.position = plan.nextOffset
     state.done = plan.reachedEnd
   }
 
-  #enqueue (state: PartitionState, unit: PlannedUnit, now: number): void {
-    const bytes = unit.batch?.length ?? 0
-    this.#pendingBytes += bytes
-    const context: UnitContext = { topic: state.topic, partition: state.partition, records: unit.records, bytes, firstOffset: unit.firstOffset, nextOffset: unit.nextOffset, leaderEpoch: unit.leaderEpoch, enqueuedAt: now, owner: state }
-    this.#producer.enqueue(state.topic, state.partition, { batch: unit.batch, context })
+  /** Keyless records of one source batch go to one target partition; the next batch's to the next. */
+  #nextKeyless (topic: string, partitions: number): number {
+    const next = ((this.#keyless.get(topic) ?? Math.floor(Math.random() * partitions)) + 1) % partitions
+    this.#keyless.set(topic, next)
+    return next
+  }
+
+  /** One span of source offsets and the target batches that carry its records. */
+  #enqueue (state: PartitionState, units: PlannedUnit[], firstOffset: bigint, nextOffset: bigint, leaderEpoch: number, now: number): void {
+    const span: Span = { owner: state, firstOffset, nextOffset, leaderEpoch, remaining: 0, records: 0, bytes: 0, enqueuedAt: now }
+    state.spans.push(span)
+    for (const unit of units) {
+      if (unit.batch === null) continue
+      const bytes = unit.batch.length
+      span.remaining++
+      this.#pendingBytes += bytes
+      this.#producer.enqueue(state.topic, unit.partition ?? state.partition, { batch: unit.batch, context: { span, records: unit.records, bytes } })
+    }
+    // A span with nothing to send (markers, aborted records) is done as soon as those before it are.
+    if (span.remaining === 0) this.#settle(state)
   }
 
   /**
@@ -518,21 +628,43 @@ export class PassthroughWorker {
   // ---- Acknowledgements ----
 
   #acknowledged (topic: string, partition: number, units: Array<ProduceUnit<UnitContext>>): void {
-    let records = 0
-    let bytes = 0
-    for (const u of units) {
-      records += u.context.records
-      bytes += u.context.bytes
+    const touched = new Set<PartitionState>()
+    for (const unit of units) {
+      const { span, records, bytes } = unit.context
+      this.#pendingBytes -= bytes
+      span.remaining--
+      touched.add(span.owner)
+      if (unit.skipped !== undefined) {
+        this.#host.skipped?.(topic, span.owner.partition, records, unit.skipped)
+        continue
+      }
+      span.records += records
+      span.bytes += bytes
+      this.#host.written?.({ topic, sourcePartition: span.owner.partition, sourceFirstOffset: span.firstOffset, sourceNextOffset: span.nextOffset, targetPartition: partition, targetBaseOffset: unit.baseOffset ?? -1n, records })
     }
-    this.#pendingBytes -= bytes
-    const last = units[units.length - 1].context
-    // An acknowledgement that arrives after the partition moved on is not ours to commit.
-    if (this.#partitions.get(partitionKey(topic, partition)) === last.owner) this.#offsets.set({ topic, partition, offset: last.nextOffset, leaderEpoch: last.leaderEpoch })
-    this.#host.delivered({ topic, partition, records, bytes, nextOffset: last.nextOffset, ms: Date.now() - units[0].context.enqueuedAt })
+    for (const state of touched) this.#settle(state)
     this.#pumpFetches()
   }
 
-  // ---- The StreamWorker interface ----
+  /** Moves a partition's committable offset to the end of its longest prefix of done spans. */
+  #settle (state: PartitionState): void {
+    let last: Span | undefined
+    let records = 0
+    let bytes = 0
+    let since = Infinity
+    while (state.spans.length > 0 && state.spans[0].remaining === 0) {
+      last = state.spans.shift()!
+      records += last.records
+      bytes += last.bytes
+      since = Math.min(since, last.enqueuedAt)
+    }
+    if (last === undefined) return
+    // An acknowledgement that arrives after the partition moved on is not ours to commit.
+    if (this.#partitions.get(state.key) === state) this.#offsets.set({ topic: state.topic, partition: state.partition, offset: last.nextOffset, leaderEpoch: last.leaderEpoch })
+    this.#host.delivered({ topic: state.topic, partition: state.partition, records, bytes, nextOffset: last.nextOffset, ms: Date.now() - since })
+  }
+
+  // ---- What the Mirror asks of its workers ----
 
   /**
    * Where this worker's fetch position is, per owned partition, for --once completion checks.
