@@ -41,6 +41,7 @@ import type { Logger } from '../log.ts'
 import { OffsetCommitter, partitionKey, type CommittableOffset } from './offset-committer.ts'
 import { Membership, ownedPartitions } from './membership.ts'
 import { DEFAULT_MERGED_BATCH_BYTES, planFetchedRecords, type PlannedUnit } from './plan.ts'
+import { SpanQueue, type Span } from './spans.ts'
 
 export { partitionKey, type CommittableOffset }
 
@@ -135,24 +136,12 @@ interface PartitionState {
   /** --once: the end offset was reached. */
   done: boolean
   /** Spans fetched and not yet acknowledged, in offset order. */
-  spans: Span[]
-}
-
-/** The source offsets of one fetch answer (or one batch) and the target batches carrying them. */
-interface Span {
-  /** The partition's state when the span was made: a span of an older ownership is not committed. */
-  owner: PartitionState
-  firstOffset: bigint
-  nextOffset: bigint
-  leaderEpoch: number
-  /** Target batches not acknowledged yet. */
-  remaining: number
-  records: number
-  bytes: number
-  enqueuedAt: number
+  spans: SpanQueue
 }
 
 interface UnitContext {
+  /** The partition's state when the span was made: a span of an older ownership is not committed. */
+  owner: PartitionState
   span: Span
   records: number
   bytes: number
@@ -226,8 +215,8 @@ export class CopyWorker {
       acknowledged: (topic, partition, units) => this.#acknowledged(topic, partition, units),
       failed: (topic, partition, unit, error) => {
         this.#failed = true
-        const span = unit.context.span
-        if (!this.#closed) this.#host.onFatal(new SendFailedError(topic, span.owner.partition, span.firstOffset, error, partition))
+        const { owner, span } = unit.context
+        if (!this.#closed) this.#host.onFatal(new SendFailedError(topic, owner.partition, span.firstOffset, error, partition))
       },
       reset: (topic, partition, cause) => {
         this.#log.warn({ partition: partitionKey(topic, partition), cause: cause.message }, 'the target forgot this partition\'s producer state (idle longer than producer.id.expiration.ms?); writing on with a new producer id')
@@ -373,13 +362,13 @@ export class CopyWorker {
   }
 
   #newState (topic: string, partition: number): PartitionState {
-    return { topic, partition, key: partitionKey(topic, partition), position: undefined, partitionMaxBytes: this.#source.maxPartitionFetchBytes, retryAt: 0, done: false, spans: [] }
+    return { topic, partition, key: partitionKey(topic, partition), position: undefined, partitionMaxBytes: this.#source.maxPartitionFetchBytes, retryAt: 0, done: false, spans: new SpanQueue() }
   }
 
   /** Forgets the batches not sent yet of these partition states, over every target partition. */
   #dropUnsent (states: Set<PartitionState>): void {
     if (states.size === 0) return
-    for (const unit of this.#producer.drop(u => states.has(u.context.span.owner))) this.#pendingBytes -= unit.context.bytes
+    for (const unit of this.#producer.drop(u => states.has(u.context.owner))) this.#pendingBytes -= unit.context.bytes
   }
 
   /** The committed offset of each new partition, or auto.offset.reset's where there is none. */
@@ -582,17 +571,15 @@ export class CopyWorker {
 
   /** One span of source offsets and the target batches that carry its records. */
   #enqueue (state: PartitionState, units: PlannedUnit[], firstOffset: bigint, nextOffset: bigint, leaderEpoch: number, now: number): void {
-    const span: Span = { owner: state, firstOffset, nextOffset, leaderEpoch, remaining: 0, records: 0, bytes: 0, enqueuedAt: now }
-    state.spans.push(span)
-    for (const unit of units) {
-      if (unit.batch === null) continue
-      const bytes = unit.batch.length
-      span.remaining++
+    const batches = units.filter(u => u.batch !== null)
+    const span = state.spans.open(firstOffset, nextOffset, leaderEpoch, batches.length, now)
+    for (const unit of batches) {
+      const bytes = unit.batch!.length
       this.#pendingBytes += bytes
-      this.#producer.enqueue(state.topic, unit.partition ?? state.partition, { batch: unit.batch, context: { span, records: unit.records, bytes } })
+      this.#producer.enqueue(state.topic, unit.partition ?? state.partition, { batch: unit.batch, context: { owner: state, span, records: unit.records, bytes } })
     }
     // A span with nothing to send (markers, aborted records) is done as soon as those before it are.
-    if (span.remaining === 0) this.#settle(state)
+    if (batches.length === 0) this.#settle(state)
   }
 
   /**
@@ -630,17 +617,16 @@ export class CopyWorker {
   #acknowledged (topic: string, partition: number, units: Array<ProduceUnit<UnitContext>>): void {
     const touched = new Set<PartitionState>()
     for (const unit of units) {
-      const { span, records, bytes } = unit.context
+      const { owner, span, records, bytes } = unit.context
       this.#pendingBytes -= bytes
-      span.remaining--
-      touched.add(span.owner)
+      touched.add(owner)
       if (unit.skipped !== undefined) {
-        this.#host.skipped?.(topic, span.owner.partition, records, unit.skipped)
+        owner.spans.acknowledged(span, 0, 0)
+        this.#host.skipped?.(topic, owner.partition, records, unit.skipped)
         continue
       }
-      span.records += records
-      span.bytes += bytes
-      this.#host.written?.({ topic, sourcePartition: span.owner.partition, sourceFirstOffset: span.firstOffset, sourceNextOffset: span.nextOffset, targetPartition: partition, targetBaseOffset: unit.baseOffset ?? -1n, records })
+      owner.spans.acknowledged(span, records, bytes)
+      this.#host.written?.({ topic, sourcePartition: owner.partition, sourceFirstOffset: span.firstOffset, sourceNextOffset: span.nextOffset, targetPartition: partition, targetBaseOffset: unit.baseOffset ?? -1n, records })
     }
     for (const state of touched) this.#settle(state)
     this.#pumpFetches()
@@ -648,20 +634,11 @@ export class CopyWorker {
 
   /** Moves a partition's committable offset to the end of its longest prefix of done spans. */
   #settle (state: PartitionState): void {
-    let last: Span | undefined
-    let records = 0
-    let bytes = 0
-    let since = Infinity
-    while (state.spans.length > 0 && state.spans[0].remaining === 0) {
-      last = state.spans.shift()!
-      records += last.records
-      bytes += last.bytes
-      since = Math.min(since, last.enqueuedAt)
-    }
-    if (last === undefined) return
+    const settled = state.spans.settle()
+    if (settled === undefined) return
     // An acknowledgement that arrives after the partition moved on is not ours to commit.
-    if (this.#partitions.get(state.key) === state) this.#offsets.set({ topic: state.topic, partition: state.partition, offset: last.nextOffset, leaderEpoch: last.leaderEpoch })
-    this.#host.delivered({ topic: state.topic, partition: state.partition, records, bytes, nextOffset: last.nextOffset, ms: Date.now() - since })
+    if (this.#partitions.get(state.key) === state) this.#offsets.set({ topic: state.topic, partition: state.partition, offset: settled.nextOffset, leaderEpoch: settled.leaderEpoch })
+    this.#host.delivered({ topic: state.topic, partition: state.partition, records: settled.records, bytes: settled.bytes, nextOffset: settled.nextOffset, ms: Date.now() - settled.since })
   }
 
   // ---- What the Mirror asks of its workers ----
