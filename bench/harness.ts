@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { Admin } from '@platformatic/kafka'
+import { alterPartitionReassignmentsV0, type Admin } from '@platformatic/kafka'
+import { RawProducer } from '../src/kafka/raw/raw-producer.ts'
+import { encodeRecordBatch, type DecodedRecord } from '../src/kafka/raw/record-batch.ts'
 import { startCluster, type KafkaCluster } from '../harness/cluster.ts'
 import { ensureKafkaDist, type KafkaDist } from '../harness/kafka-dist.ts'
 import {
@@ -17,13 +19,13 @@ import {
 import { machineInfo, renderMarkdown, type MachineInfo } from './report.ts'
 import { cpuSecondsOf, spawnMeasured, tailOf, terminate, type Measured, type Usage } from './proc.ts'
 import { benchAdmin, CountWatcher, createTopic, deleteTopic, recordCount, type TopicSpec } from './topics.ts'
-import { casesOf, recordsAt, writeHalfCompressiblePayload, type Case, type WorkloadId } from './workloads.ts'
+import { casesOf, manyPartitionsWorkload, recordsAt, writeHalfCompressiblePayload, type Case, type WorkloadId } from './workloads.ts'
 import { runLatency, type LatencyResult } from './latency.ts'
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..')
 
-export type SystemId = 'PIPE' | 'MM2' | 'MM1' | 'kafka-mirror source' | 'kafka-mirror key' | 'kafka-mirror passthrough'
-export const allSystems: SystemId[] = ['PIPE', 'MM2', 'MM1', 'kafka-mirror source', 'kafka-mirror key', 'kafka-mirror passthrough']
+export type SystemId = 'PIPE' | 'MM2' | 'MM1' | 'kafka-mirror source' | 'kafka-mirror key' | 'kafka-mirror passthrough' | 'REPLICATION'
+export const allSystems: SystemId[] = ['PIPE', 'MM2', 'MM1', 'kafka-mirror source', 'kafka-mirror key', 'kafka-mirror passthrough', 'REPLICATION']
 
 export interface BenchOptions {
   /** Multiplies every workload's record count. Default 1. */
@@ -62,6 +64,8 @@ export interface Row {
   wallSeconds: number
   /** First record on the target until the last (PIPE: the longer of that and ConsumerPerformance's fetch time). */
   copySeconds: number
+  /** Start of the process(es) until the first record was on the target. */
+  firstRecordSeconds: number
   recordsPerSecond: number
   megabytesPerSecond: number
   copyRecordsPerSecond: number
@@ -102,6 +106,25 @@ export interface MachineLoad {
   busyPercent: number
 }
 
+/** W6: one system's --once copy of many small topics. */
+export interface ManyPartitionsRow {
+  system: SystemId
+  status: string
+  records: number
+  targetCount: number
+  wallSeconds: number
+  firstRecordSeconds: number
+  cpuSeconds: number
+  peakRssBytes: number
+}
+
+export interface ManyPartitionsResult {
+  topics: number
+  partitions: number
+  recordsPerTopic: number
+  rows: ManyPartitionsRow[]
+}
+
 export interface BenchResult {
   startedAt: Date
   finishedAt: Date
@@ -110,6 +133,7 @@ export interface BenchResult {
   cases: CaseInfo[]
   rows: Row[]
   latency?: LatencyResult
+  manyPartitions?: ManyPartitionsResult
   load: MachineLoad
   markdown: string
   file?: string
@@ -215,7 +239,7 @@ function snapshotAtFirst (watcher: CountWatcher, processes: Measured[]): { value
 function emptyRow (c: CaseInfo, system: SystemId): Row {
   return {
     caseId: c.id, system, records: c.records, valueBytes: c.valueBytes, targetCount: 0, complete: false, status: 'not run',
-    wallSeconds: NaN, copySeconds: NaN, recordsPerSecond: NaN, megabytesPerSecond: NaN, copyRecordsPerSecond: NaN,
+    wallSeconds: NaN, copySeconds: NaN, firstRecordSeconds: NaN, recordsPerSecond: NaN, megabytesPerSecond: NaN, copyRecordsPerSecond: NaN,
     copyMegabytesPerSecond: NaN, cpuSeconds: NaN, cpuSecondsPerGb: NaN, copyCpuSeconds: NaN, copyCpuSecondsPerGb: NaN, peakRssBytes: NaN, brokerCpuSecondsPerGb: NaN, note: ''
   }
 }
@@ -223,6 +247,7 @@ function emptyRow (c: CaseInfo, system: SystemId): Row {
 function finishRow (row: Row, wallMs: number, copyMs: number, usage: Usage, cpuAtFirst: number | undefined, brokerCpu: number): Row {
   const bytes = row.records * row.valueBytes
   row.wallSeconds = wallMs / 1000
+  row.firstRecordSeconds = (wallMs - copyMs) / 1000
   // A copy phase shorter than the 100 ms count polling cannot be told apart from it.
   row.copySeconds = Math.max(copyMs, 100) / 1000
   row.recordsPerSecond = row.records / row.wallSeconds
@@ -249,7 +274,54 @@ async function freshTarget (ctx: Context, spec: TopicSpec): Promise<void> {
   await createTopic(ctx.targetAdmin, spec)
 }
 
+/**
+ * Writes N keyed records (see Case.keyed) with kafka-mirror's own batch producer: batches of about
+ * 256 KiB, partition after partition, keys key-000000..key-099999 in turn, random values.
+ */
+async function preloadKeyed (ctx: Context, c: Case, info: CaseInfo, topic = info.topic, partitions = info.partitions, perBatchMax = Infinity): Promise<void> {
+  const started = performance.now()
+  let failure: Error | undefined
+  const producer = new RawProducer<number>({
+    client: { clientId: 'bench-preload', bootstrapBrokers: ctx.source.bootstrap.split(',') },
+    acks: -1, idempotent: true, requestTimeoutMs: 30_000, deliveryTimeoutMs: 120_000, retryBackoffMs: 100, maxRequestBytes: 4 << 20
+  }, { acknowledged: () => {}, failed: (_t, _p, _u, error) => { failure = error } })
+  try {
+    await producer.start()
+    await producer.prepareTopics([topic])
+    const pool = randomBytes(c.valueBytes * 1024 + 1)
+    const perBatch = Math.min(perBatchMax, Math.max(1, Math.floor((256 << 10) / (c.valueBytes + 30))))
+    let written = 0
+    let partition = 0
+    while (written < info.records && failure === undefined) {
+      const n = Math.min(perBatch, info.records - written)
+      const now = BigInt(Date.now())
+      const records: DecodedRecord[] = new Array(n)
+      for (let j = 0; j < n; j++) {
+        const i = written + j
+        const at = (i * 7919) % 1024 * c.valueBytes
+        records[j] = { offset: BigInt(j), timestamp: now, attributes: 0, key: Buffer.from(`key-${String(i % 100_000).padStart(6, '0')}----`.slice(0, 16)), value: pool.subarray(at, at + c.valueBytes), headers: [] }
+      }
+      producer.enqueue(topic, partition, { batch: encodeRecordBatch(records), context: n })
+      partition = (partition + 1) % partitions
+      written += n
+      while (producer.pending > 32 && failure === undefined) await sleep(2)
+    }
+    while (producer.pending > 0 && failure === undefined) await sleep(10)
+  } finally {
+    await producer.close()
+  }
+  if (failure !== undefined) throw new Error(`Pre-loading ${topic} failed: ${failure.message}`)
+  info.preloadSeconds = (performance.now() - started) / 1000
+  info.preloadRecordsPerSecond = info.records / info.preloadSeconds
+}
+
 async function preload (ctx: Context, c: Case, info: CaseInfo): Promise<void> {
+  if (c.keyed === true) {
+    await preloadKeyed(ctx, c, info)
+    const count = await recordCount(ctx.sourceAdmin, info.topic, info.partitions)
+    if (count !== info.records) throw new Error(`Pre-loading ${info.topic} wrote ${count} of ${info.records} records`)
+    return
+  }
   const payload = payloadOf(c, ctx)
   const file = logFile(ctx, `preload-${c.id}`)
   const props = { 'bootstrap.servers': ctx.source.bootstrap, acks: 'all', 'compression.type': c.compression, ...c.preloadProps }
@@ -411,8 +483,55 @@ async function runKafkaMirror (ctx: Context, c: Case, info: CaseInfo, partitioni
   return row
 }
 
+/**
+ * The ceiling: Kafka copying the same pre-loaded log to a new replica. Every partition of the
+ * source topic (on node 1) is reassigned to nodes 1 and 2, unthrottled; timed from the request to
+ * the moment every partition lists node 2 in sync. The new replica is removed again afterwards.
+ */
+async function runReplication (ctx: Context, info: CaseInfo): Promise<Row> {
+  const row = emptyRow(info, 'REPLICATION')
+  if (ctx.source.brokers.length < 2 || ctx.replicationFactor !== 1) {
+    row.status = 'NOT RUN (needs --brokers 1: the source cluster then gets a second broker for it)'
+    return row
+  }
+  const reassign = async (replicas: number[]): Promise<void> => {
+    const metadata = await ctx.sourceAdmin.metadata({ topics: [info.topic], forceUpdate: true })
+    const connection = await ctx.sourceAdmin.connections.get(metadata.brokers.get(metadata.controllerId) ?? [...metadata.brokers.values()][0])
+    const answer = await alterPartitionReassignmentsV0.api.async(connection, 30_000, false, [{ name: info.topic, partitions: Array.from({ length: info.partitions }, (_, partitionIndex) => ({ partitionIndex, replicas })) }])
+    const refused = answer.responses.flatMap(r => r.partitions).find(p => p.errorCode !== 0)
+    if (answer.errorCode !== 0 || refused !== undefined) throw new Error(`the reassignment was refused: ${answer.errorMessage ?? refused?.errorMessage ?? refused?.errorCode}`)
+  }
+  const inSync = async (wanted: number[]): Promise<boolean> => {
+    const metadata = await ctx.sourceAdmin.metadata({ topics: [info.topic], forceUpdate: true })
+    const t = metadata.topics.get(info.topic)
+    return t !== undefined && t.partitions.every(p => p.replicas.length === wanted.length && wanted.every(n => p.isr.includes(n) && p.replicas.includes(n)))
+  }
+  const brokerCpu0 = cpuSecondsOf(brokerPids(ctx))
+  const started = performance.now()
+  await reassign([1, 2])
+  const deadline = started + ctx.stallTimeoutMs * 5
+  while (!await inSync([1, 2])) {
+    if (performance.now() > deadline) {
+      row.status = 'FAILED (not in sync in time)'
+      return row
+    }
+    await sleep(100)
+  }
+  const ms = performance.now() - started
+  const brokerCpu = cpuSecondsOf(brokerPids(ctx)) - brokerCpu0
+  finishRow(row, ms, ms, { cpuSeconds: brokerCpu, peakRssBytes: NaN, processes: 0 }, 0, brokerCpu)
+  row.firstRecordSeconds = NaN
+  row.targetCount = info.records
+  verdict(row)
+  row.note = 'an unthrottled reassignment of every partition from node 1 to nodes 1 and 2 of the source cluster, timed until node 2 was in sync everywhere (polled every 100 ms); CPU is the brokers\' (both clusters), as in the Broker CPU column'
+  await reassign([1])
+  while (!await inSync([1]) && performance.now() < deadline) await sleep(200)
+  return row
+}
+
 async function runSystem (ctx: Context, system: SystemId, c: Case, info: CaseInfo, spec: TopicSpec): Promise<Row> {
   switch (system) {
+    case 'REPLICATION': return await runReplication(ctx, info)
     case 'PIPE': return await runPipe(ctx, c, info, spec)
     case 'MM2': return await runMm2(ctx, c, info)
     case 'MM1': return await runMm1(ctx, c, info)
@@ -420,6 +539,80 @@ async function runSystem (ctx: Context, system: SystemId, c: Case, info: CaseInf
     case 'kafka-mirror key': return await runKafkaMirror(ctx, c, info, 'key')
     case 'kafka-mirror passthrough': return await runKafkaMirror(ctx, c, info, 'passthrough')
   }
+}
+
+/**
+ * W6: 200 topics of 8 partitions with 500 keyed records each, copied --once into a fresh target
+ * (topics made afresh before each system, not timed): what a many-topic migration costs, start-up
+ * and group set-up included. MirrorMaker 1 and 2 never end by themselves: they are stopped once the
+ * target holds every record.
+ */
+async function runManyPartitions (ctx: Context, systems: SystemId[], onNodeOne: boolean): Promise<ManyPartitionsResult> {
+  const w = manyPartitionsWorkload
+  const prefix = `bench-w6-${randomBytes(3).toString('hex')}`
+  const topics = Array.from({ length: w.topics }, (_, i) => `${prefix}-${String(i).padStart(3, '0')}`)
+  const spec = (name: string): TopicSpec => ({ name, partitions: w.partitions, replicas: ctx.replicationFactor, ...(onNodeOne ? { assignments: Array.from({ length: w.partitions }, () => [1]) } : {}) })
+  const total = w.topics * w.recordsPerTopic
+  const result: ManyPartitionsResult = { topics: w.topics, partitions: w.partitions, recordsPerTopic: w.recordsPerTopic, rows: [] }
+  ctx.log(`W6: creating and loading ${w.topics} topics of ${w.partitions} partitions`)
+  await Promise.all(topics.map(async t => await createTopic(ctx.sourceAdmin, spec(t))))
+  const c: Case = { workload: 'W6', id: 'W6', title: 'many partitions', baseRecords: w.recordsPerTopic, valueBytes: w.valueBytes, halfCompressible: false, compression: 'none', preloadProps: {}, keyed: true }
+  for (const t of topics) {
+    const info = { records: w.recordsPerTopic, partitions: w.partitions } as CaseInfo
+    await preloadKeyed(ctx, c, info, t, w.partitions, Math.ceil(w.recordsPerTopic / w.partitions))
+  }
+  const include = `${prefix}-.*`
+  const measured = systems.filter(s => s === 'MM1' || s === 'MM2' || s === 'kafka-mirror key' || s === 'kafka-mirror passthrough')
+  for (const system of measured) {
+    await Promise.all(topics.map(async t => await deleteTopic(ctx.targetAdmin, t)))
+    await Promise.all(topics.map(async t => await createTopic(ctx.targetAdmin, spec(t))))
+    await sleep(1000)
+    ctx.log(`W6: ${system}`)
+    const file = logFile(ctx, `w6-${system}`)
+    const row: ManyPartitionsRow = { system, status: 'FAILED', records: total, targetCount: 0, wallSeconds: NaN, firstRecordSeconds: NaN, cpuSeconds: NaN, peakRssBytes: NaN }
+    let cmd: { command: string, args: string[] }
+    if (system === 'MM2') {
+      const propsFile = file.replace(/\.log$/, '.properties')
+      writeFileSync(propsFile, propertiesText(mm2Properties({ sourceAlias: `source${ctx.runIndex}`, sourceBootstrap: ctx.source.bootstrap, targetBootstrap: ctx.target.bootstrap, topic: include, tasks: ctx.streams, compression: 'none' })))
+      cmd = javaCommand(ctx.dist, ctx.logConfig, file + '.log4j', 'org.apache.kafka.connect.mirror.MirrorMaker', [propsFile])
+    } else if (system === 'MM1') {
+      ctx.mm1Dist ??= ensureKafkaDist('kafka-3.9')
+      const props = mm1Properties({ sourceBootstrap: ctx.source.bootstrap, targetBootstrap: ctx.target.bootstrap, group: `bench-mm1-${randomBytes(4).toString('hex')}`, compression: 'none' })
+      const consumerFile = file.replace(/\.log$/, '.consumer.properties')
+      const producerFile = file.replace(/\.log$/, '.producer.properties')
+      writeFileSync(consumerFile, propertiesText(props.consumer))
+      writeFileSync(producerFile, propertiesText(props.producer))
+      cmd = javaCommand(ctx.mm1Dist, ctx.logConfig, file + '.log4j', 'kafka.tools.MirrorMaker', ['--consumer.config', consumerFile, '--producer.config', producerFile, '--include', include, '--num.streams', String(ctx.streams)])
+    } else {
+      const consumerFile = file.replace(/\.log$/, '.consumer.properties')
+      const producerFile = file.replace(/\.log$/, '.producer.properties')
+      writeFileSync(consumerFile, propertiesText({ 'bootstrap.servers': ctx.source.bootstrap, 'group.id': `bench-${randomBytes(4).toString('hex')}`, 'auto.offset.reset': 'earliest' }))
+      writeFileSync(producerFile, propertiesText({ 'bootstrap.servers': ctx.target.bootstrap, acks: 'all' }))
+      cmd = {
+        command: process.execPath,
+        args: [join(repoRoot, 'bin', 'kafka-mirror.ts'), '--consumer.config', consumerFile, '--producer.config', producerFile, '--include', include, '--once',
+          '--status.interval.ms', '0', '--num.streams', String(ctx.streams), '--partitioning', system === 'kafka-mirror key' ? 'key' : 'source']
+      }
+    }
+    const watcher = new CountWatcher(ctx.targetAdmin, topics, w.partitions, total, 200)
+    const m = spawnMeasured(system, cmd.command, cmd.args, file)
+    const state = await watch(ctx, m, watcher, system.startsWith('kafka-mirror') ? 'exit' : 'count')
+    const usage = m.sampler.stop()
+    const doneAt = watcher.doneAt
+    await terminate(m, 5000)
+    await watcher.stop()
+    row.targetCount = await recordCount(ctx.targetAdmin, topics, w.partitions)
+    const end = Math.min(m.exit?.at ?? performance.now(), doneAt ?? Infinity)
+    row.wallSeconds = (end - m.startedAt) / 1000
+    row.firstRecordSeconds = watcher.firstAt !== undefined ? (watcher.firstAt - m.startedAt) / 1000 : NaN
+    row.cpuSeconds = usage.cpuSeconds
+    row.peakRssBytes = usage.peakRssBytes
+    row.status = state === 'done' && row.targetCount === total ? 'ok' : `FAILED (${state}, ${row.targetCount} of ${total})`
+    result.rows.push(row)
+    ctx.log(`W6: ${system}: ${row.status}, ${row.wallSeconds.toFixed(1)} s`)
+  }
+  await Promise.all(topics.map(async t => { await deleteTopic(ctx.targetAdmin, t).catch(() => {}); await deleteTopic(ctx.sourceAdmin, t).catch(() => {}) }))
+  return result
 }
 
 function javaVersion (): string {
@@ -449,8 +642,10 @@ export async function runBench (options: BenchOptions = {}): Promise<BenchResult
   const dist = ensureKafkaDist('baselines')
   const workDir = mkdtempSync(join(tmpdir(), 'kafka-mirror-bench-'))
   log(`work folder ${workDir}; starting two ${opts.brokers}-broker clusters`)
+  // The replication ceiling needs a second source broker to copy to; source topics stay on node 1.
+  const spare = opts.brokers === 1 && opts.systems.includes('REPLICATION') && opts.workloads.some(w => casesOf(w).length > 0)
   const [source, target] = await Promise.all([
-    startCluster({ name: 'bench-source', brokers: opts.brokers, heapMb: opts.brokerHeapMb }),
+    startCluster({ name: 'bench-source', brokers: opts.brokers + (spare ? 1 : 0), heapMb: opts.brokerHeapMb }),
     startCluster({ name: 'bench-target', brokers: opts.brokers, heapMb: opts.brokerHeapMb })
   ])
   const ctx: Context = {
@@ -463,11 +658,17 @@ export async function runBench (options: BenchOptions = {}): Promise<BenchResult
   const cases: CaseInfo[] = []
   const rows: Row[] = []
   let latency: LatencyResult | undefined
+  let manyPartitions: ManyPartitionsResult | undefined
   try {
     for (const workload of opts.workloads) {
       if (workload === 'W5') {
         log('W5: fixed-rate latency')
         latency = await runLatency(ctx, opts.scale, opts.systems)
+        continue
+      }
+      if (workload === 'W6') {
+        log('W6: many partitions')
+        manyPartitions = await runManyPartitions(ctx, opts.systems, spare)
         continue
       }
       for (const c of casesOf(workload)) {
@@ -477,7 +678,7 @@ export async function runBench (options: BenchOptions = {}): Promise<BenchResult
           partitions: opts.partitions, replicationFactor: ctx.replicationFactor, preloadRecordsPerSecond: NaN, preloadSeconds: NaN, sourceLogBytes: NaN
         }
         cases.push(info)
-        const spec: TopicSpec = { name: info.topic, partitions: info.partitions, replicas: info.replicationFactor }
+        const spec: TopicSpec = { name: info.topic, partitions: info.partitions, replicas: info.replicationFactor, ...(spare ? { assignments: Array.from({ length: info.partitions }, () => [1]) } : {}) }
         log(`${c.id}: pre-loading ${info.records} records of ${c.valueBytes} B into ${info.topic}`)
         try {
           await createTopic(ctx.sourceAdmin, spec)
@@ -522,7 +723,7 @@ export async function runBench (options: BenchOptions = {}): Promise<BenchResult
   const finishedAt = new Date()
   const cpuEnd = cpuTimes()
   const load: MachineLoad = { loadStart, loadEnd: loadAverage(), busyPercent: 100 * (cpuEnd.busy - cpuStart.busy) / Math.max(1, cpuEnd.total - cpuStart.total) }
-  const result: BenchResult = { startedAt, finishedAt, options: opts, machine, cases, rows, latency, load, markdown: '' }
+  const result: BenchResult = { startedAt, finishedAt, options: opts, machine, cases, rows, latency, manyPartitions, load, markdown: '' }
   result.markdown = renderMarkdown(result)
   if (opts.out !== undefined) {
     mkdirSync(dirname(opts.out), { recursive: true })
@@ -531,7 +732,7 @@ export async function runBench (options: BenchOptions = {}): Promise<BenchResult
     log(`results written to ${opts.out}`)
   }
   // Logs of a failed run stay for a look; a clean run leaves nothing behind.
-  const failed = rows.some(x => !x.complete) || (latency?.rows.some(x => x.status !== 'ok') ?? false)
+  const failed = rows.some(x => !x.complete && !x.status.startsWith('NOT RUN (needs')) || (latency?.rows.some(x => x.status !== 'ok') ?? false) || (manyPartitions?.rows.some(x => x.status !== 'ok') ?? false)
   if (failed) log(`some runs failed; their logs are in ${workDir}`)
   else if (process.env.KAFKA_MIRROR_BENCH_KEEP === '1') log(`logs kept in ${workDir} (KAFKA_MIRROR_BENCH_KEEP=1)`)
   else rmSync(workDir, { recursive: true, force: true })

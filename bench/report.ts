@@ -78,7 +78,8 @@ const systemNames: Record<SystemId, string> = {
   MM1: 'MirrorMaker 1 (Kafka 3.9, tuned)',
   'kafka-mirror source': 'kafka-mirror --partitioning source --fast.path off (every batch written anew)',
   'kafka-mirror key': 'kafka-mirror --partitioning key',
-  'kafka-mirror passthrough': 'kafka-mirror --partitioning source, raw record-batch passthrough'
+  'kafka-mirror passthrough': 'kafka-mirror --partitioning source, raw record-batch passthrough',
+  REPLICATION: 'Kafka replication (reassignment to a new replica): the ceiling'
 }
 
 function cell (row: Row | undefined, pick: (r: Row) => number): number {
@@ -113,7 +114,8 @@ export function renderMarkdown (r: BenchResult): string {
   out.push('## Setup')
   out.push('')
   out.push(`- Every source topic has ${o.partitions} partitions and replication factor ${Math.min(3, o.brokers)}; before each system runs, its target topic is deleted and created afresh with the same partition count and replication factor (so topic creation is not timed). All producers use \`acks=all\`.`)
-  out.push('- Source topics are pre-loaded once per workload with ProducerPerformance (keyless records); every system then copies the same N records.')
+  out.push('- Source topics are pre-loaded once per workload; every system then copies the same N records. W1 and W2 hold keyed records (16 B keys, 100,000 distinct) written in batches of about 256 KiB placed round-robin over the partitions by kafka-mirror\'s own batch producer, so every source batch holds keys of every target partition and key partitioning must split each one (its worst case); the other workloads are keyless, written by ProducerPerformance. (PIPE writes keyless records in every workload.)')
+  if (o.systems.includes('REPLICATION')) out.push('- **Replication (the ceiling)**: with `--brokers 1` the source cluster gets a second broker that no topic uses; the pre-loaded topic (on node 1) is reassigned to nodes 1 and 2 with no throttle, and the time until node 2 is in sync on every partition is both its wall and its copy time. This is Kafka copying its own log between brokers, with no client in between.')
   out.push(`- **PIPE**: ProducerPerformance writing N records of the same size (and codec) into the fresh target topic (\`linger.ms=5 batch.size=262144\`) while ConsumerPerformance reads the N records of the source topic; both start together and the pair's time is the later of the two. It is the floor of "read it and write it again" with Kafka's own Java clients, not a mirror.`)
   out.push(`- **MirrorMaker 2**: \`org.apache.kafka.connect.mirror.MirrorMaker\` in dedicated mode, stopped (SIGTERM) as soon as the target topic holds N records. Each run gets a fresh source cluster alias (\`sourceN\`), hence its own Connect group and internal topics.`)
   if (o.systems.includes('MM1')) {
@@ -149,8 +151,8 @@ export function renderMarkdown (r: BenchResult): string {
     out.push(`### ${c.id}: ${c.title}, N = ${num(c.records)}`)
     out.push('')
     const rows = r.rows.filter(x => x.caseId === c.id)
-    out.push(table(['System', 'Status', 'On target', 'Wall s', 'records/s (wall)', 'MB/s (wall)', 'records/s (copy)', 'MB/s (copy)', 'CPU s', 'CPU s/GB (wall)', 'CPU s/GB (copy)', 'Peak RSS MiB', 'Broker CPU s/GB'], rows.map(x => [
-      systemNames[x.system], x.status, num(x.targetCount), num(x.wallSeconds, 1), num(x.recordsPerSecond), num(x.megabytesPerSecond, 1),
+    out.push(table(['System', 'Status', 'On target', 'Wall s', 'First record s', 'records/s (wall)', 'MB/s (wall)', 'records/s (copy)', 'MB/s (copy)', 'CPU s', 'CPU s/GB (wall)', 'CPU s/GB (copy)', 'Peak RSS MiB', 'Broker CPU s/GB'], rows.map(x => [
+      systemNames[x.system], x.status, num(x.targetCount), num(x.wallSeconds, 1), num(x.firstRecordSeconds, 1), num(x.recordsPerSecond), num(x.megabytesPerSecond, 1),
       num(x.copyRecordsPerSecond), num(x.copyMegabytesPerSecond, 1), num(x.cpuSeconds, 1), num(x.cpuSecondsPerGb, 1), num(x.copyCpuSecondsPerGb, 1), mib(x.peakRssBytes), num(x.brokerCpuSecondsPerGb, 1)
     ])))
     const notes = rows.filter(x => x.note !== '').map(x => `- ${x.system}: ${x.note}`)
@@ -167,6 +169,7 @@ export function renderMarkdown (r: BenchResult): string {
     const mm2 = by('MM2')
     const mm1 = by('MM1')
     const pipe = by('PIPE')
+    const ceiling = by('REPLICATION')
     for (const s of ['kafka-mirror source', 'kafka-mirror key', 'kafka-mirror passthrough'] as const) {
       const km = by(s)
       if (km === undefined) continue
@@ -177,16 +180,18 @@ export function renderMarkdown (r: BenchResult): string {
         ratio(cell(km, x => x.recordsPerSecond), cell(pipe, x => x.recordsPerSecond)),
         ratio(cell(km, x => x.copyRecordsPerSecond), cell(pipe, x => x.copyRecordsPerSecond)),
         ratio(cell(km, x => x.copyRecordsPerSecond), cell(mm1, x => x.copyRecordsPerSecond)),
+        ratio(cell(km, x => x.copyRecordsPerSecond), cell(ceiling, x => x.copyRecordsPerSecond)),
         ratio(cell(km, x => x.cpuSecondsPerGb), cell(mm2, x => x.cpuSecondsPerGb)),
         ratio(cell(km, x => x.copyCpuSecondsPerGb), cell(mm2, x => x.copyCpuSecondsPerGb)),
         ratio(cell(km, x => x.peakRssBytes), cell(mm2, x => x.peakRssBytes))
       ])
     }
   }
-  out.push(table(['Case', 'kafka-mirror partitioning', 'records/s ÷ MM2 (wall)', 'records/s ÷ MM2 (copy)', 'records/s ÷ PIPE (wall)', 'records/s ÷ PIPE (copy)', 'records/s ÷ MM1 (copy)', 'CPU s/GB ÷ MM2 (wall)', 'CPU s/GB ÷ MM2 (copy)', 'Peak RSS ÷ MM2'], ratioRows))
+  out.push(table(['Case', 'kafka-mirror partitioning', 'records/s ÷ MM2 (wall)', 'records/s ÷ MM2 (copy)', 'records/s ÷ PIPE (wall)', 'records/s ÷ PIPE (copy)', 'records/s ÷ MM1 (copy)', 'records/s ÷ replication (copy)', 'CPU s/GB ÷ MM2 (wall)', 'CPU s/GB ÷ MM2 (copy)', 'Peak RSS ÷ MM2'], ratioRows))
   out.push('')
   out.push(...goalsSection(r))
   out.push('')
+  out.push(...manyPartitionsSection(r))
   out.push('## W5: latency at a fixed rate')
   out.push('')
   const lat = r.latency
@@ -214,6 +219,15 @@ export function renderMarkdown (r: BenchResult): string {
   }
   out.push('')
   return out.join('\n')
+}
+
+function manyPartitionsSection (r: BenchResult): string[] {
+  const w = r.manyPartitions
+  if (w === undefined) return []
+  const out = ['## W6: many partitions', '',
+    `${w.topics} topics × ${w.partitions} partitions × ${w.recordsPerTopic} keyed records of 100 B (${num(w.topics * w.recordsPerTopic)} records), copied into fresh target topics (made before each system, not timed). kafka-mirror runs with \`--once\` and exits by itself; MirrorMaker 1 and 2 are stopped once the target holds every record. Wall time includes start-up, group joins and the first metadata of ${w.topics * w.partitions} partitions.`, '',
+    table(['System', 'Status', 'On target', 'Wall s', 'First record s', 'CPU s', 'Peak RSS MiB'], w.rows.map(x => [systemNames[x.system], x.status, num(x.targetCount), num(x.wallSeconds, 1), num(x.firstRecordSeconds, 1), num(x.cpuSeconds, 1), mib(x.peakRssBytes)])), '']
+  return out
 }
 
 /** Issue 5's goals, each checked against this run's own baselines. */
@@ -250,5 +264,28 @@ function goalsSection (r: BenchResult): string[] {
   }
   if (lines.length === 0) return []
   return ['## Goals (issue 5)', '', 'Throughput goals compare the copy phase (start-up left out); the wall ratio is shown beside it.', '',
-    table(['Goal', 'Measured (copy)', 'Measured (wall)', 'Verdict'], lines)]
+    table(['Goal', 'Measured (copy)', 'Measured (wall)', 'Verdict'], lines), '', ...issue11Goals(r, row, speed, atMost, lines)]
+}
+
+/** Issue 11's goals (one engine), against the same run. */
+function issue11Goals (r: BenchResult, row: (caseId: string, s: SystemId) => Row | undefined, speed: (goal: string, caseId: string, s: SystemId, base: SystemId, min: number) => void,
+  atMost: (goal: string, s: SystemId, pick: (x: Row) => number, max: number) => void, lines: string[][]): string[] {
+  lines.length = 0
+  speed('W1 key ≥ 2× MM2', 'W1', 'kafka-mirror key', 'MM2', 2)
+  speed('W2 key ≥ 2× MM2', 'W2', 'kafka-mirror key', 'MM2', 2)
+  speed('W2 passthrough ≥ 1.0× replication', 'W2', 'kafka-mirror passthrough', 'REPLICATION', 1)
+  for (const s of ['kafka-mirror passthrough', 'kafka-mirror key', 'kafka-mirror source'] as const) {
+    atMost(`CPU s/GB (copy) ≤ 0.35× MM2 (${s.replace('kafka-mirror ', '')})`, s, x => x.copyCpuSecondsPerGb, 0.35)
+    atMost(`Peak RSS ≤ 0.25× MM2 (${s.replace('kafka-mirror ', '')})`, s, x => x.peakRssBytes, 0.25)
+    const firsts = r.cases.map(c => cell(row(c.id, s), x => x.firstRecordSeconds)).filter(Number.isFinite)
+    if (firsts.length > 0) lines.push([`First record ≤ 2 s after start (${s.replace('kafka-mirror ', '')})`, `${Math.min(...firsts).toFixed(1)} to ${Math.max(...firsts).toFixed(1)} s over ${firsts.length} cases`, '', Math.max(...firsts) <= 2 ? 'met' : 'NOT met'])
+  }
+  const mm2First = r.cases.map(c => cell(row(c.id, 'MM2'), x => x.firstRecordSeconds)).filter(Number.isFinite)
+  if (mm2First.length > 0) lines.push(['(MirrorMaker 2\'s first record, for comparison)', `${Math.min(...mm2First).toFixed(1)} to ${Math.max(...mm2First).toFixed(1)} s`, '', ''])
+  const w6 = r.manyPartitions?.rows
+  const key = w6?.find(x => x.system === 'kafka-mirror key' && x.status === 'ok')
+  const pass = w6?.find(x => x.system === 'kafka-mirror passthrough' && x.status === 'ok')
+  if (key !== undefined && pass !== undefined) lines.push(['W6 key ≤ 1.2× passthrough\'s time', `${(key.wallSeconds / pass.wallSeconds).toFixed(2)}× (${key.wallSeconds.toFixed(1)} s and ${pass.wallSeconds.toFixed(1)} s)`, '', key.wallSeconds <= 1.2 * pass.wallSeconds ? 'met' : 'NOT met'])
+  if (lines.length === 0) return []
+  return ['## Goals (issue 11)', '', table(['Goal', 'Measured (copy)', 'Measured (wall)', 'Verdict'], [...lines])]
 }

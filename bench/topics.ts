@@ -11,6 +11,8 @@ export interface TopicSpec {
   partitions: number
   replicas: number
   configs?: Record<string, string>
+  /** Replica node ids per partition (the first leads), instead of the broker's own placement. */
+  assignments?: number[][]
 }
 
 async function topicExists (admin: Admin, name: string): Promise<boolean> {
@@ -23,12 +25,9 @@ export async function createTopic (admin: Admin, spec: TopicSpec): Promise<void>
   const deadline = Date.now() + 60_000
   while (true) {
     try {
-      await admin.createTopics({
-        topics: [spec.name],
-        partitions: spec.partitions,
-        replicas: spec.replicas,
-        configs: Object.entries(spec.configs ?? {}).map(([name, value]) => ({ name, value }))
-      })
+      const configs = Object.entries(spec.configs ?? {}).map(([name, value]) => ({ name, value }))
+      if (spec.assignments !== undefined) await admin.createTopics({ topics: [spec.name], assignments: spec.assignments.map((brokers, partition) => ({ partition, brokers })), configs })
+      else await admin.createTopics({ topics: [spec.name], partitions: spec.partitions, replicas: spec.replicas, configs })
       break
     } catch (error) {
       if (Date.now() > deadline) throw error
@@ -57,10 +56,13 @@ export async function deleteTopic (admin: Admin, name: string): Promise<void> {
   }
 }
 
-/** A topic's record count: the sum of its partitions' end offsets (nothing is ever deleted from bench topics). */
-export async function recordCount (admin: Admin, topic: string, partitions: number): Promise<number> {
+/**
+ * A topic's record count (or several topics' together): the sum of its partitions' end offsets
+ * (nothing is ever deleted from bench topics). One request per broker, however many topics.
+ */
+export async function recordCount (admin: Admin, topic: string | string[], partitions: number): Promise<number> {
   const answer = await admin.listOffsets({
-    topics: [{ name: topic, partitions: Array.from({ length: partitions }, (_, partitionIndex) => ({ partitionIndex, timestamp: -1n })) }]
+    topics: (Array.isArray(topic) ? topic : [topic]).map(name => ({ name, partitions: Array.from({ length: partitions }, (_, partitionIndex) => ({ partitionIndex, timestamp: -1n })) }))
   })
   // Copied out at once: the client may reuse the objects of one answer for the next.
   let sum = 0n
@@ -69,7 +71,7 @@ export async function recordCount (admin: Admin, topic: string, partitions: numb
 }
 
 /** recordCount that answers -1 instead of throwing (for polling while a topic is still being created). */
-export async function tryRecordCount (admin: Admin, topic: string, partitions: number): Promise<number> {
+export async function tryRecordCount (admin: Admin, topic: string | string[], partitions: number): Promise<number> {
   try {
     return await recordCount(admin, topic, partitions)
   } catch {
@@ -88,7 +90,7 @@ export class CountWatcher {
   #stopped = false
   #loop: Promise<void>
   #admin: Admin
-  #topic: string
+  #topic: string | string[]
   #partitions: number
   #expected: number
   #intervalMs: number
@@ -96,7 +98,7 @@ export class CountWatcher {
   /** Called once, right when the first record is seen (to snapshot CPU at the start of the copy phase). */
   onFirst: Array<() => void> = []
 
-  constructor (admin: Admin, topic: string, partitions: number, expected: number, intervalMs = 100) {
+  constructor (admin: Admin, topic: string | string[], partitions: number, expected: number, intervalMs = 100) {
     this.#admin = admin
     this.#topic = topic
     this.#partitions = partitions

@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
-export type WorkloadId = 'W1' | 'W2' | 'W3' | 'W4' | 'W5'
-export const workloadIds: WorkloadId[] = ['W1', 'W2', 'W3', 'W4', 'W5']
+export type WorkloadId = 'W1' | 'W2' | 'W3' | 'W4' | 'W5' | 'W6'
+export const workloadIds: WorkloadId[] = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6']
 
 /** One source topic of a workload; W3 has two (lz4 and zstd). */
 export interface Case {
@@ -21,6 +21,13 @@ export interface Case {
   compression: 'none' | 'lz4' | 'zstd'
   /** Producer properties of the pre-load besides bootstrap.servers, acks and compression. */
   preloadProps: Record<string, string | number>
+  /**
+   * Keyed records (16-byte keys, 100,000 distinct), written by the harness's own batch producer in
+   * batches of about 256 KiB placed round-robin over the partitions: each source batch holds keys of
+   * every target partition, so key partitioning must split every batch (its worst case). Keyless
+   * cases are pre-loaded with ProducerPerformance.
+   */
+  keyed?: boolean
 }
 
 const tuned = { 'linger.ms': 5, 'batch.size': 262144 }
@@ -28,9 +35,9 @@ const tuned = { 'linger.ms': 5, 'batch.size': 262144 }
 export function casesOf (workload: WorkloadId): Case[] {
   switch (workload) {
     case 'W1':
-      return [{ workload, id: 'W1', title: '100 B values', baseRecords: 20_000_000, valueBytes: 100, halfCompressible: false, compression: 'none', preloadProps: tuned }]
+      return [{ workload, id: 'W1', title: '100 B values, 16 B keys spread over every partition', baseRecords: 20_000_000, valueBytes: 100, halfCompressible: false, compression: 'none', preloadProps: tuned, keyed: true }]
     case 'W2':
-      return [{ workload, id: 'W2', title: '1 KiB values', baseRecords: 5_000_000, valueBytes: 1024, halfCompressible: false, compression: 'none', preloadProps: tuned }]
+      return [{ workload, id: 'W2', title: '1 KiB values, 16 B keys spread over every partition', baseRecords: 5_000_000, valueBytes: 1024, halfCompressible: false, compression: 'none', preloadProps: tuned, keyed: true }]
     case 'W3':
       return (['lz4', 'zstd'] as const).map(codec => ({
         workload, id: `W3-${codec}`, title: `1 KiB half-compressible values, producer-compressed ${codec}`, baseRecords: 5_000_000, valueBytes: 1024, halfCompressible: true, compression: codec, preloadProps: tuned
@@ -38,6 +45,7 @@ export function casesOf (workload: WorkloadId): Case[] {
     case 'W4':
       return [{ workload, id: 'W4', title: '100 B values in one-record batches (pre-loaded with linger.ms=0, batch.size=1)', baseRecords: 1_000_000, valueBytes: 100, halfCompressible: false, compression: 'none', preloadProps: { 'linger.ms': 0, 'batch.size': 1 } }]
     case 'W5':
+    case 'W6':
       return []
   }
 }
@@ -45,6 +53,9 @@ export function casesOf (workload: WorkloadId): Case[] {
 export function recordsAt (c: Case, scale: number): number {
   return Math.max(1, Math.round(c.baseRecords * scale))
 }
+
+/** W6: many partitions, a fixed size (not scaled): --once into a fresh target. */
+export const manyPartitionsWorkload = { topics: 200, partitions: 8, recordsPerTopic: 500, valueBytes: 100 }
 
 /** W5: fixed-rate latency. */
 export const latencyWorkload = {

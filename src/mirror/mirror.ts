@@ -15,7 +15,7 @@ import { silentLogger, type Logger } from '../log.ts'
 import { addPartitions, brokerCount, createTopic, describeTopics, listTopics, replicatedTopicConfigs } from '../admin/topics.ts'
 import { MirrorStats, type MirrorSummary } from './stats.ts'
 import { CompressionCodecs } from '../kafka/raw/record-batch.ts'
-import { CopyWorker, partitionKey, type WorkerCounts, type WrittenBatch } from './worker.ts'
+import { CopyWorker, partitionKey, type Delivery, type WorkerCounts, type WrittenBatch } from './worker.ts'
 
 export type { WorkerCounts, WrittenBatch }
 
@@ -237,7 +237,7 @@ export class Mirror extends EventEmitter {
       endOffset: (topic: string, partition: number) => this.#endOffsets?.get(partitionKey(topic, partition)),
       targetPartitions: (topic: string) => this.#targetPartitions.get(topic) ?? 1,
       fromLogStart: (topic: string, partition: number) => this.#addedPartitions.has(partitionKey(topic, partition)),
-      delivered: (d: { topic: string, partition: number, records: number, bytes: number, nextOffset: bigint }) => {
+      delivered: (d: Delivery) => {
         this.stats.recordDelivered(d.topic, d.partition, d.records, d.bytes, d.nextOffset)
         if (this.#endOffsets !== undefined) this.#checkOnceDone()
       },

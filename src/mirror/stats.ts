@@ -60,10 +60,14 @@ export class MirrorStats {
     }
   }
 
-  /** The fast path: the target acknowledged `records` records of a source partition, up to `nextOffset`. */
-  recordDelivered (topic: string, partition: number, records: number, bytes: number, nextOffset: bigint): void {
+  /**
+   * The target acknowledged `records` records of a source partition; everything before
+   * `nextOffset`, when given, is on the target.
+   */
+  recordDelivered (topic: string, partition: number, records: number, bytes: number, nextOffset: bigint | undefined): void {
     this.records += records
     this.bytes += bytes
+    if (nextOffset === undefined) return
     const key = `${topic}:${partition}`
     const at = this.#positions.get(key)
     if (at === undefined || nextOffset > at) this.#positions.set(key, nextOffset)

@@ -29,7 +29,7 @@
 //   the host, which stops the mirror or reports the gap; the position never moves past one silently.
 // - Offsets of what was written: every acknowledged target batch is reported with its target base
 //   offset and the source span it came from (host.written).
-import { Consumer, type GroupAssignment } from '@platformatic/kafka'
+import { Consumer, ProtocolError, protocolErrors, protocolErrorsCodesById, type GroupAssignment } from '@platformatic/kafka'
 import type { SourceSettings, TargetSettings } from '../config/mirror-config.ts'
 import { DataLossError, ErrorCodes, KafkaMirrorError, SendFailedError, describeCause } from '../errors.ts'
 import { baseClientOptions } from '../kafka/client-options.ts'
@@ -53,8 +53,11 @@ export interface Delivery {
   records: number
   /** Bytes of the record batches as sent (compressed ones compressed). */
   bytes: number
-  /** One past the last source offset now on the target (dropped markers included). */
-  nextOffset: bigint
+  /**
+   * One past the last source offset now on the target (dropped markers included); undefined while
+   * an earlier batch of the partition still waits for its acknowledgement.
+   */
+  nextOffset: bigint | undefined
   /** From enqueueing the first of these batches to their acknowledgement. */
   ms: number
 }
@@ -80,7 +83,7 @@ export interface WorkerHost {
   targetPartitions (topic: string): number
   /** True for a partition added to the topic while the mirror ran: without a committed offset it starts at the log start. */
   fromLogStart? (topic: string, partition: number): boolean
-  /** Called in offset order for each source partition as the target acknowledges its spans. */
+  /** Called in offset order for each source partition as the target acknowledges its batches. */
   delivered (delivery: Delivery): void
   /** Each acknowledged target batch, with its target offsets. */
   written? (batch: WrittenBatch): void
@@ -223,15 +226,16 @@ export class CopyWorker {
       }
     })
     // Before partitions move to another member, hand over what the target already has.
-    const commitNow = (event: string) => (): void => {
+    const commitNow = (event: string, handOver: CommittableOffset[] = []): void => {
       this.#log.debug({ event, memberId: this.consumer.memberId }, 'group event')
-      this.commit().catch(() => {})
+      this.commit(handOver).catch(() => {})
     }
-    this.consumer.on('consumer:group:rebalance', commitNow('rebalance'))
+    this.consumer.on('consumer:group:rebalance', () => { commitNow('rebalance') })
     this.consumer.on('consumer:group:join', payload => {
-      // Offsets of partitions that moved away are dropped first: they are the new owner's to commit.
-      this.#assigned(payload.assignments ?? this.consumer.assignments ?? [])
-      commitNow('join')()
+      // What the target acknowledged of partitions that moved away is committed now, under the
+      // new generation, so their new owner copies less again.
+      const handOver = this.#assigned(payload.assignments ?? this.consumer.assignments ?? [])
+      commitNow('join', handOver)
       this.#heardFromGroup()
     })
     this.consumer.on('consumer:heartbeat:end', () => { this.#heardFromGroup() })
@@ -279,6 +283,7 @@ export class CopyWorker {
     const old = new Set([...this.#partitions.values()].filter(s => s.topic === topic))
     if (old.size === 0) return
     this.#dropUnsent(old)
+    for (const s of old) this.#offsets.pending.delete(s.key)
     // New states: acknowledgements of the old topic's batches still in flight are not committed.
     const states = [...old].map(s => this.#newState(s.topic, s.partition))
     for (const s of states) this.#partitions.set(s.key, s)
@@ -321,13 +326,23 @@ export class CopyWorker {
 
   // ---- Assignment ----
 
-  #assigned (assignments: GroupAssignment[]): void {
+  /**
+   * Applies a join's assignment. Returns the acknowledged offsets of partitions that moved to
+   * another member, to commit at once: the records before them are on the target, so committing
+   * them can lose nothing, whoever owns the partition now. A member that missed a generation
+   * commits nothing it acknowledged before (it cannot know what happened meanwhile).
+   */
+  #assigned (assignments: GroupAssignment[]): CommittableOffset[] {
     const owned = ownedPartitions(assignments)
     // A member that missed a generation starts its partitions over from the committed offsets.
     const generation = this.consumer.generationId
     const continuous = this.#membership.joined(this.consumer.memberId, generation)
-    for (const key of [...this.#offsets.pending.keys()]) if (!continuous || !owned.has(key)) this.#offsets.pending.delete(key)
-    if (!continuous) this.#log.warn({ generation }, 'this member missed a generation of its group (paused or cut off): starting its partitions over from the committed offsets')
+    const handOver: CommittableOffset[] = []
+    for (const [key, offset] of [...this.#offsets.pending]) {
+      if (continuous && owned.has(key)) continue
+      this.#offsets.pending.delete(key)
+      if (continuous) handOver.push(offset)
+    }
     const lost = new Set<PartitionState>()
     for (const [key, state] of this.#partitions) {
       if (continuous && owned.has(key)) continue
@@ -335,7 +350,9 @@ export class CopyWorker {
       lost.add(state)
     }
     // Batches never sent are left to the partition's next owner, which fetches from the committed offset.
-    this.#dropUnsent(lost)
+    const dropped = this.#dropUnsent(lost)
+    if (!continuous) this.#log.warn({ generation, droppedRecords: dropped }, 'this member missed a generation of its group (paused or cut off): it dropped the records it held unsent and starts its partitions over from the committed offsets')
+    else if (dropped > 0) this.#log.info({ generation, droppedRecords: dropped, revoked: [...lost].map(s => s.key).join(',') }, 'partitions moved to another member: their records not sent yet were dropped, for the new owner to copy')
     const added: PartitionState[] = []
     for (const a of assignments) {
       for (const partition of a.partitions) {
@@ -349,7 +366,7 @@ export class CopyWorker {
     this.#log.debug({ owned: [...owned].join(','), added: added.map(s => s.key).join(',') }, 'assignment')
     if (added.length === 0) {
       this.#pumpFetches()
-      return
+      return handOver
     }
     this.#assigning++
     this.#startingOffsets(added).then(() => {
@@ -359,16 +376,22 @@ export class CopyWorker {
       this.#assigning--
       if (!this.#stopping) this.#host.onFatal(error)
     })
+    return handOver
   }
 
   #newState (topic: string, partition: number): PartitionState {
     return { topic, partition, key: partitionKey(topic, partition), position: undefined, partitionMaxBytes: this.#source.maxPartitionFetchBytes, retryAt: 0, done: false, spans: new SpanQueue() }
   }
 
-  /** Forgets the batches not sent yet of these partition states, over every target partition. */
-  #dropUnsent (states: Set<PartitionState>): void {
-    if (states.size === 0) return
-    for (const unit of this.#producer.drop(u => states.has(u.context.owner))) this.#pendingBytes -= unit.context.bytes
+  /** Forgets the batches not sent yet of these partition states, over every target partition; returns their records. */
+  #dropUnsent (states: Set<PartitionState>): number {
+    if (states.size === 0) return 0
+    let records = 0
+    for (const unit of this.#producer.drop(u => states.has(u.context.owner))) {
+      this.#pendingBytes -= unit.context.bytes
+      records += unit.context.records
+    }
+    return records
   }
 
   /** The committed offset of each new partition, or auto.offset.reset's where there is none. */
@@ -529,7 +552,14 @@ export class CopyWorker {
       return
     }
     if (p.errorCode !== 0) {
-      if (!RETRIABLE_FETCH_ERRORS.has(p.errorCode)) throw new KafkaMirrorError(ErrorCodes.CONNECTION, `Fetching ${state.key} failed with Kafka error ${p.errorCode}`)
+      // By name: an authorization error reaches the host as the client's own ProtocolError, which
+      // the Mirror explains as an access error naming the missing ACL.
+      const name = protocolErrorsCodesById[p.errorCode]
+      const retriable = RETRIABLE_FETCH_ERRORS.has(p.errorCode) || (name !== undefined && protocolErrors[name]?.canRetry === true)
+      if (!retriable) {
+        if (name !== undefined) throw new ProtocolError(name, `fetching ${state.key}`)
+        throw new KafkaMirrorError(ErrorCodes.CONNECTION, `Fetching ${state.key} failed with Kafka error ${p.errorCode}`)
+      }
       this.#backOff([state])
       return
     }
@@ -609,36 +639,53 @@ export class CopyWorker {
     if (from < logStart) this.#host.onDataLoss(state.topic, state.partition, from, logStart < resumeAt ? logStart : resumeAt, resumeAt)
     else this.#host.onOffsetsWentBack(state.topic, state.partition, from, resumeAt)
     this.#log.warn({ partition: state.key, from: String(from), to: String(resumeAt), 'auto.offset.reset': reset }, 'the fetch offset is not on the source; going on from the new position')
-    state.position = resumeAt
+    if (resumeAt >= from) {
+      state.position = resumeAt
+      return
+    }
+    // The offsets start over: a new state, so that nothing of the old log still on its way is
+    // committed over the new one, and its unsent batches are dropped.
+    this.#dropUnsent(new Set([state]))
+    this.#offsets.pending.delete(state.key)
+    const fresh = this.#newState(state.topic, state.partition)
+    fresh.position = resumeAt
+    this.#partitions.set(state.key, fresh)
   }
 
   // ---- Acknowledgements ----
 
   #acknowledged (topic: string, partition: number, units: Array<ProduceUnit<UnitContext>>): void {
-    const touched = new Set<PartitionState>()
+    const touched = new Map<PartitionState, { records: number, bytes: number, since: number }>()
     for (const unit of units) {
       const { owner, span, records, bytes } = unit.context
       this.#pendingBytes -= bytes
-      touched.add(owner)
+      let acked = touched.get(owner)
+      if (acked === undefined) touched.set(owner, acked = { records: 0, bytes: 0, since: span.openedAt })
       if (unit.skipped !== undefined) {
         owner.spans.acknowledged(span, 0, 0)
         this.#host.skipped?.(topic, owner.partition, records, unit.skipped)
         continue
       }
       owner.spans.acknowledged(span, records, bytes)
+      acked.records += records
+      acked.bytes += bytes
+      acked.since = Math.min(acked.since, span.openedAt)
       this.#host.written?.({ topic, sourcePartition: owner.partition, sourceFirstOffset: span.firstOffset, sourceNextOffset: span.nextOffset, targetPartition: partition, targetBaseOffset: unit.baseOffset ?? -1n, records })
     }
-    for (const state of touched) this.#settle(state)
+    for (const [state, acked] of touched) this.#settle(state, acked)
     this.#pumpFetches()
   }
 
-  /** Moves a partition's committable offset to the end of its longest prefix of done spans. */
-  #settle (state: PartitionState): void {
+  /**
+   * Moves a partition's committable offset to the end of its longest prefix of done spans, and
+   * tells the host what was acknowledged (`acked`) and how far the partition is on the target.
+   */
+  #settle (state: PartitionState, acked = { records: 0, bytes: 0, since: Date.now() }): void {
     const settled = state.spans.settle()
-    if (settled === undefined) return
     // An acknowledgement that arrives after the partition moved on is not ours to commit.
-    if (this.#partitions.get(state.key) === state) this.#offsets.set({ topic: state.topic, partition: state.partition, offset: settled.nextOffset, leaderEpoch: settled.leaderEpoch })
-    this.#host.delivered({ topic: state.topic, partition: state.partition, records: settled.records, bytes: settled.bytes, nextOffset: settled.nextOffset, ms: Date.now() - settled.since })
+    if (settled !== undefined && this.#partitions.get(state.key) === state) this.#offsets.set({ topic: state.topic, partition: state.partition, offset: settled.nextOffset, leaderEpoch: settled.leaderEpoch })
+    if (settled === undefined && acked.records === 0) return
+    this.#host.delivered({ topic: state.topic, partition: state.partition, records: acked.records, bytes: acked.bytes, nextOffset: settled?.nextOffset, ms: Date.now() - acked.since })
   }
 
   // ---- What the Mirror asks of its workers ----

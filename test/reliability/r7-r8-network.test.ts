@@ -20,7 +20,7 @@ import { assertMirrored, makeRecords, type TestRecord } from '../helpers/records
 import { finishMirror, groupState, machineLoad, missingRanges, rebalances, perSecond, problemLines, Progress, saveMirrorOutput, seconds, startProxiedCluster, type Finish, type ProxiedCluster } from '../tools/fault-scenarios.ts'
 import {
   committedTotal, createTopicNamed, describeOutcome, faultConfigs, measure, mirrorArgs, produceAll, produceInBackground, recordResult,
-  sized, startMirror, steps, waitForTargetCount, type MirrorProcess, type Outcome
+  sized, startMirror, steps, waitForTargetCount, waitUntil, type MirrorProcess, type Outcome
 } from './helpers.ts'
 import type { ProxyStats } from '../tools/fault-proxy.ts'
 
@@ -196,6 +196,7 @@ test('R7: SIGTERM while the mirror is cut off from both clusters: the process en
   const mirror = startMirror(mirrorArgs(files, topic, ['--num.streams', '2', ...logLevel]))
   try {
     await waitForTargetCount(tgt.cluster.bootstrap, topic, Math.floor(records.length / 8), mirror, 120_000)
+    await waitUntil(async () => await committedTotal(src.cluster.bootstrap, files.group, topic) > 0n, 30_000, 'a first offset commit')
     // When both networks are cut and the mirror is told to stop
     await Promise.all([src.set({ cut: 'blackhole' }), tgt.set({ cut: 'blackhole' })])
     await sleep(1000)
