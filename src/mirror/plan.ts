@@ -15,12 +15,16 @@
 //   max timestamp, which only re-encoding can write), no delete horizon, the wanted compression.
 // - nextOffset of a unit is one past the last source offset it accounts for, dropped batches
 //   included: committable once the unit and every unit before it are acknowledged.
-// - With key partitioning (options.byKey) the records of the fetch are split by the murmur2 of their
-//   keys into one batch per target partition, each record's key, value and headers copied as bytes
-//   (no object per record); a batch whose records all go to one partition, and that could go as it
-//   is, still goes as it is. Records keep their source order within each target partition. All
-//   units of such a plan are one span (`grouped`): the fetch's end offset is committable only once
-//   every one of them is acknowledged.
+// - With key partitioning (options.byKey) the records are routed by the murmur2 of their keys into
+//   one open batch per target partition (KeyRouter), each record's key, value and headers copied as
+//   bytes (no object per record). One router serves every source partition of a fetch answer, so a
+//   target partition gets one batch per answer, not one per source partition: Kafka appends a
+//   batch per partition per request, and that append, not the bytes, is what costs a broker most
+//   with small batches. A source batch whose records all go to one partition that has nothing
+//   open, and that could go as it is, still goes as it is. Records keep their source order within
+//   each target partition. Each routed batch says which plans (tags) its records came from, so the
+//   caller knows when a fetch's end offset is committable: once every batch holding its records
+//   was acknowledged (the plan is `grouped`).
 import type { AbortedTransaction } from '../kafka/raw/fetch-v12.ts'
 import { BatchBuilder, ControlTypes, RecordCursor, controlType, decodeRecords, encodeRecordBatch, mergeRecordBatches, readRecordBatch, readRecordBatches, type RecordBatch } from '../kafka/raw/record-batch.ts'
 import { partitionForKey } from './partitioner.ts'
@@ -59,9 +63,21 @@ export interface PartitionPlan {
   counts: { raw: number, reencoded: number, merged: number, skipped: number }
   /** Key partitioning: the units are one span, from the fetch offset to nextOffset, committed together. */
   grouped: boolean
+  /** Key partitioning: the source partition leader epoch of the last batch, for the offset commit. */
+  leaderEpoch?: number
 }
 
 export interface KeyPartitioning {
+  /**
+   * Collects the routed records; share one over several plans (a fetch answer) to merge their
+   * records per target partition, then call finish(). Without one, the plan gets its own and its
+   * units are the routed batches.
+   */
+  router?: KeyRouter
+  /** Names this plan in the routed batches' parts. */
+  tag?: unknown
+  /** The target topic. Default "". */
+  topic?: string
   /** Partitions of the target topic. */
   partitions: number
   /**
@@ -69,7 +85,7 @@ export interface KeyPartitioning {
    * each batch, as Kafka's producer spreads keyless records since 2.4 (KIP-480).
    */
   keylessPartition: () => number
-  /** Uncompressed bytes at which a target batch is closed and the next begun. Default 256 KiB. */
+  /** Uncompressed bytes at which a target batch is closed and the next begun (without a router). Default 256 KiB. */
   maxBatchBytes?: number
 }
 
@@ -133,12 +149,13 @@ export function planFetchedRecords (records: Buffer | null, fetchOffset: bigint,
   const aborted = options.readCommitted ? [...(options.abortedTransactions ?? [])].sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0)) : []
   const abortedProducers = new Set<bigint>()
   let position = fetchOffset
-  const splitter = options.byKey === undefined ? undefined : new KeySplitter(plan, options.byKey, options.compression, options.forceReencode === true)
+  const byKey = options.byKey
+  const router = byKey === undefined ? undefined : byKey.router ?? new KeyRouter({ compression: options.compression, forceReencode: options.forceReencode === true, maxBatchBytes: byKey.maxBatchBytes })
 
   /** A dropped batch moves the position; the previous unit of this fetch can carry it. */
   const skip = (batch: RecordBatch, next: bigint): void => {
     plan.counts.skipped++
-    if (splitter !== undefined) return
+    if (router !== undefined) return
     const last = plan.units.at(-1)
     if (last !== undefined) {
       last.nextOffset = next
@@ -172,8 +189,10 @@ export function planFetchedRecords (records: Buffer | null, fetchOffset: bigint,
       continue
     }
     const reason = reencodeReason(batch, position, end, options.compression, options.forceReencode)
-    if (splitter !== undefined) {
-      splitter.add(batch, position, end, reason)
+    if (router !== undefined) {
+      const routed = router.route(byKey!.topic ?? '', byKey!.partitions, byKey!.keylessPartition, batch, position, end, reason, byKey!.tag)
+      if (routed === 'raw') plan.counts.raw++
+      else if (routed === 'copied') plan.counts.reencoded++
     } else if (reason === undefined) {
       plan.units.push({ batch: batch.bytes, records: batch.recordCount, firstOffset: position, nextOffset: next, leaderEpoch: batch.partitionLeaderEpoch })
       plan.counts.raw++
@@ -194,14 +213,13 @@ export function planFetchedRecords (records: Buffer | null, fetchOffset: bigint,
     }
   }
   plan.nextOffset = position
-  if (splitter !== undefined) {
-    splitter.finish()
-    // One span: every unit accounts for the whole fetch, so none is committable before all are.
-    const leaderEpoch = batches.length > 0 ? batches[batches.length - 1].partitionLeaderEpoch : -1
-    for (const u of plan.units) {
-      u.firstOffset = fetchOffset
-      u.nextOffset = position
-      u.leaderEpoch = leaderEpoch
+  if (router !== undefined) {
+    plan.leaderEpoch = batches.length > 0 ? batches[batches.length - 1].partitionLeaderEpoch : -1
+    // A router of its own: the plan's units are its batches, one span from the fetch offset on.
+    if (byKey!.router === undefined) {
+      for (const u of router.finish()) {
+        plan.units.push({ batch: u.batch, records: u.records, firstOffset: fetchOffset, nextOffset: position, leaderEpoch: plan.leaderEpoch, partition: u.partition, reencoded: u.raw ? undefined : 'split-by-key' })
+      }
     }
     return plan
   }
@@ -209,85 +227,112 @@ export function planFetchedRecords (records: Buffer | null, fetchOffset: bigint,
   return plan
 }
 
+/** A batch KeyRouter made for one target partition, with the plans (tags) its records came from. */
+export interface RoutedBatch {
+  topic: string
+  partition: number
+  batch: Buffer
+  records: number
+  /** Records per tag, in the order the tags first put records in. */
+  parts: Array<{ tag: unknown, records: number }>
+  /** The fetched bytes of one source batch, sent as they are. */
+  raw: boolean
+}
+
+interface OpenBatch {
+  builder: BatchBuilder
+  codec: number
+  parts: Array<{ tag: unknown, records: number }>
+}
+
 /**
- * Splits the records of a fetch into one batch per target partition by the murmur2 of their keys,
- * records copied as bytes. Units come out in the order they are closed, which keeps each target
- * partition's records in source order.
+ * Routes records by key into one open batch per target partition, closing a batch when it reaches
+ * maxBatchBytes and all of them at finish(). Batches come out in the order they are closed, which
+ * keeps each target partition's records in the order they were routed.
  */
-class KeySplitter {
-  #plan: PartitionPlan
-  #byKey: KeyPartitioning
+export class KeyRouter {
   #compression: number | 'keep'
   #force: boolean
   #maxBytes: number
-  #builders = new Map<number, { builder: BatchBuilder, codec: number }>()
+  #open = new Map<string, Array<OpenBatch | undefined>>()
+  #closed: RoutedBatch[] = []
 
-  constructor (plan: PartitionPlan, byKey: KeyPartitioning, compression: number | 'keep', force: boolean) {
-    this.#plan = plan
-    this.#byKey = byKey
-    this.#compression = compression
-    this.#force = force
-    this.#maxBytes = byKey.maxBatchBytes ?? DEFAULT_MERGED_BATCH_BYTES
+  constructor (options: { compression: number | 'keep', forceReencode?: boolean, maxBatchBytes?: number }) {
+    this.#compression = options.compression
+    this.#force = options.forceReencode === true
+    this.#maxBytes = options.maxBatchBytes ?? DEFAULT_MERGED_BATCH_BYTES
   }
 
-  /** Routes the records of `batch` at or after `from` and before `end`. */
-  add (batch: RecordBatch, from: bigint, end: bigint | undefined, reason: ReencodeReason | undefined): void {
+  /**
+   * Routes the records of `batch` at or after `from` and before `end` to `topic`'s partitions.
+   * 'raw': the batch goes as it is; 'copied': its records were copied into open batches; 'none':
+   * no record was in range.
+   */
+  route (topic: string, partitions: number, keylessPartition: () => number, batch: RecordBatch, from: bigint, end: bigint | undefined, reason: ReencodeReason | undefined, tag: unknown): 'raw' | 'copied' | 'none' {
+    let open = this.#open.get(topic)
+    if (open === undefined || open.length !== partitions) {
+      if (open !== undefined) for (let p = 0; p < open.length; p++) this.#close(topic, open, p)
+      open = new Array<OpenBatch | undefined>(partitions)
+      this.#open.set(topic, open)
+    }
     const cursor = new RecordCursor(batch)
     const fromDelta = from > batch.baseOffset ? Number(from - batch.baseOffset) : 0
     const endDelta = end === undefined ? Infinity : Number(end - batch.baseOffset)
-    const partitions = this.#byKey.partitions
     const codec = this.#compression === 'keep' ? batch.compression : this.#compression
     let keyless = -1
     let only = -1
     let spread = false
     let closedAny = false
-    const emptyBefore = new Set<number>()
+    let onlyWasEmpty = false
     let kept = 0
     while (cursor.next()) {
       if (cursor.offsetDelta < fromDelta || cursor.offsetDelta >= endDelta) continue
       let p: number
       if (cursor.keyLength < 0) {
-        if (keyless < 0) keyless = this.#byKey.keylessPartition()
+        if (keyless < 0) keyless = keylessPartition()
         p = keyless
       } else {
         p = partitionForKey(cursor.data, partitions, cursor.keyStart, cursor.keyLength)
       }
-      if (only === -1) only = p
-      else if (p !== only) spread = true
-      let open = this.#builders.get(p)
-      if (open === undefined) {
-        open = { builder: new BatchBuilder(), codec }
-        this.#builders.set(p, open)
-      }
-      if (open.builder.count === 0) emptyBefore.add(p)
-      open.builder.add(cursor.data, cursor.tailStart, cursor.end, cursor.timestamp, cursor.attributes)
+      let o = open[p]
+      if (o === undefined) o = open[p] = { builder: new BatchBuilder(), codec, parts: [] }
+      if (only === -1) {
+        only = p
+        onlyWasEmpty = o.builder.count === 0
+      } else if (p !== only) spread = true
+      o.builder.add(cursor.data, cursor.tailStart, cursor.end, cursor.timestamp, cursor.attributes)
+      const last = o.parts[o.parts.length - 1]
+      if (last !== undefined && last.tag === tag) last.records++
+      else o.parts.push({ tag, records: 1 })
       kept++
-      if (open.builder.bytes >= this.#maxBytes) {
-        this.#close(p)
+      if (o.builder.bytes >= this.#maxBytes) {
+        this.#close(topic, open, p)
         closedAny = true
       }
     }
-    if (kept === 0) return
-    // Every record to one partition that had nothing pending, and the batch fit to go as it is:
+    if (kept === 0) return 'none'
+    // Every record to one partition that had nothing open, and the batch fit to go as it is:
     // send the fetched bytes (still compressed) instead of the copy.
-    if (reason === undefined && !spread && !closedAny && emptyBefore.has(only) && kept === batch.recordCount && !this.#force) {
-      this.#builders.delete(only)
-      this.#plan.units.push({ batch: batch.bytes, records: kept, firstOffset: from, nextOffset: from, leaderEpoch: batch.partitionLeaderEpoch, partition: only })
-      this.#plan.counts.raw++
-      return
+    if (reason === undefined && !spread && !closedAny && onlyWasEmpty && kept === batch.recordCount && !this.#force) {
+      open[only] = undefined
+      this.#closed.push({ topic, partition: only, batch: batch.bytes, records: kept, parts: [{ tag, records: kept }], raw: true })
+      return 'raw'
     }
-    this.#plan.counts.reencoded++
+    return 'copied'
   }
 
-  #close (partition: number): void {
-    const open = this.#builders.get(partition)
-    if (open === undefined || open.builder.count === 0) return
-    this.#builders.delete(partition)
-    this.#plan.units.push({ batch: open.builder.build(open.codec), records: open.builder.count, firstOffset: 0n, nextOffset: 0n, leaderEpoch: -1, partition, reencoded: 'split-by-key' })
+  #close (topic: string, open: Array<OpenBatch | undefined>, partition: number): void {
+    const o = open[partition]
+    open[partition] = undefined
+    if (o === undefined || o.builder.count === 0) return
+    this.#closed.push({ topic, partition, batch: o.builder.build(o.codec), records: o.builder.count, parts: o.parts, raw: false })
   }
 
-  finish (): void {
-    for (const partition of [...this.#builders.keys()]) this.#close(partition)
+  /** Closes every open batch; returns all batches made since the last finish(), in order. */
+  finish (): RoutedBatch[] {
+    for (const [topic, open] of this.#open) for (let p = 0; p < open.length; p++) this.#close(topic, open, p)
+    this.#open.clear()
+    return this.#closed.splice(0)
   }
 }
 

@@ -40,7 +40,7 @@ import { RawProducer, type ProduceUnit } from '../kafka/raw/raw-producer.ts'
 import type { Logger } from '../log.ts'
 import { OffsetCommitter, partitionKey, type CommittableOffset } from './offset-committer.ts'
 import { Membership, ownedPartitions } from './membership.ts'
-import { DEFAULT_MERGED_BATCH_BYTES, planFetchedRecords, type PlannedUnit } from './plan.ts'
+import { DEFAULT_MERGED_BATCH_BYTES, KeyRouter, planFetchedRecords, type PlannedUnit, type RoutedBatch } from './plan.ts'
 import { SpanQueue, type Span } from './spans.ts'
 
 export { partitionKey, type CommittableOffset }
@@ -142,10 +142,17 @@ interface PartitionState {
   spans: SpanQueue
 }
 
-interface UnitContext {
+/** Which source spans a target batch carries records of (several with key partitioning). */
+interface UnitPart {
   /** The partition's state when the span was made: a span of an older ownership is not committed. */
   owner: PartitionState
   span: Span
+  records: number
+  bytes: number
+}
+
+interface UnitContext {
+  parts: UnitPart[]
   records: number
   bytes: number
 }
@@ -218,7 +225,7 @@ export class CopyWorker {
       acknowledged: (topic, partition, units) => this.#acknowledged(topic, partition, units),
       failed: (topic, partition, unit, error) => {
         this.#failed = true
-        const { owner, span } = unit.context
+        const { owner, span } = unit.context.parts[0]
         if (!this.#closed) this.#host.onFatal(new SendFailedError(topic, owner.partition, span.firstOffset, error, partition))
       },
       reset: (topic, partition, cause) => {
@@ -387,7 +394,8 @@ export class CopyWorker {
   #dropUnsent (states: Set<PartitionState>): number {
     if (states.size === 0) return 0
     let records = 0
-    for (const unit of this.#producer.drop(u => states.has(u.context.owner))) {
+    // A batch with records of a partition kept as well is sent anyway: the new owner may copy those records again, none is lost.
+    for (const unit of this.#producer.drop(u => u.context.parts.every(part => states.has(part.owner)))) {
       this.#pendingBytes -= unit.context.bytes
       records += unit.context.records
     }
@@ -530,13 +538,41 @@ export class CopyWorker {
       this.#backOff(ordered)
       return
     }
-    for (const t of response.responses) {
-      for (const p of t.partitions) {
-        const asked = requested.get(partitionKey(t.topic, p.partitionIndex))
-        // A partition revoked, or moved by another response, while this fetch was out.
-        if (asked === undefined || this.#partitions.get(asked.state.key) !== asked.state || asked.state.position !== asked.offset) continue
-        await this.#fetched(asked.state, p)
+    // Key partitioning: the records of every partition of the answer are routed together, so each
+    // target partition gets one batch per answer (up to the batch size), not one per source partition.
+    const routing = this.#options.partitioning === 'key'
+      ? { router: new KeyRouter({ compression: this.#options.compression, forceReencode: this.#options.forceReencode, maxBatchBytes: Math.min(DEFAULT_MERGED_BATCH_BYTES, this.#limits.maxRequestBytes) }), spans: new Map<Span, PartitionState>() }
+      : undefined
+    try {
+      for (const t of response.responses) {
+        for (const p of t.partitions) {
+          const asked = requested.get(partitionKey(t.topic, p.partitionIndex))
+          // A partition revoked, or moved by another response, while this fetch was out.
+          if (asked === undefined || this.#partitions.get(asked.state.key) !== asked.state || asked.state.position !== asked.offset) continue
+          await this.#fetched(asked.state, p, routing)
+        }
       }
+    } finally {
+      if (routing !== undefined) this.#enqueueRouted(routing.router.finish(), routing.spans)
+    }
+  }
+
+  /** Sends the batches routed from one fetch answer and seals its spans. */
+  #enqueueRouted (routed: RoutedBatch[], spans: Map<Span, PartitionState>): void {
+    for (const r of routed) {
+      const bytes = r.batch.length
+      const parts: UnitPart[] = r.parts.map(part => {
+        const span = part.tag as Span
+        const owner = spans.get(span)!
+        owner.spans.addBatch(span)
+        return { owner, span, records: part.records, bytes: Math.round(bytes * part.records / r.records) }
+      })
+      this.#pendingBytes += bytes
+      this.#producer.enqueue(r.topic, r.partition, { batch: r.batch, context: { parts, records: r.records, bytes } })
+    }
+    for (const [span, owner] of spans) {
+      owner.spans.seal(span)
+      this.#settle(owner)
     }
   }
 
@@ -546,7 +582,7 @@ export class CopyWorker {
     this.#refreshSourceMetadata()
   }
 
-  async #fetched (state: PartitionState, p: RawFetchPartition): Promise<void> {
+  async #fetched (state: PartitionState, p: RawFetchPartition, routing?: { router: KeyRouter, spans: Map<Span, PartitionState> }): Promise<void> {
     if (p.errorCode === ERROR_OFFSET_OUT_OF_RANGE) {
       await this.#outOfRange(state, p)
       return
@@ -564,16 +600,34 @@ export class CopyWorker {
       return
     }
     const from = state.position!
-    const byKey = this.#options.partitioning === 'key'
-    const targetPartitions = byKey ? this.#host.targetPartitions(state.topic) : 0
-    const plan = planFetchedRecords(p.records, from, {
-      endOffset: this.#host.endOffset?.(state.topic, state.partition),
-      readCommitted: this.#source.readCommitted,
-      abortedTransactions: p.abortedTransactions,
-      compression: this.#options.compression,
-      forceReencode: this.#options.forceReencode,
-      byKey: byKey ? { partitions: targetPartitions, keylessPartition: () => this.#nextKeyless(state.topic, targetPartitions), maxBatchBytes: Math.min(DEFAULT_MERGED_BATCH_BYTES, this.#limits.maxRequestBytes) } : undefined
-    })
+    const now = Date.now()
+    // Key partitioning: the span is opened before the records are routed (they name it), and
+    // sealed once the answer's batches are made.
+    const span = routing !== undefined ? state.spans.open(from, from, -1, 0, now, false) : undefined
+    const targetPartitions = routing !== undefined ? this.#host.targetPartitions(state.topic) : 0
+    let plan
+    try {
+      plan = planFetchedRecords(p.records, from, {
+        endOffset: this.#host.endOffset?.(state.topic, state.partition),
+        readCommitted: this.#source.readCommitted,
+        abortedTransactions: p.abortedTransactions,
+        compression: this.#options.compression,
+        forceReencode: this.#options.forceReencode,
+        byKey: routing !== undefined ? { router: routing.router, tag: span, topic: state.topic, partitions: targetPartitions, keylessPartition: () => this.#nextKeyless(state.topic, targetPartitions) } : undefined
+      })
+    } catch (error) {
+      // Records routed before the failure still name the span: it ends where it began.
+      if (span !== undefined) routing!.spans.set(span, state)
+      throw error
+    }
+    if (span !== undefined) {
+      if (plan.nextOffset === from) state.spans.cancel(span)
+      else {
+        span.nextOffset = plan.nextOffset
+        span.leaderEpoch = plan.leaderEpoch ?? -1
+        routing!.spans.set(span, state)
+      }
+    }
     if (plan.units.length === 0 && plan.truncatedBatchBytes !== undefined && plan.nextOffset === from) {
       // One batch larger than max.partition.fetch.bytes: ask for all of it next time.
       state.partitionMaxBytes = Math.max(state.partitionMaxBytes, plan.truncatedBatchBytes)
@@ -582,12 +636,7 @@ export class CopyWorker {
     this.counts.reencoded += plan.counts.reencoded
     this.counts.merged += plan.counts.merged
     this.counts.skipped += plan.counts.skipped
-    const now = Date.now()
-    if (plan.grouped) {
-      if (plan.nextOffset !== from) this.#enqueue(state, plan.units, from, plan.nextOffset, plan.units.at(-1)?.leaderEpoch ?? -1, now)
-    } else {
-      for (const unit of plan.units) this.#enqueue(state, [unit], unit.firstOffset, unit.nextOffset, unit.leaderEpoch, now)
-    }
+    for (const unit of plan.units) this.#enqueue(state, unit, now)
     state.position = plan.nextOffset
     state.done = plan.reachedEnd
   }
@@ -599,17 +648,17 @@ export class CopyWorker {
     return next
   }
 
-  /** One span of source offsets and the target batches that carry its records. */
-  #enqueue (state: PartitionState, units: PlannedUnit[], firstOffset: bigint, nextOffset: bigint, leaderEpoch: number, now: number): void {
-    const batches = units.filter(u => u.batch !== null)
-    const span = state.spans.open(firstOffset, nextOffset, leaderEpoch, batches.length, now)
-    for (const unit of batches) {
-      const bytes = unit.batch!.length
-      this.#pendingBytes += bytes
-      this.#producer.enqueue(state.topic, unit.partition ?? state.partition, { batch: unit.batch, context: { owner: state, span, records: unit.records, bytes } })
+  /** --partitioning source: one unit of a plan is a span of its own, carried by one batch or none. */
+  #enqueue (state: PartitionState, unit: PlannedUnit, now: number): void {
+    const span = state.spans.open(unit.firstOffset, unit.nextOffset, unit.leaderEpoch, unit.batch === null ? 0 : 1, now)
+    if (unit.batch === null) {
+      // Nothing to send (markers, aborted records): done as soon as the spans before it are.
+      this.#settle(state)
+      return
     }
-    // A span with nothing to send (markers, aborted records) is done as soon as those before it are.
-    if (batches.length === 0) this.#settle(state)
+    const bytes = unit.batch.length
+    this.#pendingBytes += bytes
+    this.#producer.enqueue(state.topic, unit.partition ?? state.partition, { batch: unit.batch, context: { parts: [{ owner: state, span, records: unit.records, bytes }], records: unit.records, bytes } })
   }
 
   /**
@@ -657,20 +706,21 @@ export class CopyWorker {
   #acknowledged (topic: string, partition: number, units: Array<ProduceUnit<UnitContext>>): void {
     const touched = new Map<PartitionState, { records: number, bytes: number, since: number }>()
     for (const unit of units) {
-      const { owner, span, records, bytes } = unit.context
-      this.#pendingBytes -= bytes
-      let acked = touched.get(owner)
-      if (acked === undefined) touched.set(owner, acked = { records: 0, bytes: 0, since: span.openedAt })
-      if (unit.skipped !== undefined) {
-        owner.spans.acknowledged(span, 0, 0)
-        this.#host.skipped?.(topic, owner.partition, records, unit.skipped)
-        continue
+      this.#pendingBytes -= unit.context.bytes
+      for (const { owner, span, records, bytes } of unit.context.parts) {
+        let acked = touched.get(owner)
+        if (acked === undefined) touched.set(owner, acked = { records: 0, bytes: 0, since: span.openedAt })
+        if (unit.skipped !== undefined) {
+          owner.spans.acknowledged(span, 0, 0)
+          this.#host.skipped?.(topic, owner.partition, records, unit.skipped)
+          continue
+        }
+        owner.spans.acknowledged(span, records, bytes)
+        acked.records += records
+        acked.bytes += bytes
+        acked.since = Math.min(acked.since, span.openedAt)
+        this.#host.written?.({ topic, sourcePartition: owner.partition, sourceFirstOffset: span.firstOffset, sourceNextOffset: span.nextOffset, targetPartition: partition, targetBaseOffset: unit.baseOffset ?? -1n, records })
       }
-      owner.spans.acknowledged(span, records, bytes)
-      acked.records += records
-      acked.bytes += bytes
-      acked.since = Math.min(acked.since, span.openedAt)
-      this.#host.written?.({ topic, sourcePartition: owner.partition, sourceFirstOffset: span.firstOffset, sourceNextOffset: span.nextOffset, targetPartition: partition, targetBaseOffset: unit.baseOffset ?? -1n, records })
     }
     for (const [state, acked] of touched) this.#settle(state, acked)
     this.#pumpFetches()

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { createRecordsBatch, readRecordsBatch, Reader } from '@platformatic/kafka'
 import { Attributes, CompressionCodecs, batchCrc, crcIsValid, encodeRecordBatch, readRecordBatch, type DecodedRecord } from '../../src/kafka/raw/record-batch.ts'
-import { planFetchedRecords, UnsupportedRecordFormatError, type PlanOptions } from '../../src/mirror/plan.ts'
+import { KeyRouter, planFetchedRecords, UnsupportedRecordFormatError, type PlanOptions } from '../../src/mirror/plan.ts'
 import { decodeRecords } from '../../src/kafka/raw/record-batch.ts'
 import { partitionForKey } from '../../src/mirror/partitioner.ts'
 
@@ -299,4 +299,31 @@ test('key partitioning: transaction markers and aborted batches are dropped and 
   // Nothing left to send at all: no unit, but the position moves past the marker
   const markers = planFetchedRecords(batch(4n, 1, { producerId: 7n, marker: 'commit' }), 4n, { ...plain, byKey: byKey(2) })
   assert.deepEqual([markers.units.length, markers.nextOffset, markers.grouped], [0, 5n, true])
+})
+
+test('one KeyRouter over several source partitions: one batch per target partition, each naming the plans its records came from', () => {
+  const router = new KeyRouter({ compression: CompressionCodecs.none })
+  const keyed = (base: bigint, count: number, tag: string): Buffer => encodeRecordBatch(records(base, count).map(r => ({ ...r, key: Buffer.from(`k${Number(r.offset) % 7}`), value: Buffer.from(`${tag}-${r.offset}`) })), { baseOffset: base, producerId: 1n, producerEpoch: 0, baseSequence: 0 })
+  // Given two source partitions' fetches routed into the same 3 target partitions
+  const a = planFetchedRecords(keyed(0n, 30, 'a'), 0n, { ...plain, byKey: { router, tag: 'a', topic: 't', partitions: 3, keylessPartition: () => 0 } })
+  const b = planFetchedRecords(keyed(100n, 20, 'b'), 100n, { ...plain, byKey: { router, tag: 'b', topic: 't', partitions: 3, keylessPartition: () => 0 } })
+  assert.deepEqual([a.units.length, a.nextOffset, b.units.length, b.nextOffset], [0, 30n, 0, 120n], 'the router holds the records, the plans only move the offsets')
+  // When the answer is done
+  const routed = router.finish()
+  // Then each target partition got one batch with records of both, a's before b's, and says so
+  assert.equal(routed.length, 3)
+  assert.deepEqual(routed.map(r => r.partition).sort(), [0, 1, 2])
+  let total = 0
+  for (const r of routed) {
+    const got = decodeRecords(readRecordBatch(r.batch))
+    assert.equal(got.length, r.records)
+    total += r.records
+    assert.deepEqual(r.parts.map(p => p.tag), ['a', 'b'])
+    assert.equal(r.parts.reduce((n, p) => n + p.records, 0), r.records)
+    const tags = got.map(x => String(x.value).slice(0, 1))
+    assert.deepEqual(tags, [...tags].sort(), 'source order kept: a\'s records before b\'s')
+    for (const x of got) assert.equal(partitionForKey(x.key!, 3), r.partition)
+  }
+  assert.equal(total, 50)
+  assert.deepEqual(router.finish(), [], 'nothing left after finish')
 })

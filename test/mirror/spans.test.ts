@@ -98,3 +98,20 @@ test('fan-out: fetches split by key over 4 target partitions, one of them failin
   assert.equal(appended.length, unitsOf.length)
   assert.equal(new Set(appended).size, appended.length, 'no batch appended twice')
 })
+
+test('an unsealed span is never done, whatever its batches; a span opened for nothing can be taken back', () => {
+  const queue = new SpanQueue()
+  const a = queue.open(0n, 0n, -1, 0, 0, false)
+  queue.addBatch(a)
+  a.nextOffset = 10n
+  queue.acknowledged(a, 3, 30)
+  // Every batch so far is acknowledged, but more may come until it is sealed
+  assert.equal(queue.settle(), undefined)
+  assert.throws(() => queue.open(10n, 12n, -1, 1), /not sealed/)
+  queue.seal(a)
+  assert.equal(queue.settle()?.nextOffset, 10n)
+  const b = queue.open(10n, 10n, -1, 0, 0, false)
+  queue.cancel(b)
+  assert.equal(queue.pending, 0)
+  assert.throws(() => { queue.addBatch(a) }, /sealed/)
+})
