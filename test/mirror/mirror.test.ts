@@ -176,3 +176,32 @@ for (const partitioning of ['key', 'source'] as const) {
     }
   })
 }
+
+for (const partitioning of ['key', 'source'] as const) {
+  test(`--partitioning ${partitioning} with --abort.on.send.failure false: a batch the target refuses is counted and skipped, and the copy goes on`, async () => {
+    const { source, target } = await testClusters()
+    // Given a source record too large for the target topic (max.message.bytes 100000), between small ones
+    const topic = await createTestTopic(source, { partitions: 1 })
+    await createTestTopic(target, { name: topic, partitions: 1, configs: { 'max.message.bytes': '100000' } })
+    const all = makeRecords(1001, { keys: 5, valueBytes: 50 })
+    all[500] = { ...all[500], value: Buffer.concat([all[500].value!, Buffer.alloc(200_000, 120)]) }
+    const [before, big, after] = [all.slice(0, 500), all.slice(500, 501), all.slice(501)]
+    await produceRecords(source, topic, before)
+    await produceRecords(source, topic, big)
+    await produceRecords(source, topic, after)
+    // When the mirror copies it once, told not to stop on a refused send
+    const mirror = mirrorFor(source, target, [['whitelist', topic], ['partitioning', partitioning], ['once', 'true'], ['abort.on.send.failure', 'false']])
+    await mirror.start()
+    const summary = await mirror.finished
+    // Then it finished, every record is on the target or counted as skipped, and the big one is not on the target
+    const read = await kcatConsume(target, topic)
+    assert.ok(summary.failedRecords >= 1, `skipped ${summary.failedRecords}`)
+    assert.equal(read.length + summary.failedRecords, 1001)
+    assert.ok(read.every(r => (r.value?.length ?? 0) < 100_000))
+    // With --partitioning source the big record's batch held it alone: everything else arrived
+    if (partitioning === 'source') {
+      assert.equal(summary.failedRecords, 1)
+      assertMirrored([...before, ...after], read)
+    }
+  })
+}
