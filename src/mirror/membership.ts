@@ -1,4 +1,4 @@
-// What both workers (decoding and passthrough) make of a join of their consumer group.
+// What the copy worker makes of a join of its consumer group.
 import { partitionKey } from './offset-committer.ts'
 
 /** The "topic:partition" keys of a join's assignment. */

@@ -1,4 +1,4 @@
-// What the passthrough does with the record batches fetched from one source partition: which go to
+// What the copy loop does with the record batches fetched from one source partition: which go to
 // the target as they are, which must be decoded and encoded again, which are dropped, and where the
 // partition's fetch position and committable offset move. Pure, so every rule is unit-tested.
 //
@@ -118,7 +118,7 @@ export const MERGE_COMPRESSED_MAX_RECORDS = 16
 
 export class UnsupportedRecordFormatError extends Error {
   constructor (offset: bigint, magic: number) {
-    super(`the source batch at offset ${offset} has message format v${magic}; the passthrough copies v2 (Kafka 0.11+) batches only`)
+    super(`the source batch at offset ${offset} has message format v${magic}; kafka-mirror copies v2 (Kafka 0.11+) batches only`)
     this.name = 'UnsupportedRecordFormatError'
   }
 }

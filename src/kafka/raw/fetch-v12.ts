@@ -1,5 +1,5 @@
 // Fetch v12 (Kafka 2.7+, still served by Kafka 4) with the records field left as bytes: the
-// library's own fetch parser always decodes every record, which the raw passthrough exists to avoid.
+// library's own fetch parser always decodes every record, which the copy loop exists to avoid.
 // v12 is the last version that names topics (v13+ use topic ids), which keeps the request free of a
 // topic-id lookup; fetch sessions are not used (session id 0, epoch -1: a full fetch each time).
 import { createAPI, Writer, type Reader } from '@platformatic/kafka'

@@ -178,19 +178,12 @@ export function incrementSequence (sequence: number, increment: number): number 
 
 // ---- Varints (zigzag, as in the records of a v2 batch) ----
 
+/** Where the last readVarIntFast/readVarLongNumber ended: saves an array per read on the hot path. */
+let cursorEnd = 0
+
 function readVarInt (buffer: Buffer, at: number): [number, number] {
-  let value = 0
-  let shift = 0
-  let i = at
-  while (true) {
-    const byte = buffer[i++]
-    if (byte === undefined) throw new RangeError('varint runs past the end of the record')
-    value |= (byte & 0x7f) << shift
-    if ((byte & 0x80) === 0) break
-    shift += 7
-    if (shift > 28) throw new RangeError('varint is longer than 5 bytes')
-  }
-  return [(value >>> 1) ^ -(value & 1), i]
+  const value = readVarIntFast(buffer, at)
+  return [value, cursorEnd]
 }
 
 function readVarLong (buffer: Buffer, at: number): [bigint, number] {
@@ -441,8 +434,6 @@ function readVarLongNumber (buffer: Buffer, at: number): number {
   cursorEnd = i
   return value % 2 === 1 ? -(value + 1) / 2 : value / 2
 }
-/** Where the last readVarLongNumber/readVarIntFast ended: saves an array per read on the hot path. */
-let cursorEnd = 0
 
 function readVarIntFast (buffer: Buffer, at: number): number {
   let value = 0
