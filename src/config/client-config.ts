@@ -105,7 +105,7 @@ export const producerKeys: ConfigKey[] = [
   { name: 'batch.size', type: 'int', default: 16384, min: 0, doc: 'Accepted for compatibility: the mirror sends each fetch\'s records per partition in one batch.' },
   { name: 'max.request.size', type: 'int', default: 1048576, min: 1, doc: 'Largest group of records one send carries, in bytes of keys, values and headers; a fetch holding more is sent in several. Default 1048576.' },
   { name: 'buffer.memory', type: 'long', default: 33554432, min: 0, doc: 'Most bytes of records waiting to be sent; fetching pauses beyond it. Default 33554432 (32 MiB).' },
-  { name: 'retries', type: 'int', default: 2147483647, min: 0, doc: 'How often a failed send is retried before the mirror gives up (within delivery.timeout.ms). Default 2147483647.' },
+  { name: 'retries', type: 'int', default: 2147483647, min: 0, doc: 'Accepted for compatibility: a send that fails with a retriable error is retried until delivery.timeout.ms runs out, as Kafka\'s producer does with its default retries. Default 2147483647.' },
   { name: 'delivery.timeout.ms', type: 'int', default: 120000, min: 1, doc: 'How long a record may take to be acknowledged, retries included, before the send fails. Default 120000.' },
   { name: 'max.in.flight.requests.per.connection', type: 'int', default: 5, min: 1, max: 5, doc: 'Produce requests in flight to each target broker (1 to 5, default 5). Order holds with any value: each partition\'s batches carry idempotent sequence numbers, and with enable.idempotence=false one batch per partition is in flight at a time.' },
   { name: 'max.block.ms', type: 'int', default: 60000, doc: 'Accepted for compatibility.' },

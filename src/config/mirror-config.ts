@@ -18,7 +18,7 @@ export const mirrorFlagKeys: ConfigKey[] = [
   { name: 'exclude', type: 'string', doc: 'Topics never to mirror even if --include matches them, as a regex. Default: none.' },
   { name: 'num.streams', type: 'int', default: 1, min: 1, max: 256, doc: 'Consumers in this process, all in one group. Default 1.' },
   { name: 'offset.commit.interval.ms', type: 'int', default: 5000, min: 0, doc: 'How often source offsets are committed, each only after the target acknowledged every record before it. Default 5000 (MirrorMaker 1: 60000): what was copied but not committed is copied again after a crash or a rebalance, so a short interval means fewer duplicates.' },
-  { name: 'abort.on.send.failure', type: 'boolean', default: true, doc: 'On a send the target refuses after its retries: true stops the mirror with an error, committing nothing past the failure; false logs it and goes on (the record is lost). Default true.' },
+  { name: 'abort.on.send.failure', type: 'boolean', default: true, doc: 'On a send the target refuses after its retries: true stops the mirror with an error, committing nothing past the failure; false logs and counts the records of the refused batch and goes on (those records are lost). Default true.' },
   { name: 'on.data.loss', type: 'string', default: 'stop', choices: ['stop', 'continue'], doc: 'When records the mirror had not copied yet are gone from the source (deleted by retention, or the topic deleted and created again): stop ends the mirror with exit code 3, committing nothing past the gap, so the operator decides; continue reports the gap (topic, partition, offsets) in the log and the status, then copies what is there. Either way the gap is never skipped silently. Default stop.' },
   { name: 'topic.refresh.interval.ms', type: 'int', default: 30000, min: 100, doc: 'How often the source is checked for new topics that match. Default 30000.' },
   { name: 'once', type: 'boolean', default: false, doc: 'One-time migration: take the end offsets of every matched partition at start, copy up to them, print a summary and exit. Default false.' },
@@ -64,7 +64,6 @@ export interface TargetSettings extends ClusterConnection {
   compression: 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd'
   maxRequestSize: number
   bufferMemory: number
-  retries: number
   deliveryTimeoutMs: number
   /** max.in.flight.requests.per.connection: Produce requests in flight per target broker. */
   maxInFlight: number
@@ -168,7 +167,6 @@ function targetSettings (parsed: ParsedConfig, file: string, problems: ConfigPro
     compression: (text(v, 'compression.type') ?? 'none').toLowerCase() as TargetSettings['compression'],
     maxRequestSize: num(v, 'max.request.size'),
     bufferMemory: num(v, 'buffer.memory'),
-    retries: num(v, 'retries'),
     deliveryTimeoutMs: num(v, 'delivery.timeout.ms'),
     maxInFlight: num(v, 'max.in.flight.requests.per.connection')
   }

@@ -1,5 +1,4 @@
 // Counters of what the mirror copied, for the status line, --once progress and the summary.
-import type { Message } from '@platformatic/kafka'
 
 export interface TopicProgress {
   topic: string
@@ -47,17 +46,6 @@ export class MirrorStats {
 
   position (key: string): bigint | undefined {
     return this.#positions.get(key)
-  }
-
-  recordSent (messages: Message[], bytes: number, _ms: number): void {
-    this.records += messages.length
-    this.bytes += bytes
-    // Never backwards: after a rebalance another consumer may copy a range again.
-    for (const m of messages) {
-      const key = `${m.topic}:${m.partition}`
-      const at = this.#positions.get(key)
-      if (at === undefined || m.offset + 1n > at) this.#positions.set(key, m.offset + 1n)
-    }
   }
 
   /**
