@@ -13,7 +13,10 @@
 //   batch per target partition, records copied as bytes.
 // - Send: the RawProducer keeps each target partition's batches in order, up to
 //   max.in.flight.requests.per.connection requests per broker, idempotent sequences making
-//   resends harmless. Fetching goes on while batches are in flight, bounded by maxPendingBytes.
+//   resends harmless. Batches of a target partition still waiting when it sends are merged into
+//   one (up to 256 KiB), whatever fetches or source partitions they came from: the merged batch
+//   carries every unit, and its acknowledgement acknowledges each unit's spans. Fetching goes on
+//   while batches are in flight, bounded by maxPendingBytes.
 // - Commit: each fetch answer of a source partition is a span of source offsets [first, next)
 //   whose records went out in one or more target batches (several with key partitioning). A span
 //   is done when all its batches are acknowledged; the committable offset of a source partition is
