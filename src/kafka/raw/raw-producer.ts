@@ -299,6 +299,22 @@ export class RawProducer<T> {
     return n
   }
 
+  /** Units enqueued and not yet reported for which `which` is true, over every partition still sending. */
+  pendingWhere (which: (unit: ProduceUnit<T>) => boolean): number {
+    let n = 0
+    for (const q of this.#queues.values()) {
+      if (q.stopped || q.unreported === 0) continue
+      for (let i = q.head; i < q.entries.length; i++) for (const unit of q.entries[i].units) if (which(unit)) n++
+    }
+    return n
+  }
+
+  /** The units of a partition not yet reported, in enqueue order. */
+  unreported (topic: string, partition: number): Array<ProduceUnit<T>> {
+    const q = this.#queues.get(`${topic}:${partition}`)
+    return q === undefined ? [] : q.entries.slice(q.head).flatMap(e => e.units)
+  }
+
   /** One pump after a burst of enqueues: the batches of one fetch share requests. */
   #schedulePump (): void {
     if (this.#pumpScheduled) return
