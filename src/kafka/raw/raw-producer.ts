@@ -13,10 +13,11 @@
 //   flight has settled (later batches fail OUT_OF_ORDER_SEQUENCE_NUMBER, expected then), and sends
 //   every batch not acknowledged again, in sequence order.
 // - Batches of a partition that wait behind batches in flight are merged when first sent: the
-//   consecutive ones never sent (up to the merged batch size) become one record batch, records
-//   renumbered from offset delta 0, with one base sequence covering all their records. Kafka appends
-//   a batch per partition per request, and that append is what a broker pays most for when batches
-//   are small (Java's RecordAccumulator keeps filling the batch that waits for the same reason).
+//   consecutive small ones (below 16 KiB) never sent, up to the merged batch size, become one
+//   record batch, records renumbered from offset delta 0, with one base sequence covering all their
+//   records. Kafka appends a batch per partition per request, and that append is what a broker
+//   pays most for when batches are small (Java's RecordAccumulator keeps filling the batch that
+//   waits for the same reason).
 //   A merged batch is one entry from then on: sent, resent, acknowledged or refused as a whole, and
 //   its acknowledgement reports every unit it carries, in their order. The target refusing it as
 //   too large splits it back into its units, which keep its sequence range between them.
@@ -104,8 +105,12 @@ const MAX_IN_FLIGHT_PER_PARTITION = 5
 const ERROR_MESSAGE_TOO_LARGE = 10
 const ERROR_RECORD_LIST_TOO_LARGE = 18
 export const DEFAULT_MERGED_BATCH_BYTES = 256 << 10
-/** Compressed batches are merged only when smaller than this: decompressing and compressing big ones costs more than the append saved. */
-const MERGE_COMPRESSED_BELOW_BYTES = 16 << 10
+/**
+ * Only batches smaller than this are merged: a big batch saves little by sharing an append, costs
+ * a copy (and, compressed, decompressing and compressing), and is the one a topic's
+ * max.message.bytes refuses.
+ */
+const MERGE_BELOW_BYTES = 16 << 10
 /** Batches whose records cannot be copied into a producer's batch as they are. */
 const NOT_MERGEABLE = Attributes.LOG_APPEND_TIME | Attributes.CONTROL | Attributes.DELETE_HORIZON
 
@@ -672,13 +677,12 @@ function single<T> (unit: ProduceUnit<T>): Entry<T> {
 /**
  * The compression of a batch whose records can go into a merged batch as they are; -1 when it
  * cannot be merged (LogAppendTime, a control batch, compaction's gaps or delete horizon), or is
- * compressed and too big to be worth it.
+ * too big to be worth it.
  */
 function mergeableCodec (batch: Buffer): number {
   const attributes = batch.readInt16BE(21)
   if (batch.readInt8(16) !== 2 || (attributes & NOT_MERGEABLE) !== 0) return -1
   if (batch.readInt32BE(57) !== batch.readInt32BE(23) + 1) return -1
-  const codec = attributes & Attributes.COMPRESSION_MASK
-  if (codec !== 0 && batch.length >= MERGE_COMPRESSED_BELOW_BYTES) return -1
-  return codec
+  if (batch.length >= MERGE_BELOW_BYTES) return -1
+  return attributes & Attributes.COMPRESSION_MASK
 }

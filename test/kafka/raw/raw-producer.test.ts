@@ -199,7 +199,7 @@ test('batches waiting behind one in flight are merged into one when sent: order,
   assert.deepEqual(units.map(u => u.baseOffset), units.map((_, i) => BigInt(3 * i)))
 })
 
-test('merging stops at the merged batch size; compressed batches above 16 KiB and LogAppendTime batches go as they are', async () => {
+test('merging stops at the merged batch size; batches of 16 KiB or more and LogAppendTime batches go as they are', async () => {
   const broker = new FakeBroker()
   const { producer, acked, failed } = producerFor(broker, 3, { maxInFlightRequests: 1, mergedBatchBytes: 1000 })
   await producer.start()
