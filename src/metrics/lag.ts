@@ -43,6 +43,7 @@ export class LagProbe {
   #admin: Admin
   #source: SourceSettings
   #fetcher: RawFetcher | undefined
+  #closed = false
 
   constructor (sourceAdmin: Admin, source: SourceSettings) {
     this.#admin = sourceAdmin
@@ -103,6 +104,7 @@ export class LagProbe {
 
   /** Fills lagSeconds from the first record not yet copied of each partition. */
   async #ages (behind: PartitionLag[], position: (key: string) => bigint | undefined, committed: Map<string, bigint>, now: () => number): Promise<void> {
+    if (this.#closed) return
     this.#fetcher ??= new RawFetcher(baseClientOptions(this.#source, `${this.#source.clientId}-lag`))
     const fetcher = this.#fetcher
     await fetcher.refresh([...new Set(behind.map(l => l.topic))])
@@ -131,6 +133,7 @@ export class LagProbe {
   }
 
   async close (): Promise<void> {
+    this.#closed = true
     await this.#fetcher?.close()
   }
 }
