@@ -4,10 +4,10 @@ import { metricsTable } from './metrics.ts'
 
 export const statusSample = `$ kafka-mirror status --url http://127.0.0.1:9090
 group mirror-group, mirror running, 1200 records/s
-TOPIC    PARTITION  SOURCE-END  COMMITTED  TARGET-END  LAG  LAG-SECONDS
-orders   0          120345      120100     -           12   0.4
-orders   1          119870      119870     -           0    0.0
-TOTAL                                                  12   0.4`
+TOPIC   PARTITION  SOURCE-END  COMMITTED  TARGET-END  LAG  LAG-SECONDS
+orders  0          120345      120100     -           12   0.4
+orders  1          119870      119870     -           0    0.0
+TOTAL                                                 12   0.4`
 
 export async function metricsMarkdown (): Promise<string> {
   return `# Metrics, health and status

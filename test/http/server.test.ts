@@ -162,12 +162,3 @@ for (const partitioning of ['key', 'source'] as const) {
     }
   })
 }
-
-test('status: bad input names the flags', async () => {
-  const none = await runKafkaMirror(['status'])
-  assert.equal(none.code, 2)
-  assert.match(none.stderr, /--url/)
-  const down = await runKafkaMirror(['status', '--url', `http://127.0.0.1:${await freePort()}`])
-  assert.equal(down.code, 1)
-  assert.match(down.stderr, /No mirror answers at/)
-})

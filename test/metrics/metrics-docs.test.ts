@@ -10,6 +10,8 @@ import { createLogger, RecentProblems } from '../../src/log.ts'
 import { metricsMarkdown } from '../../src/metrics/docs.ts'
 import { metricDeclarations } from '../../src/metrics/metrics.ts'
 import { MirrorStats } from '../../src/mirror/stats.ts'
+import { runKafkaMirror } from '../helpers/cli.ts'
+import { writeTutorialConfigs } from '../helpers/records.ts'
 
 test('docs/metrics.md is current (run npm run docs) and names every metric', async () => {
   const onDisk = readFileSync(new URL('../../docs/metrics.md', import.meta.url), 'utf8')
@@ -83,4 +85,14 @@ test('the status line has stable keys: none per topic, none with / or %', () => 
   assert.equal(line.fields.lagRecords, 50)
   assert.equal(line.fields.topicsPercent, 'orders=50.0,payments=0.0')
   assert.ok(!line.text.includes('50'), 'values are fields, not repeated in the message')
+})
+
+test('--log.format json: the error that ends the process is a JSON line too', async () => {
+  const files = writeTutorialConfigs('127.0.0.1:1', '127.0.0.1:1', { consumer: { 'socket.connection.setup.timeout.ms': '1000' } })
+  const run = await runKafkaMirror(['--consumer.config', files.consumer, '--producer.config', files.producer, '--include', 't', '--log.format', 'json'])
+  assert.equal(run.code, 1)
+  const lines = run.stderr.trim().split('\n').filter(l => l.startsWith('{'))
+  const last = JSON.parse(lines.at(-1)!) as Record<string, unknown>
+  assert.equal(last.level, 'fatal')
+  assert.match(String(last.err), /Cannot reach the source cluster at 127\.0\.0\.1:1/)
 })
