@@ -39,7 +39,7 @@ export function defaultIO (): CliIO {
 }
 
 export async function runCli (argv: string[], io: CliIO = defaultIO()): Promise<number> {
-  // As in Kafka's tools, --version anywhere on the line wins over everything else.
+  // As in Kafka's tools, --version anywhere on the line prints the version and runs nothing.
   if (argv.includes('--version')) {
     io.stdout.write(`kafka-mirror ${version}\n`)
     return ExitCodes.OK

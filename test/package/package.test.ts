@@ -38,6 +38,13 @@ before(async () => {
   bin = join(installed, 'node_modules', '.bin', 'kafka-mirror')
 })
 
+test('installed globally (npm i -g), kafka-mirror --version prints its version', async () => {
+  const prefix = join(work, 'global')
+  await run('npm', ['i', '-g', tarball, '--prefix', prefix, '--no-audit', '--no-fund', '--prefer-offline'], { cwd: work, env, maxBuffer: 64 << 20 })
+  const { stdout } = await run(join(prefix, 'bin', 'kafka-mirror'), ['--version'], { cwd: work, env })
+  assert.equal(stdout, `kafka-mirror ${manifest.version}\n`)
+})
+
 after(() => rmSync(work, { recursive: true, force: true }))
 
 test('the tarball holds what runs and nothing of the development tree', async () => {
@@ -55,7 +62,7 @@ test('the tarball holds what runs and nothing of the development tree', async ()
   assert.equal(installedManifest.version, manifest.version)
 })
 
-test('the installed kafka-mirror --version prints its version', async () => {
+test('installed into a folder, kafka-mirror --version prints its version', async () => {
   const { stdout } = await run(bin, ['--version'], { cwd: installed, env })
   assert.equal(stdout, `kafka-mirror ${manifest.version}\n`)
 })
