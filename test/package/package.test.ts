@@ -76,6 +76,28 @@ console.log(JSON.stringify({ Mirror: typeof m.Mirror, runCli: typeof m.runCli, l
   assert.deepEqual(JSON.parse(stdout), { Mirror: 'function', runCli: 'function', loadMirrorArgv: 'function', exitBadInput: 2, version: manifest.version })
 })
 
+test('the declarations give TypeScript users the types of the library', async () => {
+  const dir = join(installed, 'typed')
+  mkdirSync(dir)
+  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
+    compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', strict: true, noEmit: true, skipLibCheck: true, types: ['node'], typeRoots: [join(root, 'node_modules', '@types')] },
+    files: ['use.ts']
+  }))
+  const use = `import { Mirror, loadMirrorArgv, ExitCodes, type MirrorSettings } from 'kafka-mirror'
+const settings: MirrorSettings = loadMirrorArgv(['--consumer.config', 'c.properties']).settings
+const mirror = new Mirror(settings)
+const code: 2 = ExitCodes.BAD_INPUT
+void mirror.start().then(() => code)
+`
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
+  writeFileSync(join(dir, 'use.ts'), use)
+  await run(process.execPath, [tsc, '-p', dir], { cwd: dir, env })
+  // And a misuse is caught, so the types are not `any`
+  writeFileSync(join(dir, 'use.ts'), `${use}const wrong: number = settings\n`)
+  const failed = await run(process.execPath, [tsc, '-p', dir], { cwd: dir, env }).then(() => undefined, (error: { stdout: string }) => error)
+  assert.match(failed?.stdout ?? 'tsc accepted the misuse', /Type 'MirrorSettings' is not assignable to type 'number'/)
+})
+
 for (const partitioning of ['key', 'source'] as const) {
   test(`the installed bin mirrors between the test clusters (--partitioning ${partitioning}): no loss, no duplicates`, async () => {
     const { source, target } = await testClusters()
