@@ -82,13 +82,21 @@ export function wrapLine (line: string, width: number, continuation = /^ */.exec
 }
 
 /**
- * Wraps a usage text line by line. A continued line keeps the indentation of the line it
- * continues; a command example is indented 4 more, so that it reads as one command.
+ * Wraps a usage text. Prose (consecutive lines without indentation) is reflowed as one paragraph,
+ * since its line breaks were made for some other width; an indented line is wrapped on its own,
+ * keeping its indentation, and a command example is indented 4 more, so that it reads as one command.
  */
 export function wrapText (text: string, width: number): string {
-  return text.split('\n').flatMap(line => {
+  const lines: string[] = []
+  for (const line of text.split('\n')) {
+    const previous = lines.at(-1)
+    const prose = (l: string): boolean => l !== '' && !l.startsWith(' ')
+    if (previous !== undefined && prose(previous) && prose(line) && !previous.startsWith('Usage:') && !line.startsWith('Usage:') && !previous.endsWith(':')) lines[lines.length - 1] = `${previous} ${line}`
+    else lines.push(line)
+  }
+  return lines.flatMap(line => {
     const indent = /^ */.exec(line)![0]
-    return wrapLine(line, width, line.includes('kafka-mirror ') ? `${indent}    ` : indent)
+    return wrapLine(line, width, line.startsWith('Usage:') || (indent !== '' && line.includes('kafka-mirror ')) ? `${indent}    ` : indent)
   }).join('\n')
 }
 

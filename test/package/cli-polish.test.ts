@@ -79,6 +79,9 @@ test('wrapping keeps two-column lines aligned and example commands indented', ()
     '  kafka-mirror topics --bootstrap-server',
     '      localhost:9092 --create --topic testtopic'
   ])
+  // Prose is reflowed as a paragraph; a line ending in ':' introduces what follows and stays
+  assert.equal(wrapText('Copies the topics\nof the source.\nUsage:\n  kafka-mirror x', 80), 'Copies the topics of the source.\nUsage:\n  kafka-mirror x')
+  assert.equal(wrapText('Usage: kafka-mirror consume --bootstrap-server <host:port>', 40), 'Usage: kafka-mirror consume\n    --bootstrap-server <host:port>')
   assert.deepEqual(wrapLine('short', 10), ['short'])
   assert.deepEqual(wrapLine('      averyveryverylongword next', 12), ['      averyveryverylongword', '      next'])
 })
