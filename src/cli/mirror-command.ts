@@ -6,6 +6,7 @@ import { describeConfig } from '../http/status.ts'
 import { createLogger, RecentProblems, type Logger } from '../log.ts'
 import { Mirror } from '../mirror/mirror.ts'
 import type { MirrorSummary } from '../mirror/stats.ts'
+import { version } from '../version.ts'
 import { helpText, parseFlags } from './flags.ts'
 import type { Command } from './io.ts'
 
@@ -80,6 +81,8 @@ export const mirrorCommand: Command = async (argv, io) => {
 
   const recent = new RecentProblems()
   const log = createLogger({ level: loaded.logLevel, format: loaded.logFormat, stream: io.stderr, problems: recent })
+  // The first line, so that a log collected from many hosts says which version wrote it.
+  log.info({ version, node: process.versions.node }, 'kafka-mirror starting')
   for (const warning of loaded.warnings) log.warn(warning)
   if (loaded.validateOnly) {
     printValidation(io.stdout, loaded)
@@ -98,8 +101,7 @@ export const mirrorCommand: Command = async (argv, io) => {
     if (loaded.httpListener !== undefined) {
       // Loaded only when asked for: prom-client and the server cost nothing otherwise.
       const { MirrorServer } = await import('../http/server.ts')
-      const { packageVersion } = await import('../http/version.ts')
-      const http = new MirrorServer(mirror, { version: packageVersion(), config: describeConfig(flags.pairs, loaded.properties), problems: recent })
+      const http = new MirrorServer(mirror, { version, config: describeConfig(flags.pairs, loaded.properties), problems: recent })
       const bound = await http.listen(loaded.httpListener).catch((error: NodeJS.ErrnoException) => {
         throw new ConfigError([{ source: 'command line', key: '--http.listener', message: `cannot listen on ${loaded.httpListener!.host}:${loaded.httpListener!.port}: ${error.code ?? error.message}`, fix: 'pick a free port, or an address of this host' }])
       })
