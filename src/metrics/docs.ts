@@ -41,6 +41,10 @@ copied for 60 s while the lag is above 0.
   header). The batch may start a few offsets before the position, so the age is rounded up, never
   down; it is 0 when \`lag_records\` is 0. \`lag_bytes\` is an estimate (records times the mean
   record size copied so far).
+- Several processes in one group (same \`group.id\`) each report the lag of every partition of
+  the mirrored topics (their own positions, the group's committed offsets for the others'
+  partitions): aggregate lag with \`max by (topic, partition)\`, not \`sum\`. Counters are each
+  process's own: \`sum\` them.
 - \`record_age_seconds\` and \`replication_latency_seconds\` are histograms observed once per target
   batch acknowledged, from that batch's maxTimestamp (its newest record): the age at fetch time,
   and the time from the record's timestamp to the target's acknowledgement. Records older within
