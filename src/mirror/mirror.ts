@@ -352,27 +352,28 @@ export class Mirror extends EventEmitter {
 
   /** Records the mirror had not copied are gone from the source: stop, or report and go on. */
   #dataLoss (topic: string, partition: number, from: bigint, deletedTo: bigint, resumeAt: bigint): void {
-    const fields = { topic, partition, from: String(from), deletedTo: String(deletedTo), resumeAt: String(resumeAt) }
-    const what = `records ${from} to ${deletedTo - 1n} of ${topic}-${partition} (${deletedTo - from}) were deleted from the source (retention) before they were copied`
+    // Values once, as fields (the error that ends the process says it all in a sentence).
+    const fields = { cluster: 'source', topic, partition, from: String(from), to: String(deletedTo - 1n), records: String(deletedTo - from), resumeAt: String(resumeAt) }
+    const what = 'records were deleted from the source (retention) before they were copied'
     if (this.settings.onDataLoss === 'stop') {
-      this.#log.error(fields, `${what}; stopping without committing past them (--on.data.loss stop). To go on from offset ${resumeAt}, restart with --on.data.loss continue`)
+      this.#log.error(fields, `${what}; stopping without committing past them (--on.data.loss stop). To go on from resumeAt, restart with --on.data.loss continue`)
       throw new DataLossError(topic, partition, from, deletedTo)
     }
     this.stats.recordGap(topic, partition, from, deletedTo)
-    this.#log.error(fields, `${what}; going on from offset ${resumeAt} (--on.data.loss continue)`)
+    this.#log.error(fields, `${what}; going on from resumeAt (--on.data.loss continue)`)
     this.emit('gap', { topic, partition, from, to: deletedTo, resumeAt })
   }
 
   /** The source partition's offsets went back: the topic was deleted and created again, or truncated. */
   #offsetsWentBack (topic: string, partition: number, from: bigint, to: bigint): void {
-    const fields = { topic, partition, from: String(from), to: String(to) }
-    const what = `the offsets of ${topic}-${partition} went back from ${from} to ${to}: the topic was deleted and created again, or its log was truncated, so records of the old log from offset ${from} on were never copied`
+    const fields = { cluster: 'source', topic, partition, from: String(from), to: String(to) }
+    const what = 'the partition\'s offsets went back: the topic was deleted and created again, or its log was truncated, so records of the old log from offset `from` on were never copied'
     if (this.settings.onDataLoss === 'stop') {
-      this.#log.error(fields, `${what}; stopping without committing (--on.data.loss stop). To copy the partition from offset ${to}, restart with --on.data.loss continue`)
-      throw new DataLossError(topic, partition, from, from + 1n, what)
+      this.#log.error(fields, `${what}; stopping without committing (--on.data.loss stop). To copy the partition from offset \`to\`, restart with --on.data.loss continue`)
+      throw new DataLossError(topic, partition, from, from + 1n, `the offsets of ${topic}-${partition} went back from ${from} to ${to}: the topic was deleted and created again, or its log was truncated, so records of the old log from offset ${from} on were never copied`)
     }
     this.stats.recordGap(topic, partition, from, from)
-    this.#log.error(fields, `${what}; copying from offset ${to} (--on.data.loss continue)`)
+    this.#log.error(fields, `${what}; copying from offset \`to\` (--on.data.loss continue)`)
     this.emit('gap', { topic, partition, from, to: undefined, resumeAt: to })
   }
 
@@ -405,14 +406,14 @@ export class Mirror extends EventEmitter {
   }
 
   #topicRecreated (topic: string): void {
-    const what = `source topic ${topic} was deleted and created again (its topic id changed): records of the old topic that were not copied yet are gone, and the new topic's offsets start over`
+    const what = 'the source topic was deleted and created again (its topic id changed): records of the old topic that were not copied yet are gone, and the new topic\'s offsets start over'
     if (this.settings.onDataLoss === 'stop') {
-      this.#log.error({ topic }, `${what}; stopping (--on.data.loss stop). Restart with --on.data.loss continue to copy the new topic from its start`)
-      this.#failed(new DataLossError(topic, -1, 0n, 1n, what))
+      this.#log.error({ cluster: 'source', topic }, `${what}; stopping (--on.data.loss stop). Restart with --on.data.loss continue to copy the new topic from its start`)
+      this.#failed(new DataLossError(topic, -1, 0n, 1n, `source topic ${topic} was deleted and created again (its topic id changed): records of the old topic that were not copied yet are gone, and the new topic's offsets start over`))
       return
     }
     this.stats.recordGap(topic, -1, 0n, 0n)
-    this.#log.error({ topic }, `${what}; copying the new topic from its start (--on.data.loss continue)`)
+    this.#log.error({ cluster: 'source', topic }, `${what}; copying the new topic from its start (--on.data.loss continue)`)
     for (const w of this.#workers) w.forgetTopic(topic)
     this.emit('gap', { topic, partition: -1, from: 0n, to: undefined, resumeAt: 0n })
   }
