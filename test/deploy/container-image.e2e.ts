@@ -14,6 +14,8 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
+import { createServer } from 'node:net'
+import { mirrorFlagKeys } from '../../src/config/mirror-config.ts'
 import { STOP_TIMEOUT_MS } from '../../src/mirror/mirror.ts'
 import { createTestTopic, testClusters, uniqueName, waitForRecords } from '../helpers/clusters.ts'
 import { kcatConsume } from '../helpers/kcat.ts'
@@ -89,6 +91,33 @@ after(() => {
   }
 })
 
+async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    }).once('error', reject)
+  })
+}
+
+/** Polls GET path until it answers 200; returns the body, or throws with the last answer. */
+async function waitFor200 (url: string, timeoutMs = 30_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs
+  let last = ''
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(url)
+      const body = await response.text()
+      if (response.status === 200) return body
+      last = `${response.status} ${body}`
+    } catch (error) {
+      last = String(error)
+    }
+    await new Promise(resolve => setTimeout(resolve, 250))
+  }
+  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms: ${last}`)
+}
+
 function imageSize (name: string): string {
   const size = Number(podman(['image', 'inspect', '--format', '{{.Size}}', name]).stdout.trim())
   return `${(size / 1e6).toFixed(0)} MB`
@@ -123,13 +152,18 @@ for (const partitioning of ['key', 'source'] as const) {
     writeFileSync(join(config, 'consumer.properties'), `bootstrap.servers=${source}\ngroup.id=${uniqueName('image-group')}\n`, { mode: 0o644 })
     writeFileSync(join(config, 'producer.properties'), `bootstrap.servers=${target}\ncompression.type=lz4\n`, { mode: 0o644 })
 
+    // The health endpoints the Kubernetes probes use, on every interface as in deploy/.
+    const listening = mirrorFlagKeys.some(k => k.name === 'http.listener')
     const runOnce = async (expected: number, label: string): Promise<void> => {
       const name = uniqueName('km-image')
       containers.push(name)
+      const port = await freePort()
       const started = Date.now()
-      const run = podman(['run', '-d', '--name', name, ...flags, '--network', 'host', '-v', `${config}:/etc/kafka-mirror/config:ro`, image,
+      // As deploy/deployment.yaml's securityContext: read-only root, no capabilities, no privilege gain.
+      const run = podman(['run', '-d', '--name', name, ...flags, '--read-only', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges', '--network', 'host', '-v', `${config}:/etc/kafka-mirror/config:ro`, image,
         '--consumer.config', '/etc/kafka-mirror/config/consumer.properties', '--producer.config', '/etc/kafka-mirror/config/producer.properties',
-        '--include', topic, '--partitioning', partitioning, '--num.streams', '2', '--offset.commit.interval.ms', '1000'])
+        '--include', topic, '--partitioning', partitioning, '--num.streams', '2', '--offset.commit.interval.ms', '1000',
+        ...(listening ? ['--http.listener', `0.0.0.0:${port}`] : [])])
       assert.equal(run.code, 0, run.stderr)
       try {
         await waitForRecords(target, topic, expected, 120_000)
@@ -137,6 +171,10 @@ for (const partitioning of ['key', 'source'] as const) {
         throw new Error(`${String(error)}\ncontainer log:\n${podman(['logs', name]).stderr.slice(-4000)}`)
       }
       const copied = seconds(started)
+      if (listening) {
+        await waitFor200(`http://127.0.0.1:${port}/healthz`)
+        await waitFor200(`http://127.0.0.1:${port}/readyz`)
+      }
       const stopping = Date.now()
       // Longer than the stop deadline: podman's SIGKILL must not come first.
       const stop = podman(['stop', '-t', String(STOP_TIMEOUT_MS / 1000 + 15), name])
@@ -147,7 +185,7 @@ for (const partitioning of ['key', 'source'] as const) {
       assert.equal(state.ExitCode, 0, `exit code ${state.ExitCode} after SIGTERM\n${logs.stdout.slice(-2000)}${logs.stderr.slice(-4000)}`)
       assert.ok(stopMs < STOP_TIMEOUT_MS, `stopped in ${stopMs} ms, beyond the stop deadline of ${STOP_TIMEOUT_MS} ms`)
       podman(['rm', name])
-      results.push(`- ${partitioning}, ${label}: ${expected} records on the target ${copied} s after \`podman run\`; \`podman stop\` (SIGTERM) took ${(stopMs / 1000).toFixed(1)} s, exit code ${state.ExitCode}`)
+      results.push(`- ${partitioning}, ${label}: ${expected} records on the target ${copied} s after \`podman run\`${listening ? ', /healthz and /readyz 200' : ''}; \`podman stop\` (SIGTERM) took ${(stopMs / 1000).toFixed(1)} s, exit code ${state.ExitCode}`)
     }
 
     await runOnce(first.length, 'first run')
