@@ -46,6 +46,11 @@ test('deploy/ decodes strictly into the Kubernetes API types and keeps every rul
   assert.match(output, /^ok: 1 deployment\(s\), 1 configmap\(s\), 1 secret\(s\), 1 poddisruptionbudget\(s\), 1 service\(s\)/)
 })
 
+test('the Deployment runs the image of this version', () => {
+  const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }
+  assert.match(readFileSync(join(deployDir, 'deployment.yaml'), 'utf8'), new RegExp(`^ +image: kafka-mirror:${version.replaceAll('.', '\\.')}$`, 'm'))
+})
+
 test('the ConfigMap\'s properties files, with the Secret\'s values, pass kafka-mirror --validate', async (t) => {
   if (!mirrorFlagKeys.some(k => k.name === 'http.listener')) {
     t.skip('--http.listener is not declared yet (the HTTP listener of CONTRACTS.md)')
