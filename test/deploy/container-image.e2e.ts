@@ -135,6 +135,7 @@ test('the image runs as a non-root user, without npm, and kafka-mirror --version
   const run = podman(['run', '--rm', ...flags, image, '--version'])
   assert.equal(run.code, 0, run.stderr)
   assert.equal(run.stdout.trim(), `kafka-mirror ${version}`)
+  results.push(`- the image: user ${config.User}, no npm, npx or compiler, /app read-only for its user; \`--version\` prints \`${run.stdout.trim()}\``)
 })
 
 for (const partitioning of ['key', 'source'] as const) {

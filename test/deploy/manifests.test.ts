@@ -75,6 +75,20 @@ test('the ConfigMap\'s properties files, with the Secret\'s values, pass kafka-m
   assert.doesNotMatch(run.stdout + run.stderr, /CHANGE-ME/, 'the Secret\'s values stay hidden')
 })
 
+test('a group.instance.id per pod, from the pod\'s name, passes', () => {
+  const dir = mkdtempSync(join(work, 'static-'))
+  cpSync(deployDir, dir, { recursive: true })
+  const edit = (file: string, from: string, to: string): void => {
+    const text = readFileSync(join(dir, file), 'utf8')
+    assert.ok(text.includes(from))
+    writeFileSync(join(dir, file), text.replace(from, () => to))
+  }
+  edit('configmap.yaml', 'group.id=kafka-mirror', 'group.id=kafka-mirror\n    group.instance.id=${env:KAFKA_MIRROR_SOURCE_POD_NAME}')
+  edit('deployment.yaml', '          env:\n', '          env:\n            - name: KAFKA_MIRROR_SOURCE_POD_NAME\n              valueFrom:\n                fieldRef:\n                  fieldPath: metadata.name\n')
+  const { code, output } = validate(dir)
+  assert.equal(code, 0, output)
+})
+
 // Each case breaks one rule in a copy of deploy/; the tool must fail and name the problem.
 const broken: Array<{ name: string, file: string, from: string | RegExp, to: string, expect: RegExp }> = [
   { name: 'an unknown field', file: 'deployment.yaml', from: 'terminationGracePeriodSeconds: 40', to: 'terminationGracePeriod: 40', expect: /Deployment: error unmarshaling JSON: .*unknown field "terminationGracePeriod"/ },

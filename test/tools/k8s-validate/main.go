@@ -366,8 +366,11 @@ func checkContainer(where string, c corev1.Container, podNonRoot bool, volumes m
 
 	// Environment: secret-looking values only through secretKeyRef to a known Secret and key.
 	envFromSecret := map[string]bool{}
+	envFromPodName := map[string]bool{}
 	for _, e := range c.Env {
 		switch {
+		case e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.name":
+			envFromPodName[e.Name] = true
 		case e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil:
 			ref := e.ValueFrom.SecretKeyRef
 			if s, ok := m.secrets[ref.Name]; !ok {
@@ -419,8 +422,12 @@ func checkContainer(where string, c corev1.Container, podNonRoot bool, volumes m
 			} else if reference.MatchString(props["group.id"]) {
 				r.add(cmWhere, "group.id is a reference; replicas must share one literal group.id")
 			}
-			if _, ok := props["group.instance.id"]; ok {
-				r.add(cmWhere, "group.instance.id in a file every replica reads gives all of them the same static id: they would fence each other")
+			// Static membership needs an id per pod: ${env:VAR} with VAR set from the pod's name.
+			if id, ok := props["group.instance.id"]; ok {
+				ref := reference.FindStringSubmatch(id)
+				if ref == nil || ref[0] != id || !envFromPodName[ref[3]] {
+					r.add(cmWhere, "group.instance.id in a file every replica reads gives all of them the same static id: they would fence each other (write ${env:POD_NAME}, POD_NAME set from the fieldRef metadata.name)")
+				}
 			}
 		}
 		for _, k := range sortedKeys(props) {
