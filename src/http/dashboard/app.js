@@ -169,8 +169,8 @@
       scales: { x: { time: true, range: (u, min, max) => [Math.min(min ?? max, max - 60), max] }, records: { range: (u, min, max) => [0, Math.max(10, (max ?? 0) * 1.1)] }, megabytes: { range: (u, min, max) => [0, Math.max(0.1, (max ?? 0) * 1.1)] } },
       series: [
         { label: 'time', value: (u, v) => v === null ? NONE : clock(v) },
-        { label: 'records/s', scale: 'records', stroke: color('--records'), fill: color('--records-fill'), width: 2, value: (u, v) => formatRate(v), spanGaps: false },
-        { label: 'MB/s', scale: 'megabytes', stroke: color('--megabytes'), width: 2, dash: [6, 4], value: (u, v) => v === null ? NONE : twoDecimals.format(v), spanGaps: false }
+        { label: 'records/s', scale: 'records', stroke: color('--records'), fill: color('--records-fill'), width: 2, points: { space: 40 }, value: (u, v) => formatRate(v), spanGaps: false },
+        { label: 'MB/s', scale: 'megabytes', stroke: color('--megabytes'), width: 2, dash: [6, 4], points: { space: 40 }, value: (u, v) => v === null ? NONE : twoDecimals.format(v), spanGaps: false }
       ],
       axes: [
         { ...axis, values: (u, ticks) => ticks.map(clock) },
@@ -215,7 +215,8 @@
       if (p.lagSeconds !== null && p.lagSeconds !== undefined) t.lagSeconds = Math.max(t.lagSeconds ?? 0, p.lagSeconds)
       byTopic.set(p.topic, t)
     }
-    const at = Date.parse(s.now) / 1000
+    // The mirror's clock: the records counts are the mirror's at that moment.
+    const at = (Number.isFinite(Date.parse(s.now)) ? Date.parse(s.now) : Date.now()) / 1000
     topicSamples.push({ at, records: new Map([...byTopic].map(([k, v]) => [k, v.records])) })
     while (topicSamples.length > 2 && topicSamples[1].at <= at - TOPIC_RATE_SECONDS) topicSamples.shift()
     const oldest = topicSamples[0]
@@ -275,10 +276,11 @@
     lastStatus = s
     showHeader(s)
     showTotals(s.totals)
-    const t = Date.parse(s.now) / 1000
     const rps = typeof s.totals?.recordsPerSecond === 'number' ? s.totals.recordsPerSecond : null
     const mbps = typeof s.totals?.bytesPerSecond === 'number' ? s.totals.bytesPerSecond / MB : null
-    addSample(Number.isFinite(t) ? t : Date.now() / 1000, rps, mbps)
+    // The browser's clock, as for the gaps while the mirror does not answer: one clock keeps the
+    // chart's times in order whatever the mirror's host says.
+    addSample(Date.now() / 1000, rps, mbps)
     showTopics(s)
     showErrors(s.errors)
     showConfig(s.config)
