@@ -91,6 +91,7 @@ test('the dashboard shows what /api/status says, live; values are text, never HT
     stub.down = true
     await page.locator('#offline').waitFor({ state: 'visible', timeout: 5000 })
     assert.equal(await page.locator('#state').textContent(), 'unreachable')
+    assert.equal(await page.locator('body').getAttribute('data-stale'), 'true', 'what is left on the page is marked stale')
     await page.close()
 
     // And on a narrow screen nothing is wider than the screen

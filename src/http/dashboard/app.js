@@ -294,6 +294,10 @@
     const state = $('state')
     state.textContent = 'unreachable'
     state.dataset.state = 'unreachable'
+    // What is still shown is the last answer: dimmed, and the clusters' state unknown.
+    document.body.dataset.stale = 'true'
+    showCluster('source', { bootstrap: lastStatus?.source?.bootstrap })
+    showCluster('target', { bootstrap: lastStatus?.target?.bootstrap })
     // A gap in the chart rather than a line drawn through the silence.
     addSample(Date.now() / 1000, null, null)
   }
@@ -305,6 +309,7 @@
       const status = await response.json()
       lastAnswerAt = new Date()
       $('offline').hidden = true
+      delete document.body.dataset.stale
       show(status)
     } catch (error) {
       showUnreachable(error instanceof Error ? error.message : String(error))
