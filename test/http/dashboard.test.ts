@@ -5,17 +5,16 @@
 // Screenshots go to test-output/dashboard/.
 import assert from 'node:assert/strict'
 import { existsSync, mkdirSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { after, before, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { Producer } from '@platformatic/kafka'
 import { chromium, type Browser, type Page } from 'playwright-core'
-import { mirrorFlagKeys } from '../../src/config/mirror-config.ts'
 import { startCli } from '../helpers/cli.ts'
 import { createTestTopic, testClusters, waitForRecords } from '../helpers/clusters.ts'
 import { kcatConsume } from '../helpers/kcat.ts'
 import { assertMirrored, makeRecords, writeTutorialConfigs, type TestRecord } from '../helpers/records.ts'
 import { startDashboardStub } from './dashboard-stub.ts'
+import { freePort } from './helpers.ts'
 
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const outputDir = fileURLToPath(new URL('../../test-output/dashboard/', import.meta.url))
@@ -106,18 +105,7 @@ test('the dashboard shows what /api/status says, live; values are text, never HT
   }
 })
 
-/** A free loopback port (the mirror binds it a moment later). */
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise(resolve => server.close(resolve))
-  return port
-}
-
-const hasListener = mirrorFlagKeys.some(k => k.name === 'http.listener')
-
-test('a real mirror: the dashboard shows the mirrored topic and throughput above 0 while records flow; a canary secret is nowhere in the page', { skip: hasListener ? false : 'no --http.listener yet' }, async () => {
+test('a real mirror: the dashboard shows the mirrored topic and throughput above 0 while records flow; a canary secret is nowhere in the page', async () => {
   const { source, target } = await testClusters()
   const canary = `canary-${Math.random().toString(36).slice(2)}-Pw`
   // Given a mirror with --http.listener whose properties carry secrets
