@@ -15,7 +15,7 @@ import { silentLogger, type Logger } from '../log.ts'
 import { addPartitions, brokerCount, createTopic, describeTopics, listTopics, replicatedTopicConfigs } from '../admin/topics.ts'
 import { MirrorStats, type MirrorSummary } from './stats.ts'
 import { CompressionCodecs } from '../kafka/raw/record-batch.ts'
-import { CopyWorker, partitionKey, type Delivery, type WorkerCounts, type WrittenBatch } from './worker.ts'
+import { CopyWorker, partitionKey, TargetProducer, type Delivery, type WorkerCounts, type WorkerOptions, type WrittenBatch } from './worker.ts'
 import { LagProbe, within } from '../metrics/lag.ts'
 
 export type { WorkerCounts, WrittenBatch }
@@ -286,12 +286,15 @@ export class Mirror extends EventEmitter {
       error: (operation: 'fetch' | 'send', name: string, retried: boolean) => { this.stats.recordError(operation, name, retried) }
     }
     const limits = { maxPendingBytes: Math.max(1 << 20, Math.floor(target.bufferMemory / numStreams)), maxRequestBytes: Math.max(16 << 10, Math.floor(target.maxRequestSize * 0.9)) }
-    const options = {
+    const options: WorkerOptions = {
       partitioning: this.settings.partitioning,
       compression: CompressionCodecs[target.compression],
       forceReencode: this.settings.fastPath === 'off',
       skipRefused: !this.settings.abortOnSendFailure
     }
+    // Key partitioning: every stream writes to every target partition, so they share one producer
+    // (see TargetProducer); with source partitioning each stream's partitions are its own.
+    if (this.settings.partitioning === 'key') options.producer = new TargetProducer(target, target.clientId, limits, options, host)
     for (let i = 0; i < numStreams; i++) this.#workers.push(new CopyWorker(i, this.settings.source, target, host, this.#log, limits, options))
     for (const w of this.#workers) this.#watchAssignments(w)
     for (const t of topics) this.#topics.add(t)

@@ -13,7 +13,12 @@
 //   batch per target partition, records copied as bytes.
 // - Send: the RawProducer keeps each target partition's batches in order, up to
 //   max.in.flight.requests.per.connection requests per broker, idempotent sequences making
-//   resends harmless. Fetching goes on while batches are in flight, bounded by maxPendingBytes.
+//   resends harmless. Batches of a target partition still waiting when it sends are merged into
+//   one (up to 256 KiB), whatever fetches or source partitions they came from: the merged batch
+//   carries every unit, and its acknowledgement acknowledges each unit's spans. With key
+//   partitioning the streams share one producer (TargetProducer), which hands each worker the
+//   acknowledgements of its own units. Fetching goes on while batches are in flight, bounded by
+//   maxPendingBytes (per worker).
 // - Commit: each fetch answer of a source partition is a span of source offsets [first, next)
 //   whose records went out in one or more target batches (several with key partitioning). A span
 //   is done when all its batches are acknowledged; the committable offset of a source partition is
@@ -119,6 +124,8 @@ export interface WorkerOptions {
   forceReencode?: boolean
   /** abort.on.send.failure=false: give up batches the target refuses and go on. */
   skipRefused?: boolean
+  /** The target producer shared by the mirror's streams; without one the worker has its own. */
+  producer?: TargetProducer
 }
 
 export interface WorkerCounts {
@@ -156,7 +163,16 @@ interface UnitPart {
   bytes: number
 }
 
+/** What the target producer tells the worker whose units it carried. */
+interface UnitOwner {
+  acknowledged (topic: string, partition: number, units: Array<ProduceUnit<UnitContext>>): void
+  failed (topic: string, partition: number, unit: ProduceUnit<UnitContext>, error: Error): void
+  reset (topic: string, partition: number, cause: Error): void
+}
+
 interface UnitContext {
+  /** The worker that enqueued the unit: a producer shared by the streams reports to each its own. */
+  owner: UnitOwner
   parts: UnitPart[]
   records: number
   bytes: number
@@ -180,7 +196,9 @@ export class CopyWorker {
   /** Per topic: the target partition the next keyless batch goes to. */
   #keyless = new Map<string, number>()
   #fetcher: RawFetcher
+  #target: TargetProducer
   #producer: RawProducer<UnitContext>
+  #owner: UnitOwner
   #partitions = new Map<string, PartitionState>()
   #offsets: OffsetCommitter
   #membership = new Membership()
@@ -218,28 +236,20 @@ export class CopyWorker {
     })
     this.#offsets = new OffsetCommitter(this.consumer)
     this.#fetcher = new RawFetcher(baseClientOptions(source, `${source.clientId}-${index}-fetch`))
-    this.#producer = new RawProducer<UnitContext>({
-      client: baseClientOptions(target, `${target.clientId}-${index}`),
-      acks: target.acks,
-      idempotent: target.idempotent,
-      requestTimeoutMs: target.requestTimeoutMs,
-      deliveryTimeoutMs: target.deliveryTimeoutMs,
-      retryBackoffMs: target.retryBackoffMs,
-      maxRequestBytes: limits.maxRequestBytes,
-      maxInFlightRequests: target.maxInFlight,
-      skipRefused: options.skipRefused
-    }, {
-      acknowledged: (topic, partition, units) => this.#acknowledged(topic, partition, units),
+    this.#target = options.producer ?? new TargetProducer(target, `${target.clientId}-${index}`, limits, options, host)
+    this.#target.use()
+    this.#producer = this.#target.producer
+    this.#owner = {
+      acknowledged: (topic, partition, units) => { this.#acknowledged(topic, partition, units) },
       failed: (topic, partition, unit, error) => {
         this.#failed = true
         const { owner, span } = unit.context.parts[0]
         if (!this.#closed) this.#host.onFatal(new SendFailedError(topic, owner.partition, span.firstOffset, error, partition))
       },
-      sendError: (_topic, _partition, error) => { this.#host.error?.('send', error.errorName, error.retriable) },
       reset: (topic, partition, cause) => {
         this.#log.warn({ partition: partitionKey(topic, partition), cause: cause.message }, 'the target forgot this partition\'s producer state (idle longer than producer.id.expiration.ms?); writing on with a new producer id')
       }
-    })
+    }
     // Before partitions move to another member, hand over what the target already has.
     const commitNow = (event: string, handOver: CommittableOffset[] = []): void => {
       this.#log.debug({ event, memberId: this.consumer.memberId }, 'group event')
@@ -321,7 +331,7 @@ export class CopyWorker {
 
   /** Subscribes to more topics; the group rebalances to include them. */
   async addTopics (topics: string[]): Promise<void> {
-    this.#started ??= Promise.all([this.#fetcher.start(), this.#producer.start()]).then(() => {})
+    this.#started ??= Promise.all([this.#fetcher.start(), this.#target.start()]).then(() => {})
     await this.#started
     await this.#producer.prepareTopics(topics)
     let changed = false
@@ -578,7 +588,7 @@ export class CopyWorker {
         return { owner, span, records: part.records, bytes: Math.round(bytes * part.records / r.records) }
       })
       this.#pendingBytes += bytes
-      this.#producer.enqueue(r.topic, r.partition, { batch: r.batch, context: { parts, records: r.records, bytes } })
+      this.#producer.enqueue(r.topic, r.partition, { batch: r.batch, context: { owner: this.#owner, parts, records: r.records, bytes } })
     }
     for (const [span, owner] of spans) {
       owner.spans.seal(span)
@@ -669,7 +679,7 @@ export class CopyWorker {
     }
     const bytes = unit.batch.length
     this.#pendingBytes += bytes
-    this.#producer.enqueue(state.topic, unit.partition ?? state.partition, { batch: unit.batch, context: { parts: [{ owner: state, span, records: unit.records, bytes }], records: unit.records, bytes } })
+    this.#producer.enqueue(state.topic, unit.partition ?? state.partition, { batch: unit.batch, context: { owner: this.#owner, parts: [{ owner: state, span, records: unit.records, bytes }], records: unit.records, bytes } })
   }
 
   /**
@@ -770,7 +780,7 @@ export class CopyWorker {
 
   /** True when no batch waits or is in flight and no assignment is being set up. */
   get idle (): boolean {
-    return this.#producer.pending === 0 && this.#assigning === 0
+    return this.#unitsPending === 0 && this.#assigning === 0
   }
 
   /** Offsets the target has acknowledged but the group has not committed yet. */
@@ -796,7 +806,7 @@ export class CopyWorker {
    * batch the other partitions still finish; false tells nothing past the failure was written.
    */
   async drain (deadline: number): Promise<boolean> {
-    while (this.#producer.pending > 0) {
+    while (this.#unitsPending > 0) {
       if (Date.now() > deadline) return false
       await new Promise(resolve => setTimeout(resolve, 20))
     }
@@ -808,6 +818,76 @@ export class CopyWorker {
     this.#closed = true
     clearTimeout(this.#wakeTimer)
     await this.consumer.close(true).catch(error => this.#log.debug({ err: String(error) }, 'closing the consumer failed'))
-    await Promise.allSettled([this.#producer.close(), this.#fetcher.close()])
+    await Promise.allSettled([this.#target.release(), this.#fetcher.close()])
+  }
+
+  /** This worker's units enqueued and not yet reported (a partition the target refused excepted). */
+  get #unitsPending (): number {
+    return this.#producer.pendingWhere(u => u.context.owner === this.#owner)
+  }
+}
+
+/**
+ * One idempotent producer for the target, shared by the streams of a mirror (one connection per
+ * target broker). With key partitioning every stream writes to every target partition: with a
+ * producer each, their batches for a partition reach the broker on two connections at once, and
+ * the broker's acks=all answers then waited for seconds (W6: 33 s against 2.5 s with one
+ * producer). Shared, a partition's batches of every stream are in one queue, merged while they
+ * wait, and each acknowledgement goes to the worker whose units it carries.
+ */
+export class TargetProducer {
+  readonly producer: RawProducer<UnitContext>
+  #users = 0
+  #started: Promise<void> | undefined
+  #closing: Promise<void> | undefined
+
+  /** `host.error` counts the target's refusals (retried or not) by Kafka error name, for the metrics. */
+  constructor (target: TargetSettings, clientId: string, limits: WorkerLimits, options: Pick<WorkerOptions, 'skipRefused'>, host: Pick<WorkerHost, 'error'>) {
+    this.producer = new RawProducer<UnitContext>({
+      client: baseClientOptions(target, clientId),
+      acks: target.acks,
+      idempotent: target.idempotent,
+      requestTimeoutMs: target.requestTimeoutMs,
+      deliveryTimeoutMs: target.deliveryTimeoutMs,
+      retryBackoffMs: target.retryBackoffMs,
+      maxRequestBytes: limits.maxRequestBytes,
+      maxInFlightRequests: target.maxInFlight,
+      skipRefused: options.skipRefused
+    }, {
+      acknowledged: (topic, partition, units) => {
+        // In enqueue order, each run of one worker's units to that worker.
+        let from = 0
+        for (let i = 1; i <= units.length; i++) {
+          if (i < units.length && units[i].context.owner === units[from].context.owner) continue
+          units[from].context.owner.acknowledged(topic, partition, from === 0 && i === units.length ? units : units.slice(from, i))
+          from = i
+        }
+      },
+      failed: (topic, partition, unit, error) => { unit.context.owner.failed(topic, partition, unit, error) },
+      sendError: (_topic, _partition, error) => { host.error?.('send', error.errorName, error.retriable) },
+      reset: (topic, partition, cause) => { this.#resetOwner(topic, partition, cause) }
+    })
+  }
+
+  #resetOwner (topic: string, partition: number, cause: Error): void {
+    const units = this.producer.unreported(topic, partition)
+    units[0]?.context.owner.reset(topic, partition, cause)
+  }
+
+  /** A worker starts using it. */
+  use (): void {
+    this.#users++
+  }
+
+  async start (): Promise<void> {
+    this.#started ??= this.producer.start()
+    await this.#started
+  }
+
+  /** A worker is done with it: closed once no worker uses it. */
+  async release (): Promise<void> {
+    if (--this.#users > 0) return
+    this.#closing ??= this.producer.close()
+    await this.#closing
   }
 }

@@ -4,13 +4,15 @@
 // timed out after the append, a lost connection, producer state the broker forgot.
 import { Reader, type ClusterMetadata } from '@platformatic/kafka'
 import type { RawProducer } from '../../src/kafka/raw/raw-producer.ts'
-import { encodeRecordBatch, incrementSequence, readRecordBatch } from '../../src/kafka/raw/record-batch.ts'
+import { decodeRecords, encodeRecordBatch, incrementSequence, readRecordBatch } from '../../src/kafka/raw/record-batch.ts'
 
 export type Fault = 'network' | 'append-then-timeout' | number | undefined
 
 interface PartitionLog {
   /** What was appended: the unit ids, from the first record's key. */
   ids: number[]
+  /** The offset the next record gets. */
+  next: bigint
   producers: Map<bigint, { epoch: number, lastSequence: number, recent: Array<{ first: number, last: number }> }>
 }
 
@@ -27,7 +29,7 @@ export class FakeBroker {
     const key = `${topic}:${partition}`
     let log = this.logs.get(key)
     if (log === undefined) {
-      log = { ids: [], producers: new Map() }
+      log = { ids: [], next: 0n, producers: new Map() }
       this.logs.set(key, log)
     }
     return log
@@ -83,12 +85,18 @@ export class FakeBroker {
               const fault = this.fault(index, p.partition)
               if (fault === 'network') network = true
               let code = typeof fault === 'number' ? fault : 0
+              let baseOffset = -1n
               if (fault === undefined || fault === 'append-then-timeout' || fault === 'network') {
                 const result = this.append(t.topic, p.partition, p.batch)
-                if (result === 0) this.log(t.topic, p.partition).ids.push(...idsOf(p.batch))
+                if (result === 0) {
+                  const log = this.log(t.topic, p.partition)
+                  log.ids.push(...idsOf(p.batch))
+                  baseOffset = log.next
+                  log.next += BigInt(readRecordBatch(p.batch).recordCount)
+                }
                 code = fault === 'append-then-timeout' && result === 0 ? 7 : result
               }
-              return { index: p.partition, errorCode: code, baseOffset: 0n, logAppendTimeMs: -1n, logStartOffset: 0n, recordErrors: [], errorMessage: null }
+              return { index: p.partition, errorCode: code, baseOffset, logAppendTimeMs: -1n, logStartOffset: 0n, recordErrors: [], errorMessage: null }
             })
           }))
           if (network) callback(new Error('Connection closed'))
@@ -99,9 +107,18 @@ export class FakeBroker {
   }
 }
 
-/** The unit id a batch carries in its max timestamp. */
+/**
+ * What the broker logs of a batch: the unit ids it carries (several once the producer merged
+ * batches), from its records' keys `u<id>` (unitBatch); other records are logged by timestamp.
+ */
 export function idsOf (batch: Buffer): number[] {
-  return [Number(readRecordBatch(batch).maxTimestamp)]
+  const ids: number[] = []
+  for (const r of decodeRecords(readRecordBatch(batch))) {
+    const unit = r.key !== null ? /^u(\d+)$/.exec(r.key.toString()) : null
+    const id = unit !== null ? Number(unit[1]) : Number(r.timestamp)
+    if (ids.at(-1) !== id) ids.push(id)
+  }
+  return ids
 }
 
 /** A batch of `records` records whose max timestamp carries the unit id (what the fake broker logs). */

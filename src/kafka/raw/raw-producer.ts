@@ -12,6 +12,15 @@
 // - After a retriable failure the partition stops sending, waits until every request of it in
 //   flight has settled (later batches fail OUT_OF_ORDER_SEQUENCE_NUMBER, expected then), and sends
 //   every batch not acknowledged again, in sequence order.
+// - Batches of a partition that wait behind batches in flight are merged when first sent: the
+//   consecutive small ones (below 16 KiB) never sent, up to the merged batch size, become one
+//   record batch, records renumbered from offset delta 0, with one base sequence covering all their
+//   records. Kafka appends a batch per partition per request, and that append is what a broker
+//   pays most for when batches are small (Java's RecordAccumulator keeps filling the batch that
+//   waits for the same reason).
+//   A merged batch is one entry from then on: sent, resent, acknowledged or refused as a whole, and
+//   its acknowledgement reports every unit it carries, in their order. The target refusing it as
+//   too large splits it back into its units, which keep its sequence range between them.
 // - Acknowledgements are reported in enqueue order: a batch is reported only once it and all before
 //   it are acknowledged. Units without a batch (nothing to send) are reported in that order too.
 // - A failure that a retry cannot fix (the target refused the batch), or retriable failures that
@@ -26,7 +35,7 @@
 //   broker never appended the batch, so its sequence is a hole the old id cannot get past).
 import { Base, initProducerIdV2, protocolErrors, protocolErrorsCodesById, type BaseOptions, type ClusterMetadata } from '@platformatic/kafka'
 import * as produceV9 from './produce-v9.ts'
-import { incrementSequence, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, readRecordBatch, rewriteProducerFields } from './record-batch.ts'
+import { Attributes, incrementSequence, mergeRecordBatches, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, readRecordBatch, rewriteProducerFields } from './record-batch.ts'
 
 export interface RawProducerOptions {
   client: BaseOptions
@@ -43,6 +52,11 @@ export interface RawProducerOptions {
   maxInFlightRequests?: number
   /** Report a batch that fails for good as skipped and go on, instead of stopping its partition. */
   skipRefused?: boolean
+  /**
+   * Batches of a partition waiting to be sent are merged into one of up to this many bytes (never
+   * more than maxRequestBytes); 0 turns merging off. Default 256 KiB.
+   */
+  mergedBatchBytes?: number
 }
 
 export interface ProduceUnit<T> {
@@ -90,13 +104,31 @@ const MAX_RESETS = 3
 /** Errors after which the partition leader may have moved. */
 const STALE_METADATA = new Set([3, 5, 6, 74, 75, 100])
 const MAX_IN_FLIGHT_PER_PARTITION = 5
+const ERROR_MESSAGE_TOO_LARGE = 10
+const ERROR_RECORD_LIST_TOO_LARGE = 18
+export const DEFAULT_MERGED_BATCH_BYTES = 256 << 10
+/**
+ * Only batches smaller than this are merged: a big batch saves little by sharing an append, costs
+ * a copy (and, compressed, decompressing and compressing), and is the one a topic's
+ * max.message.bytes refuses.
+ */
+const MERGE_BELOW_BYTES = 16 << 10
+/** Batches whose records cannot be copied into a producer's batch as they are. */
+const NOT_MERGEABLE = Attributes.LOG_APPEND_TIME | Attributes.CONTROL | Attributes.DELETE_HORIZON
 
 type EntryState = 'queued' | 'inflight' | 'acked' | 'failed'
 
 interface Entry<T> {
-  unit: ProduceUnit<T>
+  /** One unit, or several merged into `batch`, in enqueue order. */
+  units: Array<ProduceUnit<T>>
+  /** What goes to the target: the unit's own batch, or the merged one; null: nothing to send. */
+  batch: Buffer | null
+  /** Records of each unit, for the units' target offsets (merged entries only). */
+  records: number[] | undefined
   state: EntryState
   sequence: number | undefined
+  /** Split from a merged batch the target refused as too large: never merged again. */
+  alone: boolean
 }
 
 interface PartitionQueue<T> {
@@ -114,6 +146,10 @@ interface PartitionQueue<T> {
   /** Take a new producer id before the next send (the broker lost this one's state). */
   resetting: boolean
   resets: number
+  /** Units enqueued and not yet reported. */
+  unreported: number
+  /** The target refused a merged batch as too large: this partition's batches go as they are. */
+  noMerge: boolean
   /** This partition's producer id and epoch once it had to take its own. */
   producerId: bigint | undefined
   producerEpoch: number
@@ -150,12 +186,16 @@ export class RawProducer<T> {
   #lastRefreshAt = 0
   #pumpScheduled = false
   #maxInFlight: number
+  #mergeCap: number
+  /** Batches merged into others when first sent; batches sent (merged ones once). */
+  readonly counts = { merged: 0, sent: 0 }
 
   constructor (options: RawProducerOptions, listener: RawProducerListener<T>) {
     if (options.acks === 0) throw new Error('the raw producer needs acks=1 or acks=all')
     this.#options = options
     this.#listener = listener
     this.#maxInFlight = options.maxInFlightRequests ?? 5
+    this.#mergeCap = Math.min(options.mergedBatchBytes ?? DEFAULT_MERGED_BATCH_BYTES, options.maxRequestBytes)
     this.client = new Base(options.client)
   }
 
@@ -206,7 +246,7 @@ export class RawProducer<T> {
     if (queue === undefined) {
       queue = {
         topic, partition, key, entries: [], head: 0, cursor: 0, nextSequence: 0, inflight: 0, retrying: false,
-        resetting: false, resets: 0, producerId: undefined, producerEpoch: NO_PRODUCER_EPOCH, retryTimer: undefined, attempts: 0, failingSince: undefined, lastError: undefined, stopped: false
+        resetting: false, resets: 0, unreported: 0, noMerge: false, producerId: undefined, producerEpoch: NO_PRODUCER_EPOCH, retryTimer: undefined, attempts: 0, failingSince: undefined, lastError: undefined, stopped: false
       }
       this.#queues.set(key, queue)
     }
@@ -216,7 +256,8 @@ export class RawProducer<T> {
   enqueue (topic: string, partition: number, unit: ProduceUnit<T>): void {
     if (this.#closed) throw new Error('the raw producer is closed')
     const queue = this.#queue(topic, partition)
-    queue.entries.push({ unit, state: unit.batch === null ? 'acked' : 'queued', sequence: undefined })
+    queue.entries.push(single(unit))
+    queue.unreported++
     if (unit.batch === null) queueMicrotask(() => this.#reportAcknowledged(queue))
     else this.#schedulePump()
   }
@@ -229,17 +270,28 @@ export class RawProducer<T> {
   drop (which: (unit: ProduceUnit<T>) => boolean): Array<ProduceUnit<T>> {
     const dropped: Array<ProduceUnit<T>> = []
     for (const queue of this.#queues.values()) {
+      const before = dropped.length
       // Sequences are given in order at the first send: the entries never sent are a tail.
       let first = queue.entries.length
       while (first > queue.head && queue.entries[first - 1].sequence === undefined && queue.entries[first - 1].state === 'queued') first--
       if (first === queue.entries.length) continue
       const kept: Array<Entry<T>> = []
+      let changed = false
       for (let i = first; i < queue.entries.length; i++) {
         const entry = queue.entries[i]
-        if (which(entry.unit)) dropped.push(entry.unit)
-        else kept.push(entry)
+        if (!entry.units.some(which)) {
+          kept.push(entry)
+          continue
+        }
+        changed = true
+        // A merged entry (numbered again after a new producer id) loses only the dropped units.
+        for (const unit of entry.units) {
+          if (which(unit)) dropped.push(unit)
+          else kept.push(single(unit))
+        }
       }
-      if (kept.length === queue.entries.length - first) continue
+      if (!changed) continue
+      queue.unreported -= dropped.length - before
       queue.entries.length = first
       queue.entries.push(...kept)
       queue.cursor = Math.min(queue.cursor, first)
@@ -250,8 +302,24 @@ export class RawProducer<T> {
   /** Units enqueued and not yet reported, over every partition. */
   get pending (): number {
     let n = 0
-    for (const q of this.#queues.values()) if (!q.stopped) n += q.entries.length - q.head
+    for (const q of this.#queues.values()) if (!q.stopped) n += q.unreported
     return n
+  }
+
+  /** Units enqueued and not yet reported for which `which` is true, over every partition still sending. */
+  pendingWhere (which: (unit: ProduceUnit<T>) => boolean): number {
+    let n = 0
+    for (const q of this.#queues.values()) {
+      if (q.stopped || q.unreported === 0) continue
+      for (let i = q.head; i < q.entries.length; i++) for (const unit of q.entries[i].units) if (which(unit)) n++
+    }
+    return n
+  }
+
+  /** The units of a partition not yet reported, in enqueue order. */
+  unreported (topic: string, partition: number): Array<ProduceUnit<T>> {
+    const q = this.#queues.get(`${topic}:${partition}`)
+    return q === undefined ? [] : q.entries.slice(q.head).flatMap(e => e.units)
   }
 
   /** One pump after a burst of enqueues: the batches of one fetch share requests. */
@@ -298,9 +366,10 @@ export class RawProducer<T> {
         for (let i = 0; i < queues.length; i++) {
           const queue = queues[(lane.rotation + i) % queues.length]
           if (queue.inflight >= perPartition) continue
-          const entry = this.#nextToSend(queue)
+          let entry = this.#nextToSend(queue)
           if (entry === undefined) continue
-          const size = entry.unit.batch!.length
+          if (entry.sequence === undefined) entry = this.#mergeBehind(queue)
+          const size = entry.batch!.length
           if (bytes > 0 && bytes + size > this.#options.maxRequestBytes) continue
           this.#prepare(queue, entry)
           entry.state = 'inflight'
@@ -315,10 +384,69 @@ export class RawProducer<T> {
     }
   }
 
+  /**
+   * Merges the batches never sent that follow the next one to send into it, while they fit the
+   * merged batch size and can be merged (same compression, records copied as they are); returns
+   * the entry to send.
+   */
+  #mergeBehind (queue: PartitionQueue<T>): Entry<T> {
+    const entries = queue.entries
+    const at = queue.cursor
+    const first = entries[at]
+    if (this.#mergeCap <= 0 || queue.noMerge || first.alone) return first
+    const codec = mergeableCodec(first.batch!)
+    if (codec < 0) return first
+    let bytes = first.batch!.length
+    let end = at + 1
+    while (end < entries.length) {
+      const next = entries[end]
+      if (next.state !== 'queued' || next.sequence !== undefined || next.alone) break
+      if (bytes + next.batch!.length > this.#mergeCap || mergeableCodec(next.batch!) !== codec) break
+      bytes += next.batch!.length
+      end++
+    }
+    if (end === at + 1) return first
+    const parts = entries.slice(at, end)
+    const units = parts.flatMap(e => e.units)
+    const batches = parts.map(e => readRecordBatch(e.batch!))
+    const records = parts.flatMap((e, i) => e.records ?? [batches[i].recordCount])
+    const merged: Entry<T> = { units, batch: mergeRecordBatches(batches, codec), records, state: 'queued', sequence: undefined, alone: false }
+    entries.splice(at, end - at, merged)
+    this.counts.merged += end - at
+    return merged
+  }
+
+  /**
+   * The target refused a merged batch as too large: its units go as they are, in its place, each
+   * numbered within the merged batch's sequence range so that the batches after it stay in order.
+   */
+  #split (queue: PartitionQueue<T>, entry: Entry<T>): void {
+    const at = queue.entries.indexOf(entry, queue.head)
+    const parts = entry.units.map(single)
+    let sequence = entry.sequence!
+    const producerId = queue.producerId ?? this.#producerId
+    const producerEpoch = queue.producerId !== undefined ? queue.producerEpoch : this.#producerEpoch
+    for (const part of parts) {
+      part.state = 'failed'
+      part.alone = true
+      if (!this.#options.idempotent) {
+        part.sequence = NO_SEQUENCE
+        rewriteProducerFields(part.batch!, { producerId: NO_PRODUCER_ID, producerEpoch: NO_PRODUCER_EPOCH, baseSequence: NO_SEQUENCE })
+        continue
+      }
+      part.sequence = sequence
+      rewriteProducerFields(part.batch!, { producerId, producerEpoch, baseSequence: sequence })
+      sequence = incrementSequence(sequence, readRecordBatch(part.batch!).lastOffsetDelta + 1)
+    }
+    queue.entries.splice(at, 1, ...parts)
+    queue.noMerge = true
+  }
+
   /** The first send gives a batch its sequence; resends keep it. */
   #prepare (queue: PartitionQueue<T>, entry: Entry<T>): void {
     if (entry.sequence !== undefined) return
-    const batch = entry.unit.batch!
+    this.counts.sent++
+    const batch = entry.batch!
     if (this.#options.idempotent) {
       entry.sequence = queue.nextSequence
       queue.nextSequence = incrementSequence(queue.nextSequence, readRecordBatch(batch).lastOffsetDelta + 1)
@@ -342,7 +470,7 @@ export class RawProducer<T> {
         topic = { topic: queue.topic, partitions: [] }
         topics.set(queue.topic, topic)
       }
-      topic.partitions.push({ partition: queue.partition, batch: entry.unit.batch! })
+      topic.partitions.push({ partition: queue.partition, batch: entry.batch! })
     }
     const broker = this.#metadata!.brokers.get(leader)!
     const timeout = Math.max(1000, this.#options.requestTimeoutMs - 1000)
@@ -378,12 +506,24 @@ export class RawProducer<T> {
       }
       if (failure === undefined) {
         entry.state = 'acked'
-        entry.unit.baseOffset = answer?.baseOffset ?? -1n
+        let baseOffset = answer?.baseOffset ?? -1n
+        for (let i = 0; i < entry.units.length; i++) {
+          entry.units[i].baseOffset = baseOffset
+          if (baseOffset >= 0n && entry.records !== undefined) baseOffset += BigInt(entry.records[i])
+        }
         continue
       }
       entry.state = 'failed'
       this.#listener.sendError?.(queue.topic, queue.partition, failure)
       if (queue.stopped) continue
+      if (entry.units.length > 1 && (failure.errorCode === ERROR_MESSAGE_TOO_LARGE || failure.errorCode === ERROR_RECORD_LIST_TOO_LARGE)) {
+        // Not appended, and not the units' fault: they go again one by one.
+        this.#split(queue, entry)
+        queue.retrying = true
+        queue.failingSince ??= now
+        queue.lastError = failure
+        continue
+      }
       const lostState = this.#options.idempotent && (failure.errorCode === ERROR_UNKNOWN_PRODUCER_ID || (failure.errorCode === ERROR_OUT_OF_ORDER_SEQUENCE && !queue.retrying))
       if (lostState && queue.resets < MAX_RESETS) {
         queue.retrying = true
@@ -402,7 +542,7 @@ export class RawProducer<T> {
         const given = retriable ? new Error(`${queue.lastError?.message ?? failure.message}: still failing after ${this.#options.deliveryTimeoutMs} ms (delivery.timeout.ms)`, { cause: queue.lastError ?? failure }) : failure
         if (this.#options.skipRefused === true) {
           entry.state = 'acked'
-          entry.unit.skipped = given
+          for (const unit of entry.units) unit.skipped = given
           queue.failingSince = undefined
           // The broker keeps waiting for this batch's sequence: go on under a new producer id.
           if (this.#options.idempotent) {
@@ -426,7 +566,7 @@ export class RawProducer<T> {
   #stop (queue: PartitionQueue<T>, entry: Entry<T>, error: Error): void {
     queue.stopped = true
     clearTimeout(queue.retryTimer)
-    this.#listener.failed(queue.topic, queue.partition, entry.unit, error)
+    this.#listener.failed(queue.topic, queue.partition, entry.units[0], error)
   }
 
   #scheduleRetry (queue: PartitionQueue<T>): void {
@@ -475,8 +615,9 @@ export class RawProducer<T> {
   #reportAcknowledged (queue: PartitionQueue<T>): void {
     if (queue.stopped) return
     const done: Array<ProduceUnit<T>> = []
-    while (queue.head < queue.entries.length && queue.entries[queue.head].state === 'acked') done.push(queue.entries[queue.head++].unit)
+    while (queue.head < queue.entries.length && queue.entries[queue.head].state === 'acked') done.push(...queue.entries[queue.head++].units)
     if (done.length === 0) return
+    queue.unreported -= done.length
     if (!queue.retrying) {
       queue.failingSince = undefined
       queue.attempts = 0
@@ -531,3 +672,20 @@ export class RawProducer<T> {
   }
 }
 
+
+function single<T> (unit: ProduceUnit<T>): Entry<T> {
+  return { units: [unit], batch: unit.batch, records: undefined, state: unit.batch === null ? 'acked' : 'queued', sequence: undefined, alone: false }
+}
+
+/**
+ * The compression of a batch whose records can go into a merged batch as they are; -1 when it
+ * cannot be merged (LogAppendTime, a control batch, compaction's gaps or delete horizon), or is
+ * too big to be worth it.
+ */
+function mergeableCodec (batch: Buffer): number {
+  const attributes = batch.readInt16BE(21)
+  if (batch.readInt8(16) !== 2 || (attributes & NOT_MERGEABLE) !== 0) return -1
+  if (batch.readInt32BE(57) !== batch.readInt32BE(23) + 1) return -1
+  if (batch.length >= MERGE_BELOW_BYTES) return -1
+  return attributes & Attributes.COMPRESSION_MASK
+}

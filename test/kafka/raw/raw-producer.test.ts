@@ -1,8 +1,10 @@
 // The raw producer's ordering, retries and producer-state rules against the in-process fake broker
 // of test/helpers/fake-broker.ts.
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { test } from 'node:test'
 import { RawProducer, type ProduceUnit, type RawProducerOptions } from '../../../src/kafka/raw/raw-producer.ts'
+import { CompressionCodecs, encodeRecordBatch } from '../../../src/kafka/raw/record-batch.ts'
 import { FakeBroker, unitBatch, wireToFakeBroker } from '../../helpers/fake-broker.ts'
 
 function producerFor (broker: FakeBroker, partitions: number, options: Partial<RawProducerOptions> = {}): { producer: RawProducer<number>, acked: Map<number, number[]>, failed: Array<[number, number, Error]>, resets: number[] } {
@@ -127,14 +129,14 @@ test('producer state the broker forgot: the partition takes a new producer id an
 
 test('a batch the target refuses stops its partition only; nothing after it is reported', async () => {
   const broker = new FakeBroker()
-  broker.fault = (request, partition) => (partition === 1 && request === 4 ? 10 : undefined) // MESSAGE_TOO_LARGE
+  broker.fault = (request, partition) => (partition === 1 && request === 4 ? 87 : undefined) // INVALID_RECORD
   const { producer, acked, failed } = producerFor(broker, 2)
   await run(producer, 2, 30)
   await settle(producer)
   await producer.close()
   assert.equal(failed.length, 1)
   assert.equal(failed[0][0], 1)
-  assert.match(failed[0][2].message, /MESSAGE_TOO_LARGE/)
+  assert.match(failed[0][2].message, /INVALID_RECORD/)
   const reported = acked.get(1) ?? []
   assert.ok(reported.every(id => id < failed[0][1]), 'no unit after the refused one is acknowledged')
   assert.deepEqual(acked.get(0), allIds(30, 0))
@@ -153,4 +155,146 @@ test('retriable failures that outlast delivery.timeout.ms fail the partition', a
   assert.equal(failed.length, 1)
   assert.match(failed[0][2].message, /NOT_LEADER_OR_FOLLOWER.*delivery\.timeout\.ms/)
   assert.equal(producer.pending, 0)
+})
+
+/** Units 0..n-1 on partition 0: the first one sent alone, the others enqueued while it is in flight. */
+async function enqueueBehindFirst (producer: RawProducer<number>, n: number): Promise<void> {
+  producer.enqueue('t', 0, { batch: unitBatch(0), context: 0 })
+  await new Promise(resolve => setImmediate(resolve))
+  for (let i = 1; i < n; i++) producer.enqueue('t', 0, { batch: unitBatch(i), context: i })
+}
+
+/** Ids of the units each request carried for `partition`, one array per batch. */
+function batchesOf (broker: FakeBroker, partition: number): number[][] {
+  return broker.requests.flatMap(r => r.filter(x => x.partition === partition).map(x => x.ids))
+}
+
+test('batches waiting behind one in flight are merged into one when sent: order, sequences and every unit\'s target offset kept', async () => {
+  // Given one request in flight at a time, the first unit of each of 2 partitions sent, and 39
+  // more enqueued on each while it is in flight
+  const broker = new FakeBroker()
+  const { producer, acked, failed } = producerFor(broker, 2, { maxInFlightRequests: 1 })
+  await producer.start()
+  await producer.prepareTopics(['t'])
+  const units: Array<ProduceUnit<number>> = []
+  for (let i = 0; i < 40; i++) {
+    for (let p = 0; p < 2; p++) {
+      const unit = { batch: unitBatch(1_000_000 + p * 1000 + i), context: 1_000_000 + p * 1000 + i }
+      if (p === 0) units.push(unit)
+      producer.enqueue('t', p, unit)
+    }
+    if (i === 0) await new Promise(resolve => setImmediate(resolve))
+  }
+  await settle(producer)
+  await producer.close()
+  // Then the first batch of each partition went alone and the 39 waiting behind it went as one
+  assert.deepEqual(failed, [])
+  for (let p = 0; p < 2; p++) {
+    assert.deepEqual(batchesOf(broker, p), [allIds(1, p), allIds(40, p).slice(1)])
+    assert.deepEqual(broker.log('t', p).ids, allIds(40, p))
+    assert.deepEqual(acked.get(p), allIds(40, p))
+  }
+  assert.equal(producer.counts.merged, 78)
+  // And each unit learnt where its own records landed (3 records a unit)
+  assert.deepEqual(units.map(u => u.baseOffset), units.map((_, i) => BigInt(3 * i)))
+})
+
+test('merging stops at the merged batch size; batches of 16 KiB or more and LogAppendTime batches go as they are', async () => {
+  const broker = new FakeBroker()
+  const { producer, acked, failed } = producerFor(broker, 3, { maxInFlightRequests: 1, mergedBatchBytes: 1000 })
+  await producer.start()
+  await producer.prepareTopics(['t'])
+  const big = (id: number, compression: number): Buffer => encodeRecordBatch(Array.from({ length: 200 }, (_, i) => ({ offset: BigInt(i), timestamp: BigInt(i), attributes: 0, key: Buffer.from(`u${id}`), value: randomBytes(100), headers: [] })), { compression })
+  for (let i = 0; i < 20; i++) producer.enqueue('t', 0, { batch: unitBatch(i), context: i })
+  for (let i = 0; i < 3; i++) producer.enqueue('t', 1, { batch: big(100 + i, CompressionCodecs.lz4), context: 100 + i })
+  for (let i = 0; i < 3; i++) {
+    const batch = unitBatch(200 + i)
+    batch.writeInt16BE(batch.readInt16BE(21) | 0x08, 21)
+    producer.enqueue('t', 2, { batch, context: 200 + i })
+  }
+  await settle(producer)
+  await producer.close()
+  assert.deepEqual(failed, [])
+  const sizes = batchesOf(broker, 0).map(b => b.length)
+  assert.ok(sizes.length >= 2 && sizes.every(n => n > 1), `partition 0's batches: ${sizes}`)
+  assert.ok(Math.max(...sizes) < 20, 'no merged batch above mergedBatchBytes')
+  assert.deepEqual(batchesOf(broker, 0).flat(), Array.from({ length: 20 }, (_, i) => i))
+  assert.deepEqual(batchesOf(broker, 1), [[100], [101], [102]])
+  assert.deepEqual(batchesOf(broker, 2), [[200], [201], [202]])
+  assert.deepEqual(acked.get(0), Array.from({ length: 20 }, (_, i) => i))
+  assert.deepEqual(acked.get(1), [100, 101, 102])
+})
+
+test('a merged batch the target refuses fails as a whole: its first unit is reported, none of its units nor any after it acknowledged', async () => {
+  const broker = new FakeBroker()
+  // The second request of partition 0 is the merged batch of units 1..9
+  broker.fault = (request, partition) => (partition === 0 && request === 1 ? 87 : undefined) // INVALID_RECORD
+  const { producer, acked, failed } = producerFor(broker, 1, { maxInFlightRequests: 1 })
+  await producer.start()
+  await producer.prepareTopics(['t'])
+  await enqueueBehindFirst(producer, 10)
+  const deadline = Date.now() + 5000
+  while (failed.length === 0 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 5))
+  await new Promise(resolve => setTimeout(resolve, 50))
+  await producer.close()
+  assert.deepEqual(batchesOf(broker, 0), [[0], [1, 2, 3, 4, 5, 6, 7, 8, 9]])
+  assert.equal(failed.length, 1)
+  assert.equal(failed[0][1], 1)
+  assert.match(failed[0][2].message, /INVALID_RECORD/)
+  assert.deepEqual(acked.get(0), [0])
+  assert.deepEqual(broker.log('t', 0).ids, [0])
+})
+
+test('with skipRefused, every unit of a refused merged batch is given up with its error, and the partition goes on', async () => {
+  const broker = new FakeBroker()
+  broker.fault = (request, partition) => (partition === 0 && request === 1 ? 87 : undefined)
+  const skipped: number[] = []
+  const acked: number[] = []
+  const producer = new RawProducer<number>({
+    client: { clientId: 'fake', bootstrapBrokers: ['127.0.0.1:1'] },
+    acks: -1, idempotent: true, requestTimeoutMs: 5000, deliveryTimeoutMs: 10_000, retryBackoffMs: 5, maxRequestBytes: 1 << 20, maxInFlightRequests: 1, skipRefused: true
+  }, {
+    acknowledged: (_t, _p, units) => { for (const u of units) (u.skipped !== undefined ? skipped : acked).push(u.context) },
+    failed: () => { throw new Error('nothing fails with skipRefused') }
+  })
+  wireToFakeBroker(producer as RawProducer<unknown>, broker, 1)
+  await producer.start()
+  await producer.prepareTopics(['t'])
+  await enqueueBehindFirst(producer, 10)
+  await settle(producer)
+  for (let i = 10; i < 15; i++) producer.enqueue('t', 0, { batch: unitBatch(i), context: i })
+  await settle(producer)
+  await producer.close()
+  assert.deepEqual(skipped, [1, 2, 3, 4, 5, 6, 7, 8, 9])
+  assert.deepEqual(acked, [0, 10, 11, 12, 13, 14])
+  assert.deepEqual(broker.log('t', 0).ids, [0, 10, 11, 12, 13, 14])
+})
+
+test('a merged batch refused as too large is split back: its units go one by one within its sequence range, nothing lost, doubled or reordered', async () => {
+  const broker = new FakeBroker()
+  // The second request holds units 1..9 merged
+  let tooLarge = 0
+  const { producer, acked, failed } = producerFor(broker, 1, { maxInFlightRequests: 1 })
+  broker.fault = (request, _partition) => {
+    if (request !== 1) return undefined
+    tooLarge++
+    return 10 // MESSAGE_TOO_LARGE
+  }
+  await producer.start()
+  await producer.prepareTopics(['t'])
+  await enqueueBehindFirst(producer, 10)
+  await settle(producer)
+  for (let i = 10; i < 14; i++) producer.enqueue('t', 0, { batch: unitBatch(i), context: i })
+  await settle(producer)
+  await producer.close()
+  assert.equal(tooLarge, 1)
+  assert.deepEqual(failed, [])
+  const batches = batchesOf(broker, 0)
+  assert.deepEqual(batches.slice(0, 2), [[0], [1, 2, 3, 4, 5, 6, 7, 8, 9]])
+  // After the refusal every batch of the partition goes as it is
+  assert.ok(batches.slice(2).every(b => b.length === 1), `batches after the split: ${JSON.stringify(batches.slice(2))}`)
+  assert.deepEqual(broker.log('t', 0).ids, Array.from({ length: 14 }, (_, i) => i))
+  assert.deepEqual(acked.get(0), Array.from({ length: 14 }, (_, i) => i))
+  // The split units kept the merged batch's sequence range: unit 1 starts at 3, as the merged batch did
+  assert.equal(broker.requests[2][0].sequence, 3)
 })

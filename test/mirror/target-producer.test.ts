@@ -1,0 +1,93 @@
+// The producer the streams share with key partitioning: one queue per target partition for every
+// stream, batches merged across streams, and each acknowledgement handed to the worker whose
+// units it carried. Against the in-process fake broker.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { loadMirrorConfig } from '../../src/config/mirror-config.ts'
+import type { ProduceUnit, RawProducer } from '../../src/kafka/raw/raw-producer.ts'
+import { TargetProducer } from '../../src/mirror/worker.ts'
+import { FakeBroker, unitBatch, wireToFakeBroker } from '../helpers/fake-broker.ts'
+import { writeTutorialConfigs } from '../helpers/records.ts'
+
+interface Ctx { owner: Owner, id: number }
+type Unit = ProduceUnit<Ctx>
+interface Owner { name: string, acknowledged: (t: string, p: number, units: Unit[]) => void, failed: (t: string, p: number, unit: Unit) => void, reset: () => void }
+
+interface Seen { owner: Owner, acked: Array<{ id: number, baseOffset: bigint | undefined }>, failed: number[] }
+
+function fakeOwner (name: string): Seen {
+  const seen: Seen = { owner: undefined as unknown as Owner, acked: [], failed: [] }
+  seen.owner = {
+    name,
+    acknowledged: (_t: string, _p: number, units: Unit[]) => {
+      for (const u of units) {
+        assert.equal(u.context.owner, seen.owner, `${name} got only its own units`)
+        seen.acked.push({ id: u.context.id, baseOffset: u.baseOffset })
+      }
+    },
+    failed: (_t: string, _p: number, unit: Unit) => { seen.failed.push(unit.context.id) },
+    reset: () => {}
+  }
+  return seen
+}
+
+/** The shared producer, typed for the test's units. */
+function queueOf (target: TargetProducer): RawProducer<Ctx> {
+  return target.producer as unknown as RawProducer<Ctx>
+}
+
+function shared (broker: FakeBroker): TargetProducer {
+  const files = writeTutorialConfigs('127.0.0.1:1', '127.0.0.1:1')
+  const { settings } = loadMirrorConfig([['consumer.config', files.consumer], ['producer.config', files.producer], ['whitelist', 'unused']])
+  const target = new TargetProducer(settings.target, 'fake', { maxPendingBytes: 1 << 20, maxRequestBytes: 1 << 20 }, {}, {})
+  wireToFakeBroker(target.producer as RawProducer<unknown>, broker, 1)
+  return target
+}
+
+test('two streams\' batches for one partition go out merged; each stream is told of its own units, in order, with their target offsets', async () => {
+  const broker = new FakeBroker()
+  const target = shared(broker)
+  const a = fakeOwner('a')
+  const b = fakeOwner('b')
+  target.use()
+  target.use()
+  await target.start()
+  await target.producer.prepareTopics(['t'])
+  // Given one unit in flight, and units of both streams enqueued behind it, interleaved
+  queueOf(target).enqueue('t', 0, { batch: unitBatch(0), context: { owner: a.owner, id: 0 } })
+  await new Promise(resolve => setImmediate(resolve))
+  for (let i = 1; i < 12; i++) queueOf(target).enqueue('t', 0, { batch: unitBatch(i), context: { owner: (i % 3 === 0 ? a : b).owner, id: i } })
+  const deadline = Date.now() + 5000
+  while (target.producer.pending > 0 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 5))
+  await target.release()
+  await target.release()
+  // Then the broker appended one batch for the waiting units, every unit once, in order
+  assert.deepEqual(broker.requests.map(r => r.map(x => x.ids)), [[[0]], [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]]])
+  assert.deepEqual(broker.log('t', 0).ids, Array.from({ length: 12 }, (_, i) => i))
+  // And each stream heard of its own units only, in order, each with the offset of its first record (3 records a unit)
+  assert.deepEqual(a.acked, [0, 3, 6, 9].map(id => ({ id, baseOffset: BigInt(3 * id) })))
+  assert.deepEqual(b.acked, [1, 2, 4, 5, 7, 8, 10, 11].map(id => ({ id, baseOffset: BigInt(3 * id) })))
+})
+
+test('a merged batch of two streams refused by the target: the stream of its first unit is told, nothing of it acknowledged', async () => {
+  const broker = new FakeBroker()
+  broker.fault = request => (request === 1 ? 87 : undefined) // INVALID_RECORD
+  const target = shared(broker)
+  const a = fakeOwner('a')
+  const b = fakeOwner('b')
+  target.use()
+  await target.start()
+  await target.producer.prepareTopics(['t'])
+  queueOf(target).enqueue('t', 0, { batch: unitBatch(0), context: { owner: a.owner, id: 0 } })
+  await new Promise(resolve => setImmediate(resolve))
+  for (let i = 1; i < 5; i++) queueOf(target).enqueue('t', 0, { batch: unitBatch(i), context: { owner: (i % 2 === 0 ? a : b).owner, id: i } })
+  const deadline = Date.now() + 5000
+  while (b.failed.length === 0 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 5))
+  await target.release()
+  assert.deepEqual(b.failed, [1])
+  assert.deepEqual(a.failed, [])
+  assert.deepEqual(a.acked.map(x => x.id), [0])
+  assert.deepEqual(b.acked, [])
+  // The refused partition no longer counts as pending for anyone: the streams can drain and stop
+  assert.equal(target.producer.pendingWhere(() => true), 0)
+})
