@@ -113,6 +113,7 @@ function certificateSubject (connection: ClusterConnection): string | undefined 
 
 function principal (connection: ClusterConnection): string {
   if (connection.sasl?.username !== undefined) return `user "${connection.sasl.username}"`
+  if (connection.oauth !== undefined) return `the token of OAuth client "${connection.oauth.settings.clientId}"`
   const subject = certificateSubject(connection)
   if (subject !== undefined) return `the client certificate ${subject}`
   return 'the anonymous user'

@@ -15,6 +15,11 @@ export const oidcLoginHandlers = [
   'org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler',
   'org.apache.kafka.common.security.oauthbearer.secured.OAuthBearerLoginCallbackHandler'
 ]
+/** Kafka 4.1's token retrievers that, given an http(s) token endpoint, use the client credentials grant. */
+const clientCredentialsRetrievers = [
+  'org.apache.kafka.common.security.oauthbearer.DefaultJwtRetriever',
+  'org.apache.kafka.common.security.oauthbearer.ClientCredentialsJwtRetriever'
+]
 export const oauthLoginModule = 'org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule'
 
 export interface OAuthBearerSettings {
@@ -88,6 +93,10 @@ export function oauthBearerSettings (values: Map<string, ConfigValue>, source: s
     try { protocol = new URL(url).protocol } catch {}
     if (protocol === 'file:') problems.push({ source, key: 'sasl.oauthbearer.token.endpoint.url', message: 'a file of tokens is not supported by kafka-mirror', fix: 'give the token endpoint\'s http or https URL' })
     else if (protocol !== 'http:' && protocol !== 'https:') problems.push({ source, key: 'sasl.oauthbearer.token.endpoint.url', message: `"${url}" is not an http or https URL`, fix: 'set sasl.oauthbearer.token.endpoint.url=https://idp.example.com/oauth2/token' })
+  }
+  const retriever = str(values, 'sasl.oauthbearer.jwt.retriever.class')
+  if (retriever !== undefined && !clientCredentialsRetrievers.includes(retriever)) {
+    problems.push({ source, key: 'sasl.oauthbearer.jwt.retriever.class', message: `${retriever} is not supported: kafka-mirror gets tokens with the client credentials grant only`, fix: `remove it, or set it to ${clientCredentialsRetrievers[0]}` })
   }
   const jaas = str(values, 'sasl.jaas.config')
   const options = jaas !== undefined ? jaasOptions(jaas) : new Map<string, string>()
@@ -181,7 +190,7 @@ export function checkToken (token: string, settings: Pick<OAuthBearerSettings, '
   if (typeof exp !== 'number') throw new OAuthBearerLoginError(`${where} has no exp (expiration) claim`)
   const subject = claims[settings.subClaimName]
   if (typeof subject !== 'string' || subject.trim() === '') {
-    throw new OAuthBearerLoginError(`${where} has no "${settings.subClaimName}" claim naming its subject`, { cause: undefined })
+    throw new OAuthBearerLoginError(`${where} has no "${settings.subClaimName}" claim naming its subject (sasl.oauthbearer.sub.claim.name)`)
   }
   const scope = claims[settings.scopeClaimName]
   if (scope !== undefined && typeof scope !== 'string' && !Array.isArray(scope)) throw new OAuthBearerLoginError(`${where} has a "${settings.scopeClaimName}" claim that is neither a string nor a list (sasl.oauthbearer.scope.claim.name)`)
@@ -212,6 +221,9 @@ export class OAuthBearerLogin {
     const current = this.#token
     const now = Date.now()
     if (current !== undefined && now < current.refreshAtMs) return current.value
+    // A refresh under way (perhaps retrying an endpoint that is away) does not hold up a connection
+    // while the current token is still valid.
+    if (current !== undefined && now < current.expiresAtMs && this.#pending !== undefined) return current.value
     try {
       return (await this.#refresh()).value
     } catch (error) {

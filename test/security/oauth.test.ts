@@ -61,11 +61,13 @@ test('what OAUTHBEARER cannot do is refused, every problem at once, naming the k
   assert.equal(none.settings, undefined)
   assert.deepEqual(none.problems.map(p => p.key), ['sasl.login.callback.handler.class', 'sasl.oauthbearer.token.endpoint.url', 'sasl.jaas.config', 'sasl.jaas.config'])
   assert.match(none.problems[0].message, /unsecured development tokens/)
-  const other = settingsOf({ 'sasl.login.callback.handler.class': 'com.example.MyHandler', 'sasl.oauthbearer.token.endpoint.url': 'file:///tmp/token', 'sasl.jaas.config': jaas('clientId="a"') })
-  assert.deepEqual(other.problems.map(p => p.key), ['sasl.login.callback.handler.class', 'sasl.oauthbearer.token.endpoint.url', 'sasl.jaas.config'])
+  const other = settingsOf({ 'sasl.login.callback.handler.class': 'com.example.MyHandler', 'sasl.oauthbearer.token.endpoint.url': 'file:///tmp/token', 'sasl.jaas.config': jaas('clientId="a"'),
+    'sasl.oauthbearer.jwt.retriever.class': 'org.apache.kafka.common.security.oauthbearer.JwtBearerJwtRetriever' })
+  assert.deepEqual(other.problems.map(p => p.key), ['sasl.login.callback.handler.class', 'sasl.oauthbearer.token.endpoint.url', 'sasl.oauthbearer.jwt.retriever.class', 'sasl.jaas.config'])
   assert.match(other.problems[0].message, /com\.example\.MyHandler is a Java class/)
   assert.match(other.problems[1].message, /a file of tokens is not supported/)
-  assert.match(other.problems[2].message, /the client secret is missing/)
+  assert.match(other.problems[2].message, /JwtBearerJwtRetriever is not supported/)
+  assert.match(other.problems[3].message, /the client secret is missing/)
 })
 
 test('--validate refuses OAUTHBEARER it cannot log in with, and shows no secret', async () => {
@@ -178,5 +180,26 @@ describe('the login against a token endpoint', () => {
   test('an endpoint nobody listens on: named with its key', async () => {
     const l = login({ 'sasl.oauthbearer.token.endpoint.url': 'http://127.0.0.1:1/token', 'sasl.login.retry.backoff.max.ms': '0' })
     await assert.rejects(l.token(), /cannot reach the token endpoint http:\/\/127\.0\.0\.1:1\/token \(sasl\.oauthbearer\.token\.endpoint\.url\): connect ECONNREFUSED/)
+  })
+
+  test('the endpoint away at refresh time: the current token serves until it expires, then the login fails', async () => {
+    const shortLived = await startIdentityProvider({ clients: { 'c-2': 'secret-two' }, lifetimeSeconds: 4 })
+    const l = login({
+      'sasl.oauthbearer.token.endpoint.url': shortLived.tokenUrl,
+      'sasl.jaas.config': jaas('clientId="c-2" clientSecret="secret-two"'),
+      'sasl.login.refresh.min.period.seconds': '0',
+      'sasl.login.refresh.buffer.seconds': '2',
+      'sasl.login.retry.backoff.max.ms': '300'
+    })
+    const first = await l.token()
+    const expiresAt = checkToken(first, l.settings).expiresAtMs
+    await shortLived.close()
+    // Past the refresh time (2 s before expiry), the endpoint gone: the valid token still serves
+    await new Promise(resolve => setTimeout(resolve, Math.max(0, expiresAt - 1500 - Date.now())))
+    assert.equal(await l.token(), first)
+    // Once it has expired, there is nothing to log in with
+    await new Promise(resolve => setTimeout(resolve, Math.max(0, expiresAt + 100 - Date.now())))
+    await assert.rejects(l.token(), /cannot reach the token endpoint/)
+    l.close()
   })
 })

@@ -36,7 +36,8 @@ describe('S3: JKS stores and OAUTHBEARER with a token endpoint', { skip }, () =>
     // provider's JWKS, sessions ending after at most 10 s; and a plain cluster on the other side
     const started = Date.now()
     dir = mkdtempSync(join(tmpdir(), 'kafka-mirror-s3-'))
-    idp = await startIdentityProvider({ clients: { [CLIENT]: SECRET }, lifetimeSeconds: LIFETIME_S })
+    // One client id per test, so that each test counts its own tokens
+    idp = await startIdentityProvider({ clients: { [CLIENT]: SECRET, [`${CLIENT}-source`]: SECRET, [`${CLIENT}-target`]: SECRET }, lifetimeSeconds: LIFETIME_S })
     const oauth = oauthBrokerConfig(idp, 'SASL_PLAINTEXT', 10_000)
     ;[cluster, plain] = await Promise.all([
       startCluster({
@@ -150,14 +151,14 @@ describe('S3: JKS stores and OAUTHBEARER with a token endpoint', { skip }, () =>
   })
 
   /** OAUTHBEARER client properties for the SASL_PLAINTEXT listener, as Kafka's docs write them. */
-  function oauthProperties (secret = SECRET): Record<string, string> {
+  function oauthProperties (secret = SECRET, clientId = CLIENT): Record<string, string> {
     return {
       'bootstrap.servers': cluster.listeners.SASL_PLAINTEXT!,
       'security.protocol': 'SASL_PLAINTEXT',
       'sasl.mechanism': 'OAUTHBEARER',
       'sasl.login.callback.handler.class': loginHandler,
       'sasl.oauthbearer.token.endpoint.url': idp.tokenUrl,
-      'sasl.jaas.config': `org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required clientId="${CLIENT}" clientSecret="${secret}" scope="kafka.mirror";`,
+      'sasl.jaas.config': `org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required clientId="${clientId}" clientSecret="${secret}" scope="kafka.mirror";`,
       // Short-lived test tokens: keep Kafka's refresh rule from waiting for its 60 s minimum
       'sasl.login.refresh.min.period.seconds': '5',
       'sasl.login.refresh.buffer.seconds': '5'
@@ -177,11 +178,11 @@ describe('S3: JKS stores and OAUTHBEARER with a token endpoint', { skip }, () =>
       const topic = await createTestTopic(sourceBootstrap, { prefix: `s3-oauth-${c.side}`, partitions: 3 })
       const records = makeRecords(3000, { keys: 37, valueBytes: 80, tombstones: true })
       await produceRecords(sourceBootstrap, topic, records.slice(0, 1500))
-      const secure = oauthProperties()
+      const client = `${CLIENT}-${c.side}`
+      const secure = oauthProperties(SECRET, client)
       const files = c.side === 'source'
         ? writeMirrorProperties(secure, { 'bootstrap.servers': plain.bootstrap })
         : writeMirrorProperties({ 'bootstrap.servers': plain.bootstrap }, secure)
-      const issuedBefore = idp.issued.length
       const started = Date.now()
 
       // When the mirror runs, logged in with a 20 s token, and the rest is written after that token expired
@@ -189,7 +190,7 @@ describe('S3: JKS stores and OAUTHBEARER with a token endpoint', { skip }, () =>
         '--partitioning', c.partitioning, '--status.interval.ms', '0', '--offset.commit.interval.ms', '1000'])
       try {
         await waitForRecords(targetBootstrap, topic, 1500, 60_000)
-        const firstExpiry = idp.issued[issuedBefore]?.expiresAt ?? started + LIFETIME_S * 1000
+        const firstExpiry = idp.issued.find(t => t.subject === client)?.expiresAt ?? started + LIFETIME_S * 1000
         await sleep(Math.max(0, firstExpiry - Date.now()) + 3000)
         await produceRecords(sourceBootstrap, topic, records.slice(1500))
         await waitForRecords(targetBootstrap, topic, 3000, 60_000)
@@ -201,9 +202,9 @@ describe('S3: JKS stores and OAUTHBEARER with a token endpoint', { skip }, () =>
       // Then it stopped cleanly, had fetched new tokens before the old ones expired, and every
       // record is on the target once, byte-equal
       assert.equal(result.code, 0, result.stderr)
-      const tokens = idp.issued.slice(issuedBefore)
+      const tokens = idp.issued.filter(t => t.subject === client)
       assert.ok(tokens.length >= 2, `${tokens.length} tokens issued in ${Date.now() - started} ms`)
-      assert.ok(tokens.every(t => t.subject === CLIENT && t.scope === 'kafka.mirror'))
+      assert.ok(tokens.every(t => t.scope === 'kafka.mirror'))
       assert.ok(tokens[1].at < tokens[0].expiresAt, 'the second token was fetched before the first expired')
       assertMirrored(records, await kcatConsume(targetBootstrap, topic))
       assert.doesNotMatch(result.stdout + result.stderr, new RegExp(SECRET))
