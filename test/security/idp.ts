@@ -78,12 +78,16 @@ export async function startIdentityProvider (options: { clients: Record<string, 
  * server.properties that make a SASL listener check OAUTHBEARER tokens with Kafka's own OIDC
  * validator against `idp`, and the JVM option Kafka 4 needs before it may fetch the JWKS.
  */
-export function oauthBrokerConfig (idp: IdentityProvider, listener: string, reauthMs: number): { serverProperties: Record<string, string | number>, jvmOptions: string[] } {
-  const prefix = `listener.name.${listener.toLowerCase()}.oauthbearer`
+export function oauthBrokerConfig (idp: IdentityProvider, listeners: string[], reauthMs: number): { serverProperties: Record<string, string | number>, jvmOptions: string[] } {
+  const perListener: Record<string, string> = {}
+  for (const listener of listeners) {
+    const prefix = `listener.name.${listener.toLowerCase()}.oauthbearer`
+    perListener[`${prefix}.sasl.jaas.config`] = 'org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;'
+    perListener[`${prefix}.sasl.server.callback.handler.class`] = 'org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler'
+  }
   return {
     serverProperties: {
-      [`${prefix}.sasl.jaas.config`]: 'org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;',
-      [`${prefix}.sasl.server.callback.handler.class`]: 'org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler',
+      ...perListener,
       'sasl.oauthbearer.jwks.endpoint.url': idp.jwksUrl,
       'sasl.oauthbearer.expected.audience': idp.audience,
       'sasl.oauthbearer.expected.issuer': idp.issuer,

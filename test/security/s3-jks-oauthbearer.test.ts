@@ -1,8 +1,9 @@
 // S3: the security setups users have. JKS key and trust stores (Kafka's default store type, made by
 // keytool) over SSL and mTLS listeners, and SASL/OAUTHBEARER with a token endpoint (client
 // credentials, as Kafka's OIDC login handler does) against a broker that checks tokens with Kafka's
-// own OAuthBearerValidatorCallbackHandler and a JWKS endpoint. Tokens live 20 s and the broker ends
-// sessions with them, so a long-running mirror must re-authenticate with fresh tokens and go on.
+// own OAuthBearerValidatorCallbackHandler and a JWKS endpoint (over SASL_PLAINTEXT, and SASL_SSL
+// with a JKS truststore). Tokens live 20 s and the broker ends sessions with them, so a
+// long-running mirror must re-authenticate with fresh tokens and go on.
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -38,12 +39,12 @@ describe('S3: JKS stores and OAUTHBEARER with a token endpoint', { skip }, () =>
     dir = mkdtempSync(join(tmpdir(), 'kafka-mirror-s3-'))
     // One client id per test, so that each test counts its own tokens
     idp = await startIdentityProvider({ clients: { [CLIENT]: SECRET, [`${CLIENT}-source`]: SECRET, [`${CLIENT}-target`]: SECRET }, lifetimeSeconds: LIFETIME_S })
-    const oauth = oauthBrokerConfig(idp, 'SASL_PLAINTEXT', 10_000)
+    const oauth = oauthBrokerConfig(idp, ['SASL_PLAINTEXT', 'SASL_SSL'], 10_000)
     ;[cluster, plain] = await Promise.all([
       startCluster({
         name: 's3-secured',
         brokers: 1,
-        security: { listeners: ['SSL', 'MTLS', 'SASL_PLAINTEXT'], saslMechanisms: ['PLAIN'], users: { admin: 'admin-secret' } },
+        security: { listeners: ['SSL', 'MTLS', 'SASL_PLAINTEXT', 'SASL_SSL'], saslMechanisms: ['PLAIN'], users: { admin: 'admin-secret' } },
         serverProperties: { ...oauth.serverProperties, 'sasl.enabled.mechanisms': 'PLAIN,OAUTHBEARER' },
         jvmOptions: oauth.jvmOptions
       }),
@@ -150,11 +151,15 @@ describe('S3: JKS stores and OAUTHBEARER with a token endpoint', { skip }, () =>
     assert.ok(run.stderr.includes(`ssl.truststore.location (${join(dir, 'other.jks')})`), run.stderr)
   })
 
-  /** OAUTHBEARER client properties for the SASL_PLAINTEXT listener, as Kafka's docs write them. */
-  function oauthProperties (secret = SECRET, clientId = CLIENT): Record<string, string> {
+  /** OAUTHBEARER client properties, as Kafka's docs write them; over SASL_SSL with a JKS truststore. */
+  function oauthProperties (secret = SECRET, clientId = CLIENT, listener: 'SASL_PLAINTEXT' | 'SASL_SSL' = 'SASL_PLAINTEXT'): Record<string, string> {
+    const tls: Record<string, string> = listener === 'SASL_SSL'
+      ? { 'ssl.truststore.location': jksTruststore(cluster.tls!.ca.cert, join(dir, 'trust-oauth.jks'), 'trust-pass'), 'ssl.truststore.password': 'trust-pass' }
+      : {}
     return {
-      'bootstrap.servers': cluster.listeners.SASL_PLAINTEXT!,
-      'security.protocol': 'SASL_PLAINTEXT',
+      'bootstrap.servers': cluster.listeners[listener]!,
+      'security.protocol': listener,
+      ...tls,
       'sasl.mechanism': 'OAUTHBEARER',
       'sasl.login.callback.handler.class': loginHandler,
       'sasl.oauthbearer.token.endpoint.url': idp.tokenUrl,
@@ -166,12 +171,12 @@ describe('S3: JKS stores and OAUTHBEARER with a token endpoint', { skip }, () =>
   }
 
   const oauthCases = [
-    { side: 'source', partitioning: 'key' },
-    { side: 'target', partitioning: 'source' }
+    { side: 'source', partitioning: 'key', listener: 'SASL_PLAINTEXT' },
+    { side: 'target', partitioning: 'source', listener: 'SASL_SSL' }
   ] as const
 
   for (const c of oauthCases) {
-    test(`OAUTHBEARER from a token endpoint as the ${c.side}: the copy goes on across token refreshes (--partitioning ${c.partitioning})`, async () => {
+    test(`OAUTHBEARER from a token endpoint over ${c.listener} as the ${c.side}: the copy goes on across token refreshes (--partitioning ${c.partitioning})`, async () => {
       // Given 3000 keyed records, half of them on the source before the mirror starts
       const sourceBootstrap = c.side === 'source' ? cluster.bootstrap : plain.bootstrap
       const targetBootstrap = c.side === 'source' ? plain.bootstrap : cluster.bootstrap
@@ -179,7 +184,7 @@ describe('S3: JKS stores and OAUTHBEARER with a token endpoint', { skip }, () =>
       const records = makeRecords(3000, { keys: 37, valueBytes: 80, tombstones: true })
       await produceRecords(sourceBootstrap, topic, records.slice(0, 1500))
       const client = `${CLIENT}-${c.side}`
-      const secure = oauthProperties(SECRET, client)
+      const secure = oauthProperties(SECRET, client, c.listener)
       const files = c.side === 'source'
         ? writeMirrorProperties(secure, { 'bootstrap.servers': plain.bootstrap })
         : writeMirrorProperties({ 'bootstrap.servers': plain.bootstrap }, secure)
