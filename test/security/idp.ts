@@ -12,7 +12,7 @@ export interface IdentityProvider {
   /** The aud claim of every token. */
   audience: string
   /** Tokens issued so far, with the time each was issued. */
-  issued: Array<{ subject: string, at: number, expiresAt: number, scope: string | undefined }>
+  issued: Array<{ subject: string, at: number, expiresAt: number, scope: string | undefined, token: string }>
   /** Token requests refused (wrong client id or secret). */
   refused: number
   /** Every token request's form body, for checks of what the client sends. */
@@ -67,8 +67,9 @@ export async function startIdentityProvider (options: { clients: Record<string, 
       const claims = { iss: idp.issuer, sub: id, aud: idp.audience, iat: now, nbf: now, exp: now + options.lifetimeSeconds, jti: randomBytes(8).toString('hex'), ...(scope !== undefined ? { scope } : {}) }
       const signing = `${b64({ alg: 'RS256', typ: 'JWT', kid })}.${b64(claims)}`
       const signature = createSign('RSA-SHA256').update(signing).sign(privateKey)
-      idp.issued.push({ subject: id, at: Date.now(), expiresAt: claims.exp * 1000, scope })
-      send(200, { access_token: `${signing}.${b64(signature)}`, token_type: 'Bearer', expires_in: options.lifetimeSeconds })
+      const token = `${signing}.${b64(signature)}`
+      idp.issued.push({ subject: id, at: Date.now(), expiresAt: claims.exp * 1000, scope, token })
+      send(200, { access_token: token, token_type: 'Bearer', expires_in: options.lifetimeSeconds })
     })()
   })
   return idp
