@@ -15,7 +15,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { createServer } from 'node:net'
-import { mirrorFlagKeys } from '../../src/config/mirror-config.ts'
 import { STOP_TIMEOUT_MS } from '../../src/mirror/mirror.ts'
 import { createTestTopic, testClusters, uniqueName, waitForRecords } from '../helpers/clusters.ts'
 import { kcatConsume } from '../helpers/kcat.ts'
@@ -153,8 +152,6 @@ for (const partitioning of ['key', 'source'] as const) {
     writeFileSync(join(config, 'consumer.properties'), `bootstrap.servers=${source}\ngroup.id=${uniqueName('image-group')}\n`, { mode: 0o644 })
     writeFileSync(join(config, 'producer.properties'), `bootstrap.servers=${target}\ncompression.type=lz4\n`, { mode: 0o644 })
 
-    // The health endpoints the Kubernetes probes use, on every interface as in deploy/.
-    const listening = mirrorFlagKeys.some(k => k.name === 'http.listener')
     const runOnce = async (expected: number, label: string): Promise<void> => {
       const name = uniqueName('km-image')
       containers.push(name)
@@ -164,7 +161,7 @@ for (const partitioning of ['key', 'source'] as const) {
       const run = podman(['run', '-d', '--name', name, ...flags, '--read-only', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges', '--network', 'host', '-v', `${config}:/etc/kafka-mirror/config:ro`, image,
         '--consumer.config', '/etc/kafka-mirror/config/consumer.properties', '--producer.config', '/etc/kafka-mirror/config/producer.properties',
         '--include', topic, '--partitioning', partitioning, '--num.streams', '2', '--offset.commit.interval.ms', '1000',
-        ...(listening ? ['--http.listener', `0.0.0.0:${port}`] : [])])
+        '--http.listener', `0.0.0.0:${port}`])
       assert.equal(run.code, 0, run.stderr)
       try {
         await waitForRecords(target, topic, expected, 120_000)
@@ -172,10 +169,9 @@ for (const partitioning of ['key', 'source'] as const) {
         throw new Error(`${String(error)}\ncontainer log:\n${podman(['logs', name]).stderr.slice(-4000)}`)
       }
       const copied = seconds(started)
-      if (listening) {
-        await waitFor200(`http://127.0.0.1:${port}/healthz`)
-        await waitFor200(`http://127.0.0.1:${port}/readyz`)
-      }
+      // The health endpoints the Kubernetes probes use, on every interface as in deploy/.
+      await waitFor200(`http://127.0.0.1:${port}/healthz`)
+      await waitFor200(`http://127.0.0.1:${port}/readyz`)
       const stopping = Date.now()
       // Longer than the stop deadline: podman's SIGKILL must not come first.
       const stop = podman(['stop', '-t', String(STOP_TIMEOUT_MS / 1000 + 15), name])
@@ -186,7 +182,7 @@ for (const partitioning of ['key', 'source'] as const) {
       assert.equal(state.ExitCode, 0, `exit code ${state.ExitCode} after SIGTERM\n${logs.stdout.slice(-2000)}${logs.stderr.slice(-4000)}`)
       assert.ok(stopMs < STOP_TIMEOUT_MS, `stopped in ${stopMs} ms, beyond the stop deadline of ${STOP_TIMEOUT_MS} ms`)
       podman(['rm', name])
-      results.push(`- ${partitioning}, ${label}: ${expected} records on the target ${copied} s after \`podman run\`${listening ? ', /healthz and /readyz 200' : ''}; \`podman stop\` (SIGTERM) took ${(stopMs / 1000).toFixed(1)} s, exit code ${state.ExitCode}`)
+      results.push(`- ${partitioning}, ${label}: ${expected} records on the target ${copied} s after \`podman run\`, /healthz and /readyz 200; \`podman stop\` (SIGTERM) took ${(stopMs / 1000).toFixed(1)} s, exit code ${state.ExitCode}`)
     }
 
     await runOnce(first.length, 'first run')
