@@ -36,6 +36,11 @@ export interface StartClusterOptions {
    * from the proxy reach the brokers only through it while `bootstrap` stays direct. KRaft only.
    */
   extraListeners?: ExtraListener[]
+  /**
+   * More JVM options for every broker, such as the system property Kafka 4 wants before its OAuth
+   * validator may fetch a JWKS: -Dorg.apache.kafka.sasl.oauthbearer.allowed.urls=http://127.0.0.1:…
+   */
+  jvmOptions?: string[]
 }
 
 export interface ExtraListener {
@@ -230,6 +235,7 @@ class LocalCluster implements KafkaCluster {
   #children = new Map<number, ChildProcess>()
   #extra: Array<{ child: ChildProcess | undefined, pid: number | undefined }> = []
   #stopped = false
+  jvmOptions: string[] = []
 
   constructor (name: string, dist: KafkaDist, specs: NodeSpec[], dataDir: string, heapMb: number, detached: boolean) {
     this.name = name
@@ -250,7 +256,7 @@ class LocalCluster implements KafkaCluster {
 
   spawnJava (mainClass: string, args: string[], logDir: string, logConfig: string, stdoutFile: string): ChildProcess {
     const out = openSync(stdoutFile, 'a')
-    const child = spawn(javaBin(), [...jvmArgs(this.#dist, this.#heapMb, logDir, logConfig), mainClass, ...args], {
+    const child = spawn(javaBin(), [...this.jvmOptions, ...jvmArgs(this.#dist, this.#heapMb, logDir, logConfig), mainClass, ...args], {
       stdio: ['ignore', out, out],
       detached: this.#detached
     })
@@ -578,6 +584,7 @@ export async function startCluster (options: StartClusterOptions = {}): Promise<
   })))
 
   const cluster = new LocalCluster(name, dist, specs, dataDir, heapMb, options.detached ?? false)
+  cluster.jvmOptions = options.jvmOptions ?? []
   if (made !== undefined) cluster.tls = made.tls
   try {
     for (let i = 0; i < count; i++) cluster.startNode(i)

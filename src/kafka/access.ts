@@ -7,12 +7,13 @@ import { Admin } from '@platformatic/kafka'
 import type { TopicFilter } from '../config/topic-filter.ts'
 import { ErrorCodes, KafkaMirrorError, describeCause } from '../errors.ts'
 import { baseClientOptions, type ClusterConnection } from './client-options.ts'
+import { OAuthBearerLoginError } from './oauth.ts'
 import { nestedErrors } from './retriable.ts'
 
 export type AccessFailureKind =
   | 'authentication' | 'sasl-mechanism'
   | 'untrusted-certificate' | 'certificate-name' | 'certificate-dates' | 'client-certificate' | 'not-tls' | 'tls-required'
-  | 'authorization'
+  | 'authorization' | 'oauth-login'
 
 export interface AccessFailure {
   kind: AccessFailureKind
@@ -67,6 +68,9 @@ function deniedNames (error: unknown, apiCode: number): string[] {
 /** What kind of security failure `error` is, if it is one; `extra` holds errors seen on the connections. */
 export function classifyAccessFailure (error: unknown, extra: unknown[] = []): AccessFailure | undefined {
   const all = [...nested(error), ...extra.flatMap(e => [...nested(e)])]
+  // The token endpoint's refusal, which the client wraps as "the token provider threw".
+  const login = all.find(e => e instanceof OAuthBearerLoginError) as OAuthBearerLoginError | undefined
+  if (login !== undefined) return { kind: 'oauth-login', names: [], detail: login.message }
   for (const e of all) {
     const x = e as { apiId?: string, apiCode?: number, serverErrorMessage?: string | null, code?: string, message?: string, response?: { mechanisms?: string[] } }
     if (x.apiId === 'SASL_AUTHENTICATION_FAILED') return { kind: 'authentication', names: [], detail: x.serverErrorMessage ?? x.message ?? 'SASL authentication failed' }
@@ -109,6 +113,7 @@ function certificateSubject (connection: ClusterConnection): string | undefined 
 
 function principal (connection: ClusterConnection): string {
   if (connection.sasl?.username !== undefined) return `user "${connection.sasl.username}"`
+  if (connection.oauth !== undefined) return `the token of OAuth client "${connection.oauth.settings.clientId}"`
   const subject = certificateSubject(connection)
   if (subject !== undefined) return `the client certificate ${subject}`
   return 'the anonymous user'
@@ -118,6 +123,7 @@ function where (connection: ClusterConnection): string {
   const how = [`security.protocol=${connection.securityProtocol}`]
   if (connection.sasl !== undefined) how.push(`sasl.mechanism=${connection.sasl.mechanism}`)
   if (connection.sasl?.username !== undefined) how.push(`user "${connection.sasl.username}"`)
+  if (connection.oauth !== undefined) how.push(`client "${connection.oauth.settings.clientId}"`)
   return `the ${connection.role} cluster at ${connection.bootstrapServers.join(',')} (${connection.source}: ${how.join(', ')})`
 }
 
@@ -134,7 +140,13 @@ export function describeAccessFailure (failure: AccessFailure, connection: Clust
   const at = where(connection)
   const file = connection.source
   switch (failure.kind) {
+    case 'oauth-login':
+      return `OAUTHBEARER login failed for ${at}: ${failure.detail}.`
     case 'authentication':
+      if (connection.oauth !== undefined) {
+        return `Authentication failed on ${at}: the broker rejected the access token from ${connection.oauth.settings.tokenEndpointUrl} (${failure.detail}). ` +
+          `Check that the token's audience, issuer and signing key are what the listener's sasl.oauthbearer.expected.audience, expected.issuer and jwks.endpoint.url expect.`
+      }
       return `Authentication failed on ${at}: the broker rejected the username or password (${failure.detail}). ` +
         `Check username and password in sasl.jaas.config of ${file}, and that the user exists for ${connection.sasl?.mechanism ?? 'this mechanism'}.`
     case 'sasl-mechanism':

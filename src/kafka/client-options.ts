@@ -5,7 +5,9 @@ import type { ConnectionOptions as TLSConnectionOptions } from 'node:tls'
 import type { BaseOptions } from '@platformatic/kafka'
 import type { ConfigProblem } from '../errors.ts'
 import type { ConfigValue } from '../config/definition.ts'
-import { pkcs12KeyAndChain, readPkcs12 } from './pkcs12.ts'
+import { readJks } from './jks.ts'
+import { OAuthBearerLogin, oauthBearerSettings } from './oauth.ts'
+import { pkcs12KeyAndChain, readPkcs12, type Pkcs12Contents } from './pkcs12.ts'
 
 /** Connection settings for one cluster, read from a properties file. */
 export interface ClusterConnection {
@@ -24,6 +26,8 @@ export interface ClusterConnection {
   /** ssl.truststore.location, for messages about untrusted certificates. */
   truststore?: string
   sasl?: BaseOptions['sasl']
+  /** The OAUTHBEARER login (token endpoint, current token) when sasl.mechanism=OAUTHBEARER. */
+  oauth?: OAuthBearerLogin
 }
 
 function str (values: Map<string, ConfigValue>, key: string): string | undefined {
@@ -37,37 +41,55 @@ export function parseJaas (jaas: string): { username?: string, password?: string
   return { username: pick('username'), password: pick('password') }
 }
 
-/** UNKNOWN: neither PEM nor DER; handed to node:tls as before, which reports it at connect time. */
-type StoreFormat = 'PEM' | 'PKCS12' | 'UNKNOWN'
+/** UNKNOWN: none of the formats below; handed to node:tls as before, which reports it at connect time. */
+type StoreFormat = 'PEM' | 'PKCS12' | 'JKS' | 'UNKNOWN'
 
 /**
- * Reads a key or trust store file and tells its format from its content, not only its declared
- * type: Java reads a PKCS12 file declared JKS (the default type) just as well, and so does this.
+ * Reads a key or trust store file and tells its format from its content. JKS and PKCS12 stand for
+ * each other as Java's keystore.type.compat has it (JDK 9+ reads a PKCS12 file declared JKS, the
+ * default type, and the other way round); PEM against a binary store is a wrong ssl.*.type, which
+ * Java refuses too.
  */
-function readStore (location: string, key: string, source: string, problems: ConfigProblem[]): { format: StoreFormat, data: Buffer } | undefined {
+function readStore (location: string, key: string, declared: string, source: string, problems: ConfigProblem[]): { format: StoreFormat, data: Buffer } | undefined {
   let data: Buffer
   try {
     data = readFileSync(location)
   } catch (error) {
-    problems.push({ source, key, message: `cannot read ${location}: ${(error as Error).message}`, fix: 'give the path of a readable file' })
+    const code = (error as NodeJS.ErrnoException).code
+    problems.push({ source, key, message: `cannot read ${location}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}`, fix: 'give the path of a readable file' })
     return undefined
   }
   const typeKey = key.replace('location', 'type')
-  if (data.subarray(0, 4096).toString('latin1').includes('-----BEGIN')) return { format: 'PEM', data }
   const magic = data.length >= 4 ? data.readUInt32BE(0) : 0
-  if (magic === 0xfeedfeed || magic === 0xcececece) {
-    // JKS (and JCEKS) are Java's own formats, which only Java reads.
-    problems.push({ source, key, message: `${location} is a ${magic === 0xfeedfeed ? 'JKS' : 'JCEKS'} keystore, which only Java reads`, fix: `convert it: keytool -importkeystore -srckeystore ${location} -srcstoretype ${magic === 0xfeedfeed ? 'JKS' : 'JCEKS'} -destkeystore store.p12 -deststoretype PKCS12, then set ${key}=store.p12 and ${typeKey}=PKCS12` })
+  if (magic === 0xcececece) {
+    problems.push({ source, key, message: `${location} is a JCEKS keystore, which kafka-mirror does not read`, fix: `convert it: keytool -importkeystore -srckeystore ${location} -srcstoretype JCEKS -destkeystore store.p12 -deststoretype PKCS12, then set ${key}=store.p12 and ${typeKey}=PKCS12` })
     return undefined
   }
-  if (data[0] === 0x30) return { format: 'PKCS12', data }
-  return { format: 'UNKNOWN', data }
+  const format: StoreFormat = data.subarray(0, 4096).toString('latin1').includes('-----BEGIN')
+    ? 'PEM'
+    : magic === 0xfeedfeed ? 'JKS' : data[0] === 0x30 ? 'PKCS12' : 'UNKNOWN'
+  if (format === 'PEM' && declared !== 'PEM') {
+    problems.push({ source, key: typeKey, message: `is ${declared}${declared === 'JKS' ? ' (Kafka\'s default)' : ''}, but ${location} is a PEM file`, fix: `set ${typeKey}=PEM` })
+    return undefined
+  }
+  if ((format === 'JKS' || format === 'PKCS12') && declared === 'PEM') {
+    problems.push({ source, key: typeKey, message: `is PEM, but ${location} is a ${format} store`, fix: `set ${typeKey}=${format}` })
+    return undefined
+  }
+  return { format, data }
 }
 
-function pkcs12Problem (location: string, key: string, passwordKey: string, source: string, error: unknown, problems: ConfigProblem[]): void {
-  const message = (error as Error).message
-  const fix = /password/.test(message) ? `check ${passwordKey}` : undefined
-  problems.push({ source, key, message: `cannot read the PKCS12 store ${location}: ${message}`, ...(fix !== undefined ? { fix } : {}) })
+/** The contents of a JKS or PKCS12 store, or a problem naming the key to fix. */
+function readBinaryStore (store: { format: StoreFormat, data: Buffer }, location: string, key: string, password: string | undefined, keyPassword: string | undefined,
+  passwordKeys: string, source: string, problems: ConfigProblem[]): Pkcs12Contents | undefined {
+  try {
+    return store.format === 'JKS' ? readJks(store.data, password, keyPassword ?? password) : readPkcs12(store.data, password, keyPassword ?? password)
+  } catch (error) {
+    const message = (error as Error).message
+    const fix = /password/.test(message) ? `check ${passwordKeys}` : undefined
+    problems.push({ source, key, message: `cannot read the ${store.format} store ${location}: ${message}`, ...(fix !== undefined ? { fix } : {}) })
+    return undefined
+  }
 }
 
 /** The TLS options of a SSL or SASL_SSL connection, from Kafka's ssl.* keys. */
@@ -76,18 +98,14 @@ function tlsOptions (values: Map<string, ConfigValue>, source: string, problems:
   const trustType = (str(values, 'ssl.truststore.type') ?? 'JKS').toUpperCase()
   const trustLocation = str(values, 'ssl.truststore.location')
   if (trustLocation !== undefined) {
-    const store = readStore(trustLocation, 'ssl.truststore.location', source, problems)
-    if (store?.format === 'PEM' || (store?.format === 'UNKNOWN' && trustType !== 'PKCS12')) tls.ca = store.data
-    else if (store?.format === 'UNKNOWN') tls.pfx = [{ buf: store.data, passphrase: str(values, 'ssl.truststore.password') }]
-    else if (store?.format === 'PKCS12') {
+    const store = readStore(trustLocation, 'ssl.truststore.location', trustType, source, problems)
+    if (store?.format === 'PEM' || store?.format === 'UNKNOWN') tls.ca = store.data
+    else if (store !== undefined) {
       // node:tls's pfx needs a private key; a truststore has only certificates, read here.
-      try {
-        const { certificates } = readPkcs12(store.data, str(values, 'ssl.truststore.password'))
-        if (certificates.length === 0) problems.push({ source, key: 'ssl.truststore.location', message: `${trustLocation} holds no certificate`, fix: 'import the CA that signed the brokers\' certificates: keytool -importcert -file ca.pem -keystore truststore.p12 -storetype PKCS12' })
-        else tls.ca = certificates
-      } catch (error) {
-        pkcs12Problem(trustLocation, 'ssl.truststore.location', 'ssl.truststore.password', source, error, problems)
-      }
+      const contents = readBinaryStore(store, trustLocation, 'ssl.truststore.location', str(values, 'ssl.truststore.password'), undefined, 'ssl.truststore.password', source, problems)
+      if (contents !== undefined && contents.certificates.length === 0) {
+        problems.push({ source, key: 'ssl.truststore.location', message: `${trustLocation} holds no certificate`, fix: `import the CA that signed the brokers' certificates: keytool -importcert -file ca.pem -keystore ${trustLocation} -storetype ${store.format}` })
+      } else if (contents !== undefined) tls.ca = contents.certificates
     }
   }
   const inlineCa = str(values, 'ssl.truststore.certificates')
@@ -97,7 +115,7 @@ function tlsOptions (values: Map<string, ConfigValue>, source: string, problems:
   const keyLocation = str(values, 'ssl.keystore.location')
   const keyPassword = str(values, 'ssl.key.password')
   if (keyLocation !== undefined) {
-    const store = readStore(keyLocation, 'ssl.keystore.location', source, problems)
+    const store = readStore(keyLocation, 'ssl.keystore.location', keyType, source, problems)
     if (store?.format === 'PEM') {
       const text = store.data.toString('utf8')
       if (!/-----BEGIN (?:ENCRYPTED |RSA |EC )?PRIVATE KEY-----/.test(text) || !text.includes('-----BEGIN CERTIFICATE-----')) {
@@ -108,17 +126,14 @@ function tlsOptions (values: Map<string, ConfigValue>, source: string, problems:
         if (keyPassword !== undefined) tls.passphrase = keyPassword
       }
     } else if (store?.format === 'UNKNOWN') {
-      if (keyType === 'PKCS12') tls.pfx = [...(Array.isArray(tls.pfx) ? tls.pfx : []), { buf: store.data, passphrase: str(values, 'ssl.keystore.password') }]
+      if (keyType === 'PKCS12') tls.pfx = [{ buf: store.data, passphrase: str(values, 'ssl.keystore.password') }]
       else { tls.cert = store.data; tls.key = store.data; if (keyPassword !== undefined) tls.passphrase = keyPassword }
-    } else if (store?.format === 'PKCS12') {
-      const storePassword = str(values, 'ssl.keystore.password')
-      try {
-        const found = pkcs12KeyAndChain(readPkcs12(store.data, storePassword, keyPassword ?? storePassword))
-        if (found === undefined) problems.push({ source, key: 'ssl.keystore.location', message: `${keyLocation} holds no private key with its certificate`, fix: 'a keystore holds this client\'s key and certificate; CA certificates go in ssl.truststore.location' })
-        else { tls.key = found.key; tls.cert = found.cert }
-      } catch (error) {
-        pkcs12Problem(keyLocation, 'ssl.keystore.location', keyPassword !== undefined ? 'ssl.keystore.password and ssl.key.password' : 'ssl.keystore.password', source, error, problems)
-      }
+    } else if (store !== undefined) {
+      const passwordKeys = keyPassword !== undefined ? 'ssl.keystore.password and ssl.key.password' : 'ssl.keystore.password'
+      const contents = readBinaryStore(store, keyLocation, 'ssl.keystore.location', str(values, 'ssl.keystore.password'), keyPassword, passwordKeys, source, problems)
+      const found = contents !== undefined ? pkcs12KeyAndChain(contents) : undefined
+      if (contents !== undefined && found === undefined) problems.push({ source, key: 'ssl.keystore.location', message: `${keyLocation} holds no private key with its certificate`, fix: 'a keystore holds this client\'s key and certificate; CA certificates go in ssl.truststore.location' })
+      else if (found !== undefined) { tls.key = found.key; tls.cert = found.cert }
     }
   }
   const chain = str(values, 'ssl.keystore.certificate.chain')
@@ -176,9 +191,22 @@ export function clusterConnection (role: string, source: string, values: Map<str
     if (mechanism === 'GSSAPI') {
       problems.push({ source, key: 'sasl.mechanism', message: 'GSSAPI (Kerberos) is not supported', fix: 'use PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER' })
     }
+    if (mechanism === 'OAUTHBEARER') {
+      const settings = oauthBearerSettings(values, source, problems)
+      if (settings !== undefined) {
+        const login = new OAuthBearerLogin(settings)
+        connection.oauth = login
+        connection.sasl = {
+          mechanism: 'OAUTHBEARER',
+          token: async () => await login.token(),
+          ...(Object.keys(settings.extensions).length > 0 ? { oauthBearerExtensions: settings.extensions } : {})
+        }
+      }
+      return connection
+    }
     const jaas = str(values, 'sasl.jaas.config')
     const { username, password } = jaas !== undefined ? parseJaas(jaas) : {}
-    if (mechanism !== 'OAUTHBEARER' && mechanism !== 'GSSAPI' && (username === undefined || password === undefined)) {
+    if (mechanism !== 'GSSAPI' && (username === undefined || password === undefined)) {
       const loginModule = mechanism.startsWith('SCRAM-') ? 'org.apache.kafka.common.security.scram.ScramLoginModule' : 'org.apache.kafka.common.security.plain.PlainLoginModule'
       problems.push({ source, key: 'sasl.jaas.config', message: `${securityProtocol} with ${mechanism} needs a username and a password`, fix: `set sasl.jaas.config=${loginModule} required username="…" password="…";` })
     }

@@ -78,6 +78,9 @@ export interface WrittenBatch {
   /** The target offset of the batch's first record; -1 when the broker did not say (a resend it had). */
   targetBaseOffset: bigint
   records: number
+  /** The target batch's maxTimestamp (its newest record's), and when its source records were fetched (ms). */
+  maxTimestamp: number
+  fetchedAt: number
 }
 
 /** What the worker needs from the Mirror that owns it. */
@@ -102,6 +105,8 @@ export interface WorkerHost {
   onDataLoss (topic: string, partition: number, from: bigint, deletedTo: bigint, resumeAt: bigint): void
   /** A partition's offsets went back from `from` to `to` (topic made again, log truncated). Throws to stop the mirror. */
   onOffsetsWentBack (topic: string, partition: number, from: bigint, to: bigint): void
+  /** A failed fetch or produce attempt, by Kafka error name; `retried` when it is tried again. For metrics. */
+  error? (operation: 'fetch' | 'send', name: string, retried: boolean): void
 }
 
 export interface WorkerLimits {
@@ -176,6 +181,8 @@ interface UnitContext {
 /** Fetch errors after which the partition leader may have moved. */
 const RETRIABLE_FETCH_ERRORS = new Set([3, 5, 6, 7, 13, 56, 74, 75, 100])
 const ERROR_OFFSET_OUT_OF_RANGE = 1
+/** Where a v2 record batch keeps its maxTimestamp (record-batch.ts). */
+const MAX_TIMESTAMP_AT = 35
 
 export class CopyWorker {
   readonly index: number
@@ -229,7 +236,7 @@ export class CopyWorker {
     })
     this.#offsets = new OffsetCommitter(this.consumer)
     this.#fetcher = new RawFetcher(baseClientOptions(source, `${source.clientId}-${index}-fetch`))
-    this.#target = options.producer ?? new TargetProducer(target, `${target.clientId}-${index}`, limits, options)
+    this.#target = options.producer ?? new TargetProducer(target, `${target.clientId}-${index}`, limits, options, host)
     this.#target.use()
     this.#producer = this.#target.producer
     this.#owner = {
@@ -539,12 +546,14 @@ export class CopyWorker {
       }, [...topics.values()])
     } catch (error) {
       if (this.#stopping) return
+      this.#host.error?.('fetch', 'NETWORK_ERROR', true)
       this.#log.debug({ leader, err: describeCause(error) }, 'fetch failed; trying again')
       this.#backOff(ordered)
       return
     }
     if (this.#stopping) return
     if (response.errorCode !== 0) {
+      this.#host.error?.('fetch', protocolErrorsCodesById[response.errorCode] ?? `ERROR_${response.errorCode}`, true)
       this.#log.debug({ leader, errorCode: response.errorCode }, 'fetch refused; trying again')
       this.#backOff(ordered)
       return
@@ -603,6 +612,7 @@ export class CopyWorker {
       // the Mirror explains as an access error naming the missing ACL.
       const name = protocolErrorsCodesById[p.errorCode]
       const retriable = RETRIABLE_FETCH_ERRORS.has(p.errorCode) || (name !== undefined && protocolErrors[name]?.canRetry === true)
+      this.#host.error?.('fetch', name ?? `ERROR_${p.errorCode}`, retriable)
       if (!retriable) {
         if (name !== undefined) throw new ProtocolError(name, `fetching ${state.key}`)
         throw new KafkaMirrorError(ErrorCodes.CONNECTION, `Fetching ${state.key} failed with Kafka error ${p.errorCode}`)
@@ -730,7 +740,7 @@ export class CopyWorker {
         acked.records += records
         acked.bytes += bytes
         acked.since = Math.min(acked.since, span.openedAt)
-        this.#host.written?.({ topic, sourcePartition: owner.partition, sourceFirstOffset: span.firstOffset, sourceNextOffset: span.nextOffset, targetPartition: partition, targetBaseOffset: unit.baseOffset ?? -1n, records })
+        this.#host.written?.({ topic, sourcePartition: owner.partition, sourceFirstOffset: span.firstOffset, sourceNextOffset: span.nextOffset, targetPartition: partition, targetBaseOffset: unit.baseOffset ?? -1n, records, maxTimestamp: unit.batch === null ? -1 : Number(unit.batch.readBigInt64BE(MAX_TIMESTAMP_AT)), fetchedAt: span.openedAt })
       }
     }
     for (const [state, acked] of touched) this.#settle(state, acked)
@@ -761,6 +771,11 @@ export class CopyWorker {
     if (!this.idle) return positions
     for (const [key, s] of this.#partitions) if (s.position !== undefined) positions.set(key, s.position)
     return positions
+  }
+
+  /** Bytes of record batches fetched and not yet acknowledged by the target. */
+  get pendingBytes (): number {
+    return this.#pendingBytes
   }
 
   /** True when no batch waits or is in flight and no assignment is being set up. */
@@ -826,7 +841,8 @@ export class TargetProducer {
   #started: Promise<void> | undefined
   #closing: Promise<void> | undefined
 
-  constructor (target: TargetSettings, clientId: string, limits: WorkerLimits, options: Pick<WorkerOptions, 'skipRefused'>) {
+  /** `host.error` counts the target's refusals (retried or not) by Kafka error name, for the metrics. */
+  constructor (target: TargetSettings, clientId: string, limits: WorkerLimits, options: Pick<WorkerOptions, 'skipRefused'>, host: Pick<WorkerHost, 'error'>) {
     this.producer = new RawProducer<UnitContext>({
       client: baseClientOptions(target, clientId),
       acks: target.acks,
@@ -848,6 +864,7 @@ export class TargetProducer {
         }
       },
       failed: (topic, partition, unit, error) => { unit.context.owner.failed(topic, partition, unit, error) },
+      sendError: (_topic, _partition, error) => { host.error?.('send', error.errorName, error.retriable) },
       reset: (topic, partition, cause) => { this.#resetOwner(topic, partition, cause) }
     })
   }

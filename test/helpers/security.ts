@@ -1,6 +1,7 @@
 // Secured clusters for the security tests: one broker with SSL, mTLS, SASL_PLAINTEXT and SASL_SSL
 // listeners beside PLAINTEXT, SASL users for PLAIN and both SCRAMs, and client properties written
 // with Kafka's own ssl.* and sasl.* keys, as a user would write them.
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -90,4 +91,29 @@ export function writeMirrorProperties (consumer: Record<string, string>, produce
   writeFileSync(files.consumer, lines({ 'group.id': `secure-${Math.random().toString(36).slice(2, 10)}`, ...consumer }))
   writeFileSync(files.producer, lines(producer))
   return files
+}
+
+const keytoolBin = process.env.JAVA_HOME !== undefined ? join(process.env.JAVA_HOME, 'bin', 'keytool') : 'keytool'
+
+function keytool (args: string[]): void {
+  const result = spawnSync(keytoolBin, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+  if (result.status !== 0) throw new Error(`keytool ${args[0]} failed: ${result.error?.message ?? result.stderr}${result.stdout}`)
+}
+
+/** Whether the JDK's keytool runs here. */
+export const keytoolAvailable = (): boolean => spawnSync(keytoolBin, ['-help'], { stdio: 'ignore' }).status === 0
+
+/** A JKS truststore holding `caCert` (PEM file), made with keytool as Java users make them. */
+export function jksTruststore (caCert: string, file: string, password: string, storeType: 'JKS' | 'JCEKS' = 'JKS'): string {
+  rmSync(file, { force: true })
+  keytool(['-importcert', '-noprompt', '-alias', 'ca', '-file', caCert, '-keystore', file, '-storetype', storeType, '-storepass', password])
+  return file
+}
+
+/** A JKS keystore made by keytool from a PKCS12 one (key and chain); the key protected by `keyPassword`. */
+export function jksKeystore (p12: string, p12Password: string, alias: string, file: string, password: string, keyPassword = password): string {
+  rmSync(file, { force: true })
+  keytool(['-importkeystore', '-noprompt', '-srckeystore', p12, '-srcstoretype', 'PKCS12', '-srcstorepass', p12Password, '-srcalias', alias,
+    '-destkeystore', file, '-deststoretype', 'JKS', '-deststorepass', password, '-destkeypass', keyPassword, '-destalias', alias])
+  return file
 }

@@ -39,7 +39,7 @@ function queueOf (target: TargetProducer): RawProducer<Ctx> {
 function shared (broker: FakeBroker): TargetProducer {
   const files = writeTutorialConfigs('127.0.0.1:1', '127.0.0.1:1')
   const { settings } = loadMirrorConfig([['consumer.config', files.consumer], ['producer.config', files.producer], ['whitelist', 'unused']])
-  const target = new TargetProducer(settings.target, 'fake', { maxPendingBytes: 1 << 20, maxRequestBytes: 1 << 20 }, {})
+  const target = new TargetProducer(settings.target, 'fake', { maxPendingBytes: 1 << 20, maxRequestBytes: 1 << 20 }, {}, {})
   wireToFakeBroker(target.producer as RawProducer<unknown>, broker, 1)
   return target
 }

@@ -1,5 +1,5 @@
 // Key and trust stores as users have them: PEM files, PKCS12 made by keytool or openssl (modern
-// AES, the older 3DES and RC2 of JDK 8 and openssl -legacy), JKS (which must be converted), keys with
+// AES, the older 3DES and RC2 of JDK 8 and openssl -legacy), JKS made by keytool (JCEKS must be converted), keys with
 // and without a password. No cluster: what the TLS options come out as, and the problems named.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
@@ -14,7 +14,9 @@ import type { ConfigValue } from '../../src/config/definition.ts'
 import type { ConfigProblem } from '../../src/errors.ts'
 import { literalTopicNames } from '../../src/kafka/access.ts'
 import { clusterConnection } from '../../src/kafka/client-options.ts'
+import { readJks } from '../../src/kafka/jks.ts'
 import { pkcs12KeyAndChain, readPkcs12 } from '../../src/kafka/pkcs12.ts'
+import { jksKeystore, jksTruststore } from '../helpers/security.ts'
 
 const keytool = process.env.JAVA_HOME !== undefined ? join(process.env.JAVA_HOME, 'bin', 'keytool') : 'keytool'
 const haveKeytool = spawnSync(keytool, ['-help'], { stdio: 'ignore' }).status === 0
@@ -101,14 +103,43 @@ describe('key and trust stores', { skip: opensslAvailable() ? false : 'openssl i
     assert.match(missing.problems[0].message, /encrypted and no password was given/)
   })
 
-  test('a JKS store is named, with the keytool command that converts it', { skip: haveKeytool ? false : 'no keytool' }, () => {
-    const jks = join(dir, 'truststore.jks')
-    assert.ok(run(keytool, ['-importcert', '-noprompt', '-alias', 'ca', '-file', ca.cert, '-keystore', jks, '-storetype', 'JKS', '-storepass', 'changeit']))
-    const { problems } = connect({ 'security.protocol': 'SSL', 'ssl.truststore.location': jks, 'ssl.truststore.password': 'changeit' })
+  test('JKS stores made by keytool: the truststore gives its CA, the keystore its key and chain (own key password)', { skip: haveKeytool ? false : 'no keytool' }, () => {
+    // Given a JKS truststore and a JKS keystore whose key has a password of its own
+    const trust = jksTruststore(ca.cert, join(dir, 'truststore.jks'), 'changeit')
+    const keystore = jksKeystore(client.p12, client.password, 'client', join(dir, 'keystore.jks'), 'store-pw', 'key-pw')
+    // When properties point at them, the type left at Kafka's default (JKS) or declared PKCS12
+    for (const type of [undefined, 'JKS', 'PKCS12']) {
+      const typed: Record<string, string> = type !== undefined ? { 'ssl.truststore.type': type, 'ssl.keystore.type': type } : {}
+      const { tls, problems } = connect({ 'security.protocol': 'SSL', ...typed, 'ssl.truststore.location': trust, 'ssl.truststore.password': 'changeit', 'ssl.keystore.location': keystore, 'ssl.keystore.password': 'store-pw', 'ssl.key.password': 'key-pw' })
+      // Then the client trusts the CA and presents its key with its chain
+      assert.deepEqual(problems, [], String(type))
+      assert.deepEqual((tls!.ca as string[]).map(fingerprint), [caPrint])
+      assert.ok(new X509Certificate(String(tls!.cert)).checkPrivateKey(createPrivateKey(String(tls!.key))))
+      assert.equal(new X509Certificate(String(tls!.cert)).subject, 'CN=client')
+    }
+    // Without a store password the integrity check is skipped, as Java does; the key still needs its own
+    assert.deepEqual(connect({ 'security.protocol': 'SSL', 'ssl.truststore.location': trust }).problems, [])
+    assert.deepEqual(readJks(readFileSync(keystore), undefined, 'key-pw').keys.length, 1)
+    assert.throws(() => readJks(readFileSync(keystore), 'store-pw', 'store-pw'), /the password is wrong \(the private key "client" cannot be decrypted with it\)/)
+    assert.throws(() => readJks(readFileSync(keystore), 'nope'), /the password is wrong \(the store's integrity check fails with it\)/)
+    assert.throws(() => readJks(readFileSync(client.p12), 'x'), /not a JKS file/)
+  })
+
+  test('JKS problems name the key: wrong password, PEM declared, JCEKS', { skip: haveKeytool ? false : 'no keytool' }, () => {
+    const trust = jksTruststore(ca.cert, join(dir, 'truststore2.jks'), 'changeit')
+    const wrong = connect({ 'security.protocol': 'SSL', 'ssl.truststore.location': trust, 'ssl.truststore.password': 'wrong' })
+    assert.equal(wrong.problems.length, 1)
+    assert.equal(wrong.problems[0].key, 'ssl.truststore.location')
+    assert.equal(wrong.problems[0].fix, 'check ssl.truststore.password')
+    const pem = connect({ 'security.protocol': 'SSL', 'ssl.truststore.type': 'PEM', 'ssl.truststore.location': trust })
+    assert.equal(pem.problems[0].key, 'ssl.truststore.type')
+    assert.equal(pem.problems[0].fix, 'set ssl.truststore.type=JKS')
+    const jceks = jksTruststore(ca.cert, join(dir, 'truststore.jceks'), 'changeit', 'JCEKS')
+    const { problems } = connect({ 'security.protocol': 'SSL', 'ssl.truststore.location': jceks, 'ssl.truststore.password': 'changeit' })
     assert.equal(problems.length, 1)
     assert.equal(problems[0].key, 'ssl.truststore.location')
-    assert.match(problems[0].message, /is a JKS keystore, which only Java reads/)
-    assert.match(problems[0].fix!, /keytool -importkeystore -srckeystore .*truststore\.jks -srcstoretype JKS .*-deststoretype PKCS12, then set ssl\.truststore\.location=store\.p12 and ssl\.truststore\.type=PKCS12/)
+    assert.match(problems[0].message, /is a JCEKS keystore, which kafka-mirror does not read/)
+    assert.match(problems[0].fix!, /keytool -importkeystore -srckeystore .*truststore\.jceks -srcstoretype JCEKS .*-deststoretype PKCS12, then set ssl\.truststore\.location=store\.p12 and ssl\.truststore\.type=PKCS12/)
   })
 
   test('a PEM keystore: key and chain in one file; an encrypted key needs ssl.key.password', () => {

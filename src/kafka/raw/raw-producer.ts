@@ -76,6 +76,8 @@ export interface RawProducerListener<T> {
   failed (topic: string, partition: number, unit: ProduceUnit<T>, error: Error): void
   /** The partition took a new producer id after the target lost the state of the old one. */
   reset? (topic: string, partition: number, cause: Error): void
+  /** Every failed attempt, retried or not (for metrics). */
+  sendError? (topic: string, partition: number, error: ProduceError): void
 }
 
 /** The target refused a batch, with Kafka's error code and name. */
@@ -512,6 +514,7 @@ export class RawProducer<T> {
         continue
       }
       entry.state = 'failed'
+      this.#listener.sendError?.(queue.topic, queue.partition, failure)
       if (queue.stopped) continue
       if (entry.units.length > 1 && (failure.errorCode === ERROR_MESSAGE_TOO_LARGE || failure.errorCode === ERROR_RECORD_LIST_TOO_LARGE)) {
         // Not appended, and not the units' fault: they go again one by one.
