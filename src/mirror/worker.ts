@@ -13,12 +13,12 @@
 //   batch per target partition, records copied as bytes.
 // - Send: the RawProducer keeps each target partition's batches in order, up to
 //   max.in.flight.requests.per.connection requests per broker, idempotent sequences making
-//   resends harmless. Batches of a target partition still waiting when it sends are merged into
-//   one (up to 256 KiB), whatever fetches or source partitions they came from: the merged batch
-//   carries every unit, and its acknowledgement acknowledges each unit's spans. With key
-//   partitioning the streams share one producer (TargetProducer), which hands each worker the
-//   acknowledgements of its own units. Fetching goes on while batches are in flight, bounded by
-//   maxPendingBytes (per worker).
+//   resends harmless. Small batches (below 16 KiB) of a target partition still waiting when it
+//   sends are merged into one of up to 256 KiB, whatever fetches or source partitions they came
+//   from: the merged batch carries every unit, and its acknowledgement acknowledges each unit's
+//   spans. With key partitioning the streams share one producer (TargetProducer), which hands
+//   each worker the acknowledgements of its own units. Fetching goes on while batches are in
+//   flight, bounded by maxPendingBytes (per worker).
 // - Commit: each fetch answer of a source partition is a span of source offsets [first, next)
 //   whose records went out in one or more target batches (several with key partitioning). A span
 //   is done when all its batches are acknowledged; the committable offset of a source partition is
