@@ -26,6 +26,16 @@ export const ExitCodes = {
   INTERRUPTED: 130
 } as const
 
+/** What each exit code tells an operator; docs/operations.md's table is generated from it. */
+export const exitCodeDescriptions: Record<keyof typeof ExitCodes, string> = {
+  OK: 'Done: the mirror stopped cleanly on Ctrl+C or SIGTERM (delivered what it fetched, committed what the target acknowledged), `--once` copied everything, `--validate` found the configuration valid, or a tool command succeeded.',
+  FAILURE: 'A fatal error: a cluster that cannot be reached at start, authentication or authorization refused, a send the target refused with `--abort.on.send.failure true`, or anything unexpected. The message says which; nothing past the failure was committed. Also: the Node.js version is too old.',
+  BAD_INPUT: 'Bad input: unknown flags or commands, bad values in the flags or the properties files (every problem listed at once, each naming the file or flag, the key and the fix), or `--validate` on an invalid configuration.',
+  DATA_LOSS: 'Records the mirror had not copied yet are gone from the source (retention, or the topic deleted and created again) and `--on.data.loss` is `stop`: the message names the topic, partition and offsets; nothing past the gap was committed.',
+  STOP_DEADLINE: 'The stop did not finish within its 25 s deadline (the clusters did not answer): records the target did not acknowledge were not committed and are copied again at the next start.',
+  INTERRUPTED: 'A second Ctrl+C or SIGTERM while stopping: the process exits at once; what was not committed is copied again at the next start.'
+}
+
 export class KafkaMirrorError extends Error {
   code: ErrorCode
   retriable: boolean

@@ -5,6 +5,7 @@ import { ConfigError, ExitCodes } from '../errors.ts'
 import { createLogger, type Logger } from '../log.ts'
 import { Mirror } from '../mirror/mirror.ts'
 import type { MirrorSummary } from '../mirror/stats.ts'
+import { version } from '../version.ts'
 import { helpText, parseFlags } from './flags.ts'
 import type { Command } from './io.ts'
 
@@ -78,6 +79,8 @@ export const mirrorCommand: Command = async (argv, io) => {
   if (problems.length > 0) throw new ConfigError(problems)
 
   const log = createLogger({ level: loaded.logLevel, format: loaded.logFormat, stream: io.stderr })
+  // The first line, so that a log collected from many hosts says which version wrote it.
+  log.info({ version, node: process.versions.node }, `kafka-mirror ${version}`)
   for (const warning of loaded.warnings) log.warn(warning)
   if (loaded.validateOnly) {
     printValidation(io.stdout, loaded)

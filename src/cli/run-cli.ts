@@ -1,6 +1,9 @@
 // The one entry point of the command line: picks the command, maps errors to exit codes.
+import { closest } from '../config/definition.ts'
 import { redactSecrets } from '../config/secrets.ts'
 import { ConfigError, ExitCodes, KafkaMirrorError, describeCause } from '../errors.ts'
+import { version } from '../version.ts'
+import { terminalWidth, wrapText } from './flags.ts'
 import type { CliIO, Command } from './io.ts'
 
 const commands: Record<string, () => Promise<Command>> = {
@@ -10,7 +13,9 @@ const commands: Record<string, () => Promise<Command>> = {
   consume: async () => (await import('./consume-command.ts')).consumeCommand
 }
 
-const usage = `kafka-mirror: copies Kafka topics from a source cluster to a target cluster.
+const usage = `kafka-mirror ${version}
+
+Copies Kafka topics from a source cluster to a target cluster.
 
 Usage:
   kafka-mirror --consumer.config consumer.properties --producer.config producer.properties --whitelist 'testtopic' [--num.streams 4]
@@ -18,9 +23,9 @@ Usage:
   kafka-mirror topics ...              create, list, describe and delete topics (as kafka-topics.sh)
   kafka-mirror produce ...             write lines from stdin to a topic (as kafka-console-producer.sh)
   kafka-mirror consume ...             print a topic's records (as kafka-console-consumer.sh)
+  kafka-mirror --version               print the version
 
-Each command takes --help.
-`
+Each command takes --help.`
 
 export function defaultIO (): CliIO {
   const controller = new AbortController()
@@ -34,6 +39,12 @@ export function defaultIO (): CliIO {
 }
 
 export async function runCli (argv: string[], io: CliIO = defaultIO()): Promise<number> {
+  // As in Kafka's tools, --version anywhere on the line prints the version and runs nothing.
+  if (argv.includes('--version')) {
+    io.stdout.write(`kafka-mirror ${version}\n`)
+    return ExitCodes.OK
+  }
+  const help = (): string => `${wrapText(usage, terminalWidth(io.stdout))}\n`
   let name = 'mirror'
   let rest = argv
   if (argv.length > 0 && !argv[0].startsWith('-')) {
@@ -41,15 +52,16 @@ export async function runCli (argv: string[], io: CliIO = defaultIO()): Promise<
     rest = argv.slice(1)
   } else if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h') {
     if (argv.length === 0) {
-      io.stderr.write(usage)
+      io.stderr.write(help())
       return ExitCodes.BAD_INPUT
     }
-    io.stdout.write(usage)
+    io.stdout.write(help())
     return ExitCodes.OK
   }
   const load = commands[name]
   if (load === undefined) {
-    io.stderr.write(`Unknown command "${name}". Commands: ${Object.keys(commands).join(', ')}; see kafka-mirror --help.\n`)
+    const hint = closest(name, Object.keys(commands))
+    io.stderr.write(`Unknown command "${name}"${hint !== undefined ? ` (did you mean ${hint}?)` : ''}. Commands: ${Object.keys(commands).join(', ')}; see kafka-mirror --help.\n`)
     return ExitCodes.BAD_INPUT
   }
   try {
