@@ -76,7 +76,8 @@ export async function mirrorOnce (source: string, target: string, partitioning: 
     const written = makeRecords(options.count ?? 2000, { keys: 37, tombstones: true })
     const compression = options.compression ?? 'lz4'
     await produce(source, topic, written, compression)
-    const files = writeTutorialConfigs(source, target, { producer: { 'compression.type': compression } })
+    // A target that cannot take the batches (zstd before Kafka 2.1) fails in 10 s, not the default 2 min.
+    const files = writeTutorialConfigs(source, target, { producer: { 'compression.type': compression, 'delivery.timeout.ms': '10000', 'request.timeout.ms': '5000' } })
     const mirror = new Mirror({
       ...loadMirrorConfig([['consumer.config', files.consumer], ['producer.config', files.producer], ['whitelist', topic],
         ['partitioning', partitioning], ['once', 'true'], ['status.interval.ms', '0']]).settings,
