@@ -12,7 +12,7 @@ import type { KafkaCluster } from '../../harness/cluster.ts'
 import { javaBin } from '../../harness/kafka-dist.ts'
 import { OFFSET_COMMIT } from '../../src/kafka/raw/offset-commit.ts'
 import { FETCH } from '../../src/kafka/raw/raw-fetcher.ts'
-import { INIT_PRODUCER_ID, PRODUCE } from '../../src/kafka/raw/raw-producer.ts'
+import { INIT_PRODUCER_ID, PRODUCE } from '../../src/kafka/raw/producer-versions.ts'
 import { pickVersion, type VersionedApi } from '../../src/kafka/raw/versions.ts'
 import { LINES, mirrorOnce, startLine, type CompatOutcome, type Compression } from './compat.ts'
 
