@@ -3,21 +3,22 @@
 // APIs) and the broker serves, taken from that broker's own ApiVersions answer. Asked once per
 // connection, so a cluster in the middle of a rolling upgrade gets each broker's own answer.
 import { apiVersionsV1, type Connection } from '@platformatic/kafka'
+import { ErrorCodes, KafkaMirrorError } from '../../errors.ts'
 
 export interface ApiRange {
   minVersion: number
   maxVersion: number
 }
 
-/** The broker serves none of the versions kafka-mirror has for an API it needs. */
-export class UnsupportedBrokerError extends Error {
+/** The broker serves none of the versions kafka-mirror has for an API it needs; no retry helps. */
+export class UnsupportedBrokerError extends KafkaMirrorError {
   readonly apiName: string
   readonly brokerRange: ApiRange | undefined
 
   constructor (what: string, apiName: string, brokerRange: ApiRange | undefined, supported: string) {
     const served = brokerRange === undefined ? 'does not serve it at all' : `serves v${brokerRange.minVersion}..v${brokerRange.maxVersion}`
-    super(`${what} is too old or too new for kafka-mirror: for ${apiName} it ${served}; kafka-mirror speaks ${supported} ` +
-      '(brokers from Kafka 0.11 on, the first with record-batch v2, are supported; see docs/compatibility.md)')
+    super(ErrorCodes.CONNECTION, `${what} is too old or too new for kafka-mirror: for ${apiName} it ${served}; kafka-mirror speaks ${supported} ` +
+      '(brokers from Kafka 0.11 on, the first with record-batch v2, are supported; see docs/compatibility.md)', { retriable: false })
     this.name = 'UnsupportedBrokerError'
     this.apiName = apiName
     this.brokerRange = brokerRange
