@@ -86,7 +86,7 @@ try {
   // Wait until the destination holds everything, then stop the mirror as a user would: Ctrl+C.
   const deadline = Date.now() + 120_000
   while (true) {
-    if (/copied (\d+)/.exec(mirrorLog.split('\n').filter(l => l.includes('copied')).pop() ?? '')?.[1] === String(lines.length) || Date.now() > deadline) break
+    if (/ status records=(\d+)/.exec(mirrorLog.split('\n').filter(l => l.includes(' status records=')).pop() ?? '')?.[1] === String(lines.length) || Date.now() > deadline) break
     await new Promise(resolve => setTimeout(resolve, 500))
   }
   step('6. Stop the mirror (Ctrl+C) and check the destination')

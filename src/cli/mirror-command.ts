@@ -1,8 +1,9 @@
 // `kafka-mirror --consumer.config c.properties --producer.config p.properties --whitelist T`:
 // MirrorMaker 1's command line, running the Mirror engine until Ctrl+C (or the end, with --once).
 import { loadMirrorConfig, mirrorFlags, type LoadedMirrorConfig } from '../config/mirror-config.ts'
-import { ConfigError, ExitCodes } from '../errors.ts'
-import { createLogger, type Logger } from '../log.ts'
+import { ConfigError, ExitCodes, KafkaMirrorError, describeCause } from '../errors.ts'
+import { describeConfig } from '../http/status.ts'
+import { createLogger, RecentProblems, type Logger } from '../log.ts'
 import { Mirror } from '../mirror/mirror.ts'
 import type { MirrorSummary } from '../mirror/stats.ts'
 import { version } from '../version.ts'
@@ -78,9 +79,10 @@ export const mirrorCommand: Command = async (argv, io) => {
   }
   if (problems.length > 0) throw new ConfigError(problems)
 
-  const log = createLogger({ level: loaded.logLevel, format: loaded.logFormat, stream: io.stderr })
+  const recent = new RecentProblems()
+  const log = createLogger({ level: loaded.logLevel, format: loaded.logFormat, stream: io.stderr, problems: recent })
   // The first line, so that a log collected from many hosts says which version wrote it.
-  log.info({ version, node: process.versions.node }, `kafka-mirror ${version}`)
+  log.info({ version, node: process.versions.node }, 'kafka-mirror starting')
   for (const warning of loaded.warnings) log.warn(warning)
   if (loaded.validateOnly) {
     printValidation(io.stdout, loaded)
@@ -94,13 +96,29 @@ export const mirrorCommand: Command = async (argv, io) => {
     mirror.stop().catch(() => {})
   }
   io.signal.addEventListener('abort', onAbort, { once: true })
+  let server: { close: () => Promise<void> } | undefined
   try {
+    if (loaded.httpListener !== undefined) {
+      // Loaded only when asked for: prom-client and the server cost nothing otherwise.
+      const { MirrorServer } = await import('../http/server.ts')
+      const http = new MirrorServer(mirror, { version, config: describeConfig(flags.pairs, loaded.properties), problems: recent })
+      const bound = await http.listen(loaded.httpListener).catch((error: NodeJS.ErrnoException) => {
+        throw new ConfigError([{ source: 'command line', key: '--http.listener', message: `cannot listen on ${loaded.httpListener!.host}:${loaded.httpListener!.port}: ${error.code ?? error.message}`, fix: 'pick a free port, or an address of this host' }])
+      })
+      server = http
+      log.info({ url: `http://${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}/` }, 'serving metrics and status')
+    }
     await mirror.start()
     const summary = await mirror.finished
     if (loaded.settings.once) printSummary(io.stdout, summary)
     else log.info({ records: summary.records, bytes: summary.bytes }, 'stopped')
     return ExitCodes.OK
+  } catch (error) {
+    // Log collectors see the error that ends the process as a line of their own format too.
+    if (loaded.logFormat === 'json') log.fatal({ err: describeCause(error), code: error instanceof KafkaMirrorError ? error.code : undefined }, 'kafka-mirror exits on an error')
+    throw error
   } finally {
     io.signal.removeEventListener('abort', onAbort)
+    await server?.close()
   }
 }

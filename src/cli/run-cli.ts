@@ -10,7 +10,8 @@ const commands: Record<string, () => Promise<Command>> = {
   mirror: async () => (await import('./mirror-command.ts')).mirrorCommand,
   topics: async () => (await import('./topics-command.ts')).topicsCommand,
   produce: async () => (await import('./produce-command.ts')).produceCommand,
-  consume: async () => (await import('./consume-command.ts')).consumeCommand
+  consume: async () => (await import('./consume-command.ts')).consumeCommand,
+  status: async () => (await import('./status-command.ts')).statusCommand
 }
 
 const usage = `kafka-mirror ${version}
@@ -23,6 +24,7 @@ Usage:
   kafka-mirror topics ...              create, list, describe and delete topics (as kafka-topics.sh)
   kafka-mirror produce ...             write lines from stdin to a topic (as kafka-console-producer.sh)
   kafka-mirror consume ...             print a topic's records (as kafka-console-consumer.sh)
+  kafka-mirror status ...              a mirror's lag per topic and partition, from its --http.listener or the clusters
   kafka-mirror --version               print the version
 
 Each command takes --help.`

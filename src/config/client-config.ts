@@ -54,7 +54,7 @@ export const commonClientKeys: ConfigKey[] = [
   { name: 'client.dns.lookup', type: 'string', default: 'use_all_dns_ips', doc: 'Accepted for compatibility; Node resolves names.' },
   { name: 'send.buffer.bytes', type: 'int', default: 131072, doc: 'Accepted for compatibility; the OS sizes socket buffers.' },
   { name: 'receive.buffer.bytes', type: 'int', default: 65536, doc: 'Accepted for compatibility; the OS sizes socket buffers.' },
-  { name: 'metric.reporters', type: 'list', doc: 'Accepted for compatibility; kafka-mirror exports Prometheus metrics.', ignored: 'kafka-mirror has its own metrics' },
+  { name: 'metric.reporters', type: 'list', doc: 'Accepted for compatibility and ignored: Java metric reporters cannot run in kafka-mirror. For Prometheus metrics, start the mirror with --http.listener (docs/metrics.md).', ignored: 'Java metric reporters cannot run in kafka-mirror; use --http.listener for Prometheus metrics' },
   { name: 'interceptor.classes', type: 'list', doc: 'Java interceptors cannot run in kafka-mirror.', ignored: 'Java classes cannot run in kafka-mirror' },
   ...configProviderKeys
 ]

@@ -10,6 +10,13 @@ import { abbreviate } from './messages.ts'
 import { parseProperties } from './properties.ts'
 import { compileTopicRegex, type TopicFilter } from './topic-filter.ts'
 
+/** `[host:]port` of --http.listener; a bare port means 127.0.0.1. Undefined when the text is not one. */
+export function listenAddress (text: string): { host: string, port: number } | undefined {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s\[\]]+)):(\d{1,5})$/.exec(text.trim()) ?? /^()()(\d{1,5})$/.exec(text.trim())
+  if (match === null || Number(match[3]) > 65535) return undefined
+  return { host: match[1] !== '' && match[1] !== undefined ? match[1] : match[2] !== '' && match[2] !== undefined ? match[2] : '127.0.0.1', port: Number(match[3]) }
+}
+
 export const mirrorFlagKeys: ConfigKey[] = [
   { name: 'consumer.config', type: 'string', doc: 'Properties file of the consumer, which reads the source cluster (Kafka consumer property names; values may be ${env:VAR} or ${file:path:key} references once the file sets config.providers). Required.', importance: 'high' },
   { name: 'producer.config', type: 'string', doc: 'Properties file of the producer, which writes the target cluster (Kafka producer property names; references as in --consumer.config). Required.', importance: 'high' },
@@ -26,6 +33,7 @@ export const mirrorFlagKeys: ConfigKey[] = [
   { name: 'fast.path', type: 'string', default: 'auto', choices: ['auto', 'off'], doc: 'auto: a record batch that can go to the target as it is goes as it is, still compressed (only the producer id, epoch, sequence and CRC are rewritten); batches cut at an offset, compacted, with LogAppendTime, in another codec than compression.type, or split by key are written anew, records copied as bytes. Transaction markers and aborted transactions (read_committed) are left out either way. off: every batch is written anew. Default auto.' },
   { name: 'create.topics', type: 'boolean', default: true, doc: 'Create missing target topics with the source\'s partition count, a replication factor of min(source\'s, target brokers) and the source\'s main topic configs. Default true.' },
   { name: 'status.interval.ms', type: 'int', default: 5000, min: 0, doc: 'How often a status line (records/s, MB/s, lag) is logged; 0 turns it off. Default 5000.' },
+  { name: 'http.listener', type: 'string', doc: 'Serve metrics and status over HTTP at [host:]port: /metrics (Prometheus), /healthz and /readyz (Kubernetes probes), /api/status (JSON) and a dashboard at /. A bare port binds 127.0.0.1 only; 0.0.0.0:9090 binds every interface (containers). Default: none, no listener. See docs/metrics.md.', validate: value => listenAddress(String(value)) === undefined ? 'is not [host:]port (for example 9090, or 0.0.0.0:9090 for every interface)' : undefined },
   { name: 'log.level', type: 'string', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'silent'], doc: 'Least level logged. Default info.' },
   { name: 'log.format', type: 'string', default: 'text', choices: ['text', 'json'], doc: 'text for people, json for log collectors. Default text.' },
   { name: 'message.handler', type: 'class', doc: 'MirrorMaker 1\'s Java message handler. Not supported: Java classes cannot run in kafka-mirror.', validate: () => 'is not supported: Java classes cannot run in kafka-mirror (remove it; topic renaming comes with replication policies)' },
@@ -90,6 +98,8 @@ export interface LoadedMirrorConfig {
   warnings: string[]
   logLevel: string
   logFormat: 'text' | 'json'
+  /** --http.listener: where to serve metrics and status; undefined: nowhere. */
+  httpListener?: { host: string, port: number }
   /** --validate: check only, do not connect. */
   validateOnly: boolean
   /** The keys each file gives, as `key=value` text for people; secrets are [hidden]. */
@@ -247,6 +257,7 @@ export function loadMirrorConfig (flags: Array<[string, string]>): LoadedMirrorC
     warnings,
     logLevel: text(f, 'log.level') ?? 'info',
     logFormat: text(f, 'log.format') === 'json' ? 'json' : 'text',
+    httpListener: text(f, 'http.listener') === undefined ? undefined : listenAddress(text(f, 'http.listener')!),
     validateOnly: f.get('validate') === true,
     properties
   }

@@ -16,12 +16,17 @@ import { addPartitions, brokerCount, createTopic, describeTopics, listTopics, re
 import { MirrorStats, type MirrorSummary } from './stats.ts'
 import { CompressionCodecs } from '../kafka/raw/record-batch.ts'
 import { CopyWorker, partitionKey, type Delivery, type WorkerCounts, type WrittenBatch } from './worker.ts'
+import { LagProbe, within } from '../metrics/lag.ts'
 
 export type { WorkerCounts, WrittenBatch }
 
 export interface MirrorOptions extends MirrorSettings {
   logger?: Logger
+  /** How often lag and the clusters' reachability are probed (stats.lag, stats.connected). Default: status.interval.ms up to 5000. */
+  probeIntervalMs?: number
 }
+
+export type MirrorState = 'starting' | 'running' | 'stopping' | 'stopped' | 'failed'
 
 /** How long stop() may take; a Kubernetes pod's terminationGracePeriodSeconds must be above it. */
 export const STOP_TIMEOUT_MS = 25_000
@@ -60,11 +65,16 @@ export class Mirror extends EventEmitter {
   #resolveFinished!: (summary: MirrorSummary) => void
   #rejectFinished!: (error: unknown) => void
   #fatal: unknown
+  #startError: unknown
+  #probeIntervalMs: number
+  #lagProbe: LagProbe | undefined
+  #probing = false
 
   constructor (options: MirrorOptions) {
     super()
-    const { logger, ...settings } = options
+    const { logger, probeIntervalMs, ...settings } = options
     this.settings = settings
+    this.#probeIntervalMs = probeIntervalMs ?? (settings.statusIntervalMs > 0 ? Math.min(settings.statusIntervalMs, 5000) : 5000)
     this.#log = logger ?? silentLogger
     this.stats = new MirrorStats()
     this.#finished = new Promise((resolve, reject) => {
@@ -91,6 +101,23 @@ export class Mirror extends EventEmitter {
     return [...this.#topics].sort()
   }
 
+  get state (): MirrorState {
+    if (this.failure !== undefined && this.#state === 'stopped') return 'failed'
+    return this.#state === 'new' ? 'starting' : this.#state
+  }
+
+  /** The error that stopped the mirror (or made start() fail); undefined while all is well. */
+  get failure (): unknown {
+    return this.#fatal ?? this.#startError
+  }
+
+  /** Bytes of record batches fetched and not yet acknowledged by the target, over every stream. */
+  get bufferedBytes (): number {
+    let bytes = 0
+    for (const w of this.#workers) bytes += w.pendingBytes
+    return bytes
+  }
+
   async start (): Promise<void> {
     if (this.#state !== 'new') throw new Error('A Mirror starts once')
     this.#state = 'starting'
@@ -108,6 +135,7 @@ export class Mirror extends EventEmitter {
       this.#log.info({ topics: this.topics.join(','), streams: this.settings.numStreams, group: this.settings.source.groupId }, 'mirroring')
       if (this.settings.once) this.#checkOnceDone()
     } catch (error) {
+      this.#startError = error
       this.#state = 'stopping'
       await this.#closeAll()
       this.#state = 'stopped'
@@ -125,6 +153,8 @@ export class Mirror extends EventEmitter {
     this.#sourceAdmin = new Admin(baseClientOptions(source, `${source.clientId}-admin`))
     this.#targetAdmin = new Admin(baseClientOptions(target, `${target.clientId}-admin`))
     await Promise.all([reachCluster(this.#sourceAdmin, source), reachCluster(this.#targetAdmin, target)])
+    this.stats.connected = { source: true, target: true }
+    this.#lagProbe = new LagProbe(this.#sourceAdmin, source)
   }
 
   async #matchingSourceTopics (): Promise<string[]> {
@@ -150,7 +180,7 @@ export class Mirror extends EventEmitter {
       }
       const created = await createTopic(this.#targetAdmin!, { name: topic.name, partitions: topic.partitions.length, replicationFactor, configs })
         .catch((error: unknown) => { throw explainAccess(error, this.settings.target, ['Create']) })
-      if (created) this.#log.info({ topic: topic.name, partitions: topic.partitions.length, replicationFactor, configs: Object.keys(configs).join(',') }, 'created the target topic')
+      if (created) this.#log.info({ cluster: 'target', topic: topic.name, partitions: topic.partitions.length, replicationFactor, configs: Object.keys(configs).join(',') }, 'created the target topic')
     }
     const ids = await this.#sourceAdmin!.metadata({ topics, forceUpdate: true })
     for (const t of topics) { const id = ids.topics.get(t)?.id; if (id !== undefined) this.#topicIds.set(t, id) }
@@ -252,7 +282,8 @@ export class Mirror extends EventEmitter {
         else this.#failed(error instanceof KafkaMirrorError ? error : explainAccess(error, this.settings.source))
       },
       onDataLoss: (topic: string, partition: number, from: bigint, deletedTo: bigint, resumeAt: bigint) => { this.#dataLoss(topic, partition, from, deletedTo, resumeAt) },
-      onOffsetsWentBack: (topic: string, partition: number, from: bigint, to: bigint) => { this.#offsetsWentBack(topic, partition, from, to) }
+      onOffsetsWentBack: (topic: string, partition: number, from: bigint, to: bigint) => { this.#offsetsWentBack(topic, partition, from, to) },
+      error: (operation: 'fetch' | 'send', name: string, retried: boolean) => { this.stats.recordError(operation, name, retried) }
     }
     const limits = { maxPendingBytes: Math.max(1 << 20, Math.floor(target.bufferMemory / numStreams)), maxRequestBytes: Math.max(16 << 10, Math.floor(target.maxRequestSize * 0.9)) }
     const options = {
@@ -262,12 +293,33 @@ export class Mirror extends EventEmitter {
       skipRefused: !this.settings.abortOnSendFailure
     }
     for (let i = 0; i < numStreams; i++) this.#workers.push(new CopyWorker(i, this.settings.source, target, host, this.#log, limits, options))
+    for (const w of this.#workers) this.#watchAssignments(w)
     for (const t of topics) this.#topics.add(t)
     if (topics.length > 0) {
       await Promise.all(this.#workers.map(async w => await w.addTopics(topics)))
       await this.#waitForStableGroup()
     }
     for (const w of this.#workers) w.release()
+  }
+
+  /** One log line per change of a stream's partitions, per topic; counts the group's assignments. */
+  #watchAssignments (worker: CopyWorker): void {
+    let owned = new Set<string>()
+    // Registered after the worker's own listener, which applies the assignment first.
+    worker.consumer.on('consumer:group:join', () => {
+      this.stats.rebalances++
+      const now = worker.owned
+      const changes = { assigned: [...now].filter(k => !owned.has(k)), revoked: [...owned].filter(k => !now.has(k)) }
+      owned = new Set(now)
+      for (const [what, keys] of Object.entries(changes)) {
+        const byTopic = new Map<string, number[]>()
+        for (const k of keys) {
+          const i = k.lastIndexOf(':')
+          byTopic.set(k.slice(0, i), [...(byTopic.get(k.slice(0, i)) ?? []), Number(k.slice(i + 1))])
+        }
+        for (const [topic, partitions] of byTopic) this.#log.info({ cluster: 'source', stream: worker.index, topic, partitions: partitions.sort((a, b) => a - b).join(',') }, `partitions ${what}`)
+      }
+    })
   }
 
   /**
@@ -300,27 +352,28 @@ export class Mirror extends EventEmitter {
 
   /** Records the mirror had not copied are gone from the source: stop, or report and go on. */
   #dataLoss (topic: string, partition: number, from: bigint, deletedTo: bigint, resumeAt: bigint): void {
-    const fields = { topic, partition, from: String(from), deletedTo: String(deletedTo), resumeAt: String(resumeAt) }
-    const what = `records ${from} to ${deletedTo - 1n} of ${topic}-${partition} (${deletedTo - from}) were deleted from the source (retention) before they were copied`
+    // Values once, as fields (the error that ends the process says it all in a sentence).
+    const fields = { cluster: 'source', topic, partition, from: String(from), to: String(deletedTo - 1n), records: String(deletedTo - from), resumeAt: String(resumeAt) }
+    const what = 'records were deleted from the source (retention) before they were copied'
     if (this.settings.onDataLoss === 'stop') {
-      this.#log.error(fields, `${what}; stopping without committing past them (--on.data.loss stop). To go on from offset ${resumeAt}, restart with --on.data.loss continue`)
+      this.#log.error(fields, `${what}; stopping without committing past them (--on.data.loss stop). To go on from resumeAt, restart with --on.data.loss continue`)
       throw new DataLossError(topic, partition, from, deletedTo)
     }
     this.stats.recordGap(topic, partition, from, deletedTo)
-    this.#log.error(fields, `${what}; going on from offset ${resumeAt} (--on.data.loss continue)`)
+    this.#log.error(fields, `${what}; going on from resumeAt (--on.data.loss continue)`)
     this.emit('gap', { topic, partition, from, to: deletedTo, resumeAt })
   }
 
   /** The source partition's offsets went back: the topic was deleted and created again, or truncated. */
   #offsetsWentBack (topic: string, partition: number, from: bigint, to: bigint): void {
-    const fields = { topic, partition, from: String(from), to: String(to) }
-    const what = `the offsets of ${topic}-${partition} went back from ${from} to ${to}: the topic was deleted and created again, or its log was truncated, so records of the old log from offset ${from} on were never copied`
+    const fields = { cluster: 'source', topic, partition, from: String(from), to: String(to) }
+    const what = 'the partition\'s offsets went back: the topic was deleted and created again, or its log was truncated, so records of the old log from offset `from` on were never copied'
     if (this.settings.onDataLoss === 'stop') {
-      this.#log.error(fields, `${what}; stopping without committing (--on.data.loss stop). To copy the partition from offset ${to}, restart with --on.data.loss continue`)
-      throw new DataLossError(topic, partition, from, from + 1n, what)
+      this.#log.error(fields, `${what}; stopping without committing (--on.data.loss stop). To copy the partition from offset \`to\`, restart with --on.data.loss continue`)
+      throw new DataLossError(topic, partition, from, from + 1n, `the offsets of ${topic}-${partition} went back from ${from} to ${to}: the topic was deleted and created again, or its log was truncated, so records of the old log from offset ${from} on were never copied`)
     }
     this.stats.recordGap(topic, partition, from, from)
-    this.#log.error(fields, `${what}; copying from offset ${to} (--on.data.loss continue)`)
+    this.#log.error(fields, `${what}; copying from offset \`to\` (--on.data.loss continue)`)
     this.emit('gap', { topic, partition, from, to: undefined, resumeAt: to })
   }
 
@@ -328,7 +381,10 @@ export class Mirror extends EventEmitter {
     const { offsetCommitIntervalMs, topicRefreshIntervalMs, statusIntervalMs, once } = this.settings
     if (offsetCommitIntervalMs > 0) this.#timers.push(setInterval(() => { this.#commitAll().catch(error => this.#log.warn({ err: describeCause(error) }, 'committing source offsets failed; trying again at the next interval')) }, offsetCommitIntervalMs))
     if (!once) this.#timers.push(setInterval(() => { this.#refreshTopics().catch(error => this.#log.warn({ err: describeCause(error) }, 'checking for new topics failed')) }, topicRefreshIntervalMs))
-    if (statusIntervalMs > 0) this.#timers.push(setInterval(() => { this.#logStatus().catch(() => {}) }, statusIntervalMs))
+    if (statusIntervalMs > 0) this.#timers.push(setInterval(() => { this.#logStatus() }, statusIntervalMs))
+    this.#timers.push(setInterval(() => { this.#probe().catch(() => {}) }, this.#probeIntervalMs))
+    this.#timers.push(setInterval(() => { this.stats.sample() }, 1000))
+    this.#probe().catch(() => {})
     if (once) this.#timers.push(setInterval(() => this.#checkOnceDone(), 250))
     for (const t of this.#timers) t.unref()
   }
@@ -350,14 +406,14 @@ export class Mirror extends EventEmitter {
   }
 
   #topicRecreated (topic: string): void {
-    const what = `source topic ${topic} was deleted and created again (its topic id changed): records of the old topic that were not copied yet are gone, and the new topic's offsets start over`
+    const what = 'the source topic was deleted and created again (its topic id changed): records of the old topic that were not copied yet are gone, and the new topic\'s offsets start over'
     if (this.settings.onDataLoss === 'stop') {
-      this.#log.error({ topic }, `${what}; stopping (--on.data.loss stop). Restart with --on.data.loss continue to copy the new topic from its start`)
-      this.#failed(new DataLossError(topic, -1, 0n, 1n, what))
+      this.#log.error({ cluster: 'source', topic }, `${what}; stopping (--on.data.loss stop). Restart with --on.data.loss continue to copy the new topic from its start`)
+      this.#failed(new DataLossError(topic, -1, 0n, 1n, `source topic ${topic} was deleted and created again (its topic id changed): records of the old topic that were not copied yet are gone, and the new topic's offsets start over`))
       return
     }
     this.stats.recordGap(topic, -1, 0n, 0n)
-    this.#log.error({ topic }, `${what}; copying the new topic from its start (--on.data.loss continue)`)
+    this.#log.error({ cluster: 'source', topic }, `${what}; copying the new topic from its start (--on.data.loss continue)`)
     for (const w of this.#workers) w.forgetTopic(topic)
     this.emit('gap', { topic, partition: -1, from: 0n, to: undefined, resumeAt: 0n })
   }
@@ -410,26 +466,48 @@ export class Mirror extends EventEmitter {
   }
 
   async #commitAll (): Promise<void> {
-    await Promise.all(this.#workers.map(async w => await w.commit()))
+    await Promise.all(this.#workers.map(async w => {
+      const offsets = [...w.committable.values()]
+      await w.commit()
+      this.stats.recordCommits(offsets)
+    }))
   }
 
-  async #lag (): Promise<bigint | undefined> {
-    if (this.#topics.size === 0) return 0n
-    const metadata = await this.#sourceAdmin!.metadata({ topics: this.topics })
-    const request = this.topics.map(name => ({ name, partitions: Array.from({ length: metadata.topics.get(name)?.partitionsCount ?? 0 }, (_, partitionIndex) => ({ partitionIndex, timestamp: -1n })) }))
-    const ends = await this.#listOffsets(request, -1n)
-    const committed = await this.#committedOffsets(this.topics)
-    let lag = 0n
-    for (const [key, end] of ends) {
-      const done = this.stats.position(key) ?? committed.get(key) ?? 0n
-      if (end > done) lag += end - done
+  /**
+   * Lag per partition and whether each cluster answers, into stats.lag and stats.connected; on a
+   * timer. A cluster that does not answer within the timeout counts as not connected.
+   */
+  async #probe (): Promise<void> {
+    if (this.#probing || this.#state !== 'running' || this.#lagProbe === undefined) return
+    this.#probing = true
+    const timeoutMs = Math.max(2000, Math.min(10_000, 2 * this.#probeIntervalMs))
+    try {
+      const source = within(this.#lagProbe.probe(this.topics, key => this.stats.position(key)), timeoutMs, 'the source').then(lag => {
+        this.stats.lag = lag
+        this.stats.lagAt = Date.now()
+        this.#connection('source', true)
+      }, (error: unknown) => { this.#connection('source', false, error) })
+      const target = within(this.#targetAdmin!.metadata({ topics: [], forceUpdate: true }), timeoutMs, 'the target')
+        .then(() => { this.#connection('target', true) }, (error: unknown) => { this.#connection('target', false, error) })
+      await Promise.all([source, target])
+    } finally {
+      this.#probing = false
     }
-    return lag
   }
 
-  async #logStatus (): Promise<void> {
-    const lag = this.settings.once ? undefined : await this.#lag().catch(() => undefined)
-    const line = this.stats.statusLine(lag)
+  /** One log line when a cluster stops or starts answering. */
+  #connection (cluster: 'source' | 'target', connected: boolean, error?: unknown): void {
+    const was = this.stats.connected[cluster]
+    this.stats.connected[cluster] = connected
+    if (was === connected || this.#state !== 'running') return
+    const bootstrap = this.settings[cluster].bootstrapServers.join(',')
+    if (connected) this.#log.info({ cluster, bootstrap }, 'the cluster answers again')
+    else this.#log.warn({ cluster, bootstrap, err: describeCause(error) }, 'the cluster does not answer')
+  }
+
+  #logStatus (): void {
+    const { lagRecords, lagSeconds } = this.settings.once ? { lagRecords: undefined, lagSeconds: undefined } : this.stats.lagTotals()
+    const line = this.stats.statusLine(lagRecords === undefined ? undefined : BigInt(lagRecords), lagSeconds)
     this.#log.info(line.fields, line.text)
     this.emit('status', line)
   }
@@ -531,5 +609,6 @@ export class Mirror extends EventEmitter {
     await Promise.all(this.#workers.map(async w => await w.close()))
     await this.#sourceAdmin?.close().catch(() => {})
     await this.#targetAdmin?.close().catch(() => {})
+    await this.#lagProbe?.close().catch(() => {})
   }
 }

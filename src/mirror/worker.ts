@@ -74,6 +74,9 @@ export interface WrittenBatch {
   /** The target offset of the batch's first record; -1 when the broker did not say (a resend it had). */
   targetBaseOffset: bigint
   records: number
+  /** The target batch's maxTimestamp (its newest record's), and when its source records were fetched (ms). */
+  maxTimestamp: number
+  fetchedAt: number
 }
 
 /** What the worker needs from the Mirror that owns it. */
@@ -98,6 +101,8 @@ export interface WorkerHost {
   onDataLoss (topic: string, partition: number, from: bigint, deletedTo: bigint, resumeAt: bigint): void
   /** A partition's offsets went back from `from` to `to` (topic made again, log truncated). Throws to stop the mirror. */
   onOffsetsWentBack (topic: string, partition: number, from: bigint, to: bigint): void
+  /** A failed fetch or produce attempt, by Kafka error name; `retried` when it is tried again. For metrics. */
+  error? (operation: 'fetch' | 'send', name: string, retried: boolean): void
 }
 
 export interface WorkerLimits {
@@ -161,6 +166,8 @@ interface UnitContext {
 /** Fetch errors after which the partition leader may have moved. */
 const RETRIABLE_FETCH_ERRORS = new Set([3, 5, 6, 7, 13, 56, 74, 75, 100])
 const ERROR_OFFSET_OUT_OF_RANGE = 1
+/** Where a v2 record batch keeps its maxTimestamp (record-batch.ts). */
+const MAX_TIMESTAMP_AT = 35
 
 export class CopyWorker {
   readonly index: number
@@ -229,6 +236,7 @@ export class CopyWorker {
         const { owner, span } = unit.context.parts[0]
         if (!this.#closed) this.#host.onFatal(new SendFailedError(topic, owner.partition, span.firstOffset, error, partition))
       },
+      sendError: (_topic, _partition, error) => { this.#host.error?.('send', error.errorName, error.retriable) },
       reset: (topic, partition, cause) => {
         this.#log.warn({ partition: partitionKey(topic, partition), cause: cause.message }, 'the target forgot this partition\'s producer state (idle longer than producer.id.expiration.ms?); writing on with a new producer id')
       }
@@ -531,12 +539,14 @@ export class CopyWorker {
       if (this.#stopping) return
       // A leader too old for any Fetch version kafka-mirror has stays so: no retry helps.
       if (error instanceof UnsupportedBrokerError) return this.#host.onFatal(error)
+      this.#host.error?.('fetch', 'NETWORK_ERROR', true)
       this.#log.debug({ leader, err: describeCause(error) }, 'fetch failed; trying again')
       this.#backOff(ordered)
       return
     }
     if (this.#stopping) return
     if (response.errorCode !== 0) {
+      this.#host.error?.('fetch', protocolErrorsCodesById[response.errorCode] ?? `ERROR_${response.errorCode}`, true)
       this.#log.debug({ leader, errorCode: response.errorCode }, 'fetch refused; trying again')
       this.#backOff(ordered)
       return
@@ -595,6 +605,7 @@ export class CopyWorker {
       // the Mirror explains as an access error naming the missing ACL.
       const name = protocolErrorsCodesById[p.errorCode]
       const retriable = RETRIABLE_FETCH_ERRORS.has(p.errorCode) || (name !== undefined && protocolErrors[name]?.canRetry === true)
+      this.#host.error?.('fetch', name ?? `ERROR_${p.errorCode}`, retriable)
       if (!retriable) {
         if (name !== undefined) throw new ProtocolError(name, `fetching ${state.key}`)
         throw new KafkaMirrorError(ErrorCodes.CONNECTION, `Fetching ${state.key} failed with Kafka error ${p.errorCode}`)
@@ -722,7 +733,7 @@ export class CopyWorker {
         acked.records += records
         acked.bytes += bytes
         acked.since = Math.min(acked.since, span.openedAt)
-        this.#host.written?.({ topic, sourcePartition: owner.partition, sourceFirstOffset: span.firstOffset, sourceNextOffset: span.nextOffset, targetPartition: partition, targetBaseOffset: unit.baseOffset ?? -1n, records })
+        this.#host.written?.({ topic, sourcePartition: owner.partition, sourceFirstOffset: span.firstOffset, sourceNextOffset: span.nextOffset, targetPartition: partition, targetBaseOffset: unit.baseOffset ?? -1n, records, maxTimestamp: unit.batch === null ? -1 : Number(unit.batch.readBigInt64BE(MAX_TIMESTAMP_AT)), fetchedAt: span.openedAt })
       }
     }
     for (const [state, acked] of touched) this.#settle(state, acked)
@@ -753,6 +764,11 @@ export class CopyWorker {
     if (!this.idle) return positions
     for (const [key, s] of this.#partitions) if (s.position !== undefined) positions.set(key, s.position)
     return positions
+  }
+
+  /** Bytes of record batches fetched and not yet acknowledged by the target. */
+  get pendingBytes (): number {
+    return this.#pendingBytes
   }
 
   /** True when no batch waits or is in flight and no assignment is being set up. */

@@ -170,7 +170,7 @@ export async function finishMirror (mirror: MirrorProcess, args: string[], sourc
 
 /** Lines of the mirror's output that mention a problem (warnings, errors), shortened, for notes and logs. */
 export function problemLines (mirror: MirrorProcess, max = 8): string[] {
-  const lines = mirror.output().split('\n').filter(l => /\] (WARN|ERROR|FATAL) /.test(l))
+  const lines = mirror.output().split('\n').filter(l => /(\]|\dZ) (WARN|ERROR|FATAL) /.test(l))
   return lines.slice(0, max).map(l => l.length > 400 ? `${l.slice(0, 400)}…` : l)
 }
 

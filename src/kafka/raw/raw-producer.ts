@@ -64,6 +64,8 @@ export interface RawProducerListener<T> {
   failed (topic: string, partition: number, unit: ProduceUnit<T>, error: Error): void
   /** The partition took a new producer id after the target lost the state of the old one. */
   reset? (topic: string, partition: number, cause: Error): void
+  /** Every failed attempt, retried or not (for metrics). */
+  sendError? (topic: string, partition: number, error: ProduceError): void
 }
 
 /** The target refused a batch, with Kafka's error code and name. */
@@ -385,6 +387,7 @@ export class RawProducer<T> {
         continue
       }
       entry.state = 'failed'
+      this.#listener.sendError?.(queue.topic, queue.partition, failure)
       if (queue.stopped) continue
       const lostState = this.#options.idempotent && (failure.errorCode === ERROR_UNKNOWN_PRODUCER_ID || (failure.errorCode === ERROR_OUT_OF_ORDER_SEQUENCE && !queue.retrying))
       if (lostState && queue.resets < MAX_RESETS) {
