@@ -247,8 +247,9 @@ function emptyRow (c: CaseInfo, system: SystemId): Row {
 function finishRow (row: Row, wallMs: number, copyMs: number, usage: Usage, cpuAtFirst: number | undefined, brokerCpu: number): Row {
   const bytes = row.records * row.valueBytes
   row.wallSeconds = wallMs / 1000
-  // (Unknown when the count polling never saw the target between empty and full.)
-  row.firstRecordSeconds = copyMs < wallMs ? (wallMs - copyMs) / 1000 : NaN
+  // (Unknown when the count polling never saw the target between empty and full, or first saw it
+  // only after the process had exited: kafka-mirror's --once exit can beat the 100 ms polling.)
+  row.firstRecordSeconds = copyMs >= 0 && copyMs < wallMs ? (wallMs - copyMs) / 1000 : NaN
   // A copy phase shorter than the 100 ms count polling cannot be told apart from it.
   row.copySeconds = Math.max(copyMs, 100) / 1000
   row.recordsPerSecond = row.records / row.wallSeconds
