@@ -358,3 +358,30 @@ test('with skipRefused, the first batch under the new producer id refused as too
   assert.deepEqual(acked, rest)
   assert.deepEqual(broker.log('t', 0).ids, rest)
 })
+
+test('a merged batch refused as too large with batches in flight behind it: they are refused out of sequence and sent again after its units', async () => {
+  const broker = new FakeBroker()
+  let tooLarge = false
+  broker.fault = request => {
+    const [sent] = broker.requests[request]
+    if (sent.ids.length > 1 && sent.ids[0] === 1 && !tooLarge) {
+      tooLarge = true
+      return 10 // MESSAGE_TOO_LARGE
+    }
+    return undefined
+  }
+  const { producer, acked, failed } = producerFor(broker, 1, { mergedBatchBytes: 1000 })
+  await producer.start()
+  await producer.prepareTopics(['t'])
+  // Unit 0 appended first, so the broker checks this producer id's sequences from then on
+  producer.enqueue('t', 0, { batch: unitBatch(0), context: 0 })
+  await settle(producer)
+  for (let i = 1; i < 60; i++) producer.enqueue('t', 0, { batch: unitBatch(i), context: i })
+  await settle(producer)
+  await producer.close()
+  assert.ok(tooLarge)
+  assert.ok(broker.maxInFlightSeen > 1, 'batches were in flight behind the refused one')
+  assert.deepEqual(failed, [])
+  assert.deepEqual(broker.log('t', 0).ids, Array.from({ length: 60 }, (_, i) => i))
+  assert.deepEqual(acked.get(0), Array.from({ length: 60 }, (_, i) => i))
+})
