@@ -1,6 +1,7 @@
 // Real Apache Kafka clusters on loopback, for tests, the demo and the benchmarks.
-// KRaft clusters run Kafka 4.x with each node as broker and controller in one JVM; the ZooKeeper
-// variant runs Kafka 3.9 beside a ZooKeeper server, for configs that still say `zookeeper.connect`.
+// KRaft clusters run Kafka 4.x (or 3.9) with each node as broker and controller in one JVM; the
+// ZooKeeper variant runs Kafka 3.9 (or an older line, for the broker-compatibility tests) beside a
+// ZooKeeper server, for configs that still say `zookeeper.connect`.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -9,11 +10,18 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Admin } from '@platformatic/kafka'
-import { ensureKafkaDist, javaBin, type KafkaDist } from './kafka-dist.ts'
+import { ensureKafkaDist, javaBin, type KafkaDist, type KafkaFlavour } from './kafka-dist.ts'
 
 export interface StartClusterOptions {
   /** Used in folder names and logs: "source", "target". */
   name?: string
+  /**
+   * Which Kafka line runs: startCluster (KRaft) takes 'kafka-4' (default) or 'kafka-3.9';
+   * startZooKeeperCluster 'kafka-3.9' (default) or an older line ('kafka-2.8' ... 'kafka-0.11').
+   */
+  kafka?: KafkaFlavour
+  /** JAVA_HOME of the JDK the JVMs run on. Default: JAVA_HOME, else `java` on the PATH. */
+  javaHome?: string
   /** Number of nodes, each broker and controller. Default 1. */
   brokers?: number
   /** Heap of each broker JVM in MiB. Default 512: two 3-node clusters fit on 2 cores and 24 GB. */
@@ -201,13 +209,25 @@ function tail (file: string, lines = 40): string {
   return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n')
 }
 
+/** Kafka 4 logs through log4j 2; 3.9 and older lines through log4j 1 (reload4j). */
+function usesLog4j2 (dist: KafkaDist): boolean {
+  return dist.flavour === 'kafka-4' || dist.flavour === 'baselines'
+}
+
+function loggingArg (dist: KafkaDist, logConfig: string): string {
+  return usesLog4j2(dist) ? `-Dlog4j2.configurationFile=${logConfig}` : `-Dlog4j.configuration=file:${logConfig}`
+}
+
 function jvmArgs (dist: KafkaDist, heapMb: number, logDir: string, logConfig: string): string[] {
-  const logging = dist.flavour === 'kafka-3.9'
-    ? `-Dlog4j.configuration=file:${logConfig}`
-    : `-Dlog4j2.configurationFile=${logConfig}`
+  const logging = loggingArg(dist, logConfig)
   return [
     `-Xms${heapMb}m`, `-Xmx${heapMb}m`, '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20',
     '-XX:+ExplicitGCInvokesConcurrent', '-Djava.awt.headless=true',
+    // ZooKeeper 3.4 (Kafka 1.1-2.3) registers log4j JMX beans that reload4j does not have.
+    '-Dzookeeper.jmx.log4j.disable=true',
+    // The ZooKeeper 3.4.13-14 client (Kafka 2.1-2.3) cannot resolve its SASL principal on Java 14+
+    // (ZOOKEEPER-3779) and never connects; the harness's ZooKeeper has no SASL anyway.
+    '-Dzookeeper.sasl.client=false',
     `-Dkafka.logs.dir=${logDir}`, logging, '-cp', join(dist.libs, '*')
   ]
 }
@@ -232,13 +252,15 @@ class LocalCluster implements KafkaCluster {
   #specs: NodeSpec[]
   #heapMb: number
   #detached: boolean
+  #java: string
   #children = new Map<number, ChildProcess>()
   #extra: Array<{ child: ChildProcess | undefined, pid: number | undefined }> = []
   #stopped = false
   jvmOptions: string[] = []
 
-  constructor (name: string, dist: KafkaDist, specs: NodeSpec[], dataDir: string, heapMb: number, detached: boolean) {
+  constructor (name: string, dist: KafkaDist, specs: NodeSpec[], dataDir: string, heapMb: number, detached: boolean, java = javaBin()) {
     this.name = name
+    this.#java = java
     this.#dist = dist
     this.#specs = specs
     this.brokers = specs.map(s => s.node)
@@ -256,7 +278,7 @@ class LocalCluster implements KafkaCluster {
 
   spawnJava (mainClass: string, args: string[], logDir: string, logConfig: string, stdoutFile: string): ChildProcess {
     const out = openSync(stdoutFile, 'a')
-    const child = spawn(javaBin(), [...this.jvmOptions, ...jvmArgs(this.#dist, this.#heapMb, logDir, logConfig), mainClass, ...args], {
+    const child = spawn(this.#java, [...this.jvmOptions, ...jvmArgs(this.#dist, this.#heapMb, logDir, logConfig), mainClass, ...args], {
       stdio: ['ignore', out, out],
       detached: this.#detached
     })
@@ -500,13 +522,21 @@ function makeDataDir (name: string): string {
   return mkdtempSync(join(base, `kafka-mirror-${name}-`))
 }
 
-/** Starts a KRaft cluster of Kafka 4.x on free loopback ports and waits until every broker is registered. */
+/** The java binary of `javaHome`, or the default one. */
+function javaOf (javaHome: string | undefined): string {
+  return javaHome !== undefined ? join(javaHome, 'bin', 'java') : javaBin()
+}
+
+/** Starts a KRaft cluster of Kafka 4.x (or 3.9) on free loopback ports and waits until every broker is registered. */
 export async function startCluster (options: StartClusterOptions = {}): Promise<KafkaCluster> {
   const name = options.name ?? 'kafka'
   const count = options.brokers ?? 1
   const heapMb = options.heapMb ?? 512
   const deadline = Date.now() + (options.startTimeoutMs ?? 120_000)
-  const dist = ensureKafkaDist('kafka-4')
+  const flavour = options.kafka ?? 'kafka-4'
+  if (flavour !== 'kafka-4' && flavour !== 'kafka-3.9') throw new Error(`KRaft clusters run kafka-4 or kafka-3.9, not ${flavour} (older lines: startZooKeeperCluster)`)
+  const dist = ensureKafkaDist(flavour)
+  const java = javaOf(options.javaHome)
   const dataDir = makeDataDir(name)
   const host = '127.0.0.1'
 
@@ -539,8 +569,8 @@ export async function startCluster (options: StartClusterOptions = {}): Promise<
     const logDir = join(node.dir, 'logs')
     mkdirSync(logDir, { recursive: true })
     const configFile = join(node.dir, 'server.properties')
-    const logConfig = join(node.dir, 'log4j2.properties')
-    writeFileSync(logConfig, log4j2)
+    const logConfig = join(node.dir, usesLog4j2(dist) ? 'log4j2.properties' : 'log4j.properties')
+    writeFileSync(logConfig, usesLog4j2(dist) ? log4j2 : log4j1)
     writeFileSync(configFile, propertiesText({
       'process.roles': 'broker,controller',
       'node.id': node.nodeId,
@@ -574,7 +604,7 @@ export async function startCluster (options: StartClusterOptions = {}): Promise<
   // Each node's storage is formatted with the same cluster id before any node starts.
   const id = clusterId()
   await Promise.all(specs.map(async spec => await new Promise<void>((resolve, reject) => {
-    const child = spawn(javaBin(), ['-Xmx256m', `-Dlog4j2.configurationFile=${spec.logConfig}`, `-Dkafka.logs.dir=${spec.logDir}`,
+    const child = spawn(java, ['-Xmx256m', loggingArg(dist, spec.logConfig), `-Dkafka.logs.dir=${spec.logDir}`,
       '-cp', join(dist.libs, '*'), 'kafka.tools.StorageTool', 'format', '-t', id, '-c', spec.configFile, ...scramFormatArgs(security)], { stdio: ['ignore', 'pipe', 'pipe'] })
     let output = ''
     child.stdout.on('data', d => { output += String(d) })
@@ -583,7 +613,7 @@ export async function startCluster (options: StartClusterOptions = {}): Promise<
     child.once('exit', code => code === 0 ? resolve() : reject(new Error(`Formatting storage of node ${spec.node.nodeId} failed (exit ${code}):\n${output}`)))
   })))
 
-  const cluster = new LocalCluster(name, dist, specs, dataDir, heapMb, options.detached ?? false)
+  const cluster = new LocalCluster(name, dist, specs, dataDir, heapMb, options.detached ?? false, java)
   cluster.jvmOptions = options.jvmOptions ?? []
   if (made !== undefined) cluster.tls = made.tls
   try {
@@ -610,13 +640,18 @@ async function waitForPort (port: number, deadline: number, what: string, logFil
   }
 }
 
-/** Starts ZooKeeper and a Kafka 3.9 cluster registered in it, for `zookeeper.connect` configs. */
+/**
+ * Starts ZooKeeper and a Kafka cluster registered in it: Kafka 3.9 by default, for
+ * `zookeeper.connect` configs, or an older line (`options.kafka`), each with its own ZooKeeper.
+ */
 export async function startZooKeeperCluster (options: StartClusterOptions = {}): Promise<KafkaCluster> {
   const name = options.name ?? 'zk-kafka'
   const count = options.brokers ?? 1
   const heapMb = options.heapMb ?? 384
   const deadline = Date.now() + (options.startTimeoutMs ?? 120_000)
-  const dist = ensureKafkaDist('kafka-3.9')
+  const flavour = options.kafka ?? 'kafka-3.9'
+  if (flavour === 'kafka-4' || flavour === 'baselines') throw new Error(`Kafka 4 has no ZooKeeper mode: startZooKeeperCluster runs kafka-3.9 or older, not ${flavour}`)
+  const dist = ensureKafkaDist(flavour)
   const dataDir = makeDataDir(name)
   const host = '127.0.0.1'
   const zkPort = await freePort()
@@ -666,7 +701,7 @@ export async function startZooKeeperCluster (options: StartClusterOptions = {}):
     return { node, configFile, logDir, logConfig }
   })
 
-  const cluster = new LocalCluster(name, dist, specs, dataDir, heapMb, options.detached ?? false)
+  const cluster = new LocalCluster(name, dist, specs, dataDir, heapMb, options.detached ?? false, javaOf(options.javaHome))
   cluster.zookeeper = zookeeper
   try {
     const zk = cluster.spawnJava('org.apache.zookeeper.server.quorum.QuorumPeerMain', [zkConfig], join(zkDir, 'logs'), zkLogConfig, join(zkDir, 'logs', 'stdout.log'))

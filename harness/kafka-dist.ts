@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { spawnSync } from 'node:child_process'
 
-export type KafkaFlavour = 'kafka-4' | 'kafka-3.9' | 'baselines'
+export type KafkaFlavour = 'kafka-4' | 'kafka-3.9' | 'kafka-2.8' | 'kafka-2.4' | 'kafka-2.1' | 'kafka-1.1' | 'kafka-0.11' | 'kafka-0.10' | 'baselines'
 
 const mavenDir = join(dirname(fileURLToPath(import.meta.url)), 'maven')
 

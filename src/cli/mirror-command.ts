@@ -7,7 +7,7 @@ import { createLogger, RecentProblems, type Logger } from '../log.ts'
 import { Mirror } from '../mirror/mirror.ts'
 import type { MirrorSummary } from '../mirror/stats.ts'
 import { version } from '../version.ts'
-import { helpText, parseFlags } from './flags.ts'
+import { helpText, parseFlags, type ParsedFlags } from './flags.ts'
 import type { Command } from './io.ts'
 
 const usage = `Usage: kafka-mirror [mirror] --consumer.config <file> --producer.config <file> --whitelist <regex> [options]
@@ -62,15 +62,18 @@ function printSummary (out: NodeJS.WritableStream, summary: MirrorSummary): void
   if (summary.failedRecords > 0) out.write(`  ${summary.failedRecords} records could not be delivered and were skipped (abort.on.send.failure=false)\n`)
 }
 
-export const mirrorCommand: Command = async (argv, io) => {
-  const flags = parseFlags(argv, mirrorFlags)
-  if (flags.pairs.some(([k]) => k === 'help')) {
-    io.stdout.write(helpText(usage, mirrorFlags))
-    return ExitCodes.OK
-  }
+/**
+ * The mirror's command-line arguments, as `kafka-mirror` takes them, read and checked together
+ * with the properties files they name. Throws one ConfigError listing every problem.
+ */
+export function loadMirrorArgv (argv: string[]): LoadedMirrorConfig {
+  return checkedMirrorConfig(parseFlags(argv, mirrorFlags))
+}
+
+function checkedMirrorConfig (flags: ParsedFlags): LoadedMirrorConfig {
   const problems = [...flags.problems]
   if (flags.positionals.length > 0) problems.push({ source: 'command line', message: `unexpected argument${flags.positionals.length > 1 ? 's' : ''} ${flags.positionals.join(' ')}`, fix: 'flags take the form --name value' })
-  let loaded
+  let loaded: LoadedMirrorConfig
   try {
     loaded = loadMirrorConfig(flags.pairs)
   } catch (error) {
@@ -78,6 +81,16 @@ export const mirrorCommand: Command = async (argv, io) => {
     throw error
   }
   if (problems.length > 0) throw new ConfigError(problems)
+  return loaded
+}
+
+export const mirrorCommand: Command = async (argv, io) => {
+  const flags = parseFlags(argv, mirrorFlags)
+  if (flags.pairs.some(([k]) => k === 'help')) {
+    io.stdout.write(helpText(usage, mirrorFlags))
+    return ExitCodes.OK
+  }
+  const loaded = checkedMirrorConfig(flags)
 
   const recent = new RecentProblems()
   const log = createLogger({ level: loaded.logLevel, format: loaded.logFormat, stream: io.stderr, problems: recent })

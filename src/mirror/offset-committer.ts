@@ -2,7 +2,8 @@
 // only with offsets the target acknowledged.
 //
 // A commit never makes the member join its group again. The request goes straight to the group
-// coordinator (OffsetCommit v8, through the client's public connection pool) under the member id
+// coordinator (OffsetCommit v8, or v6/v3 on older brokers: kafka/raw/offset-commit.ts, through the
+// client's public connection pool) under the member id
 // and generation the consumer holds at that moment. When the coordinator answers that the group
 // moved on (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS, FENCED_INSTANCE_ID) the
 // commit fails, the offsets stay pending, and the member's heartbeat gets the same answer and
@@ -11,8 +12,9 @@
 // rebalance per heartbeat interval after a network cut.) What the worker does with pending offsets
 // on a new assignment is its business: it drops those of partitions that moved, or all of them
 // after a missed generation.
-import { offsetCommitV8, type Consumer } from '@platformatic/kafka'
+import type { Consumer } from '@platformatic/kafka'
 import { KafkaMirrorError, ErrorCodes } from '../errors.ts'
+import { offsetCommitApi } from '../kafka/raw/offset-commit.ts'
 import { kafkaErrorName } from '../kafka/retriable.ts'
 
 export interface CommittableOffset {
@@ -121,7 +123,7 @@ export class OffsetCommitter {
     let timer: NodeJS.Timeout | undefined
     try {
       await Promise.race([
-        offsetCommitV8.api.async(connection, consumer.groupId, generation, memberId, consumer.groupInstanceId, [...topics.values()]),
+        offsetCommitApi(connection).then(async api => await api.async(connection, consumer.groupId, generation, memberId, consumer.groupInstanceId, [...topics.values()])),
         new Promise((_resolve, reject) => {
           timer = setTimeout(() => { reject(new CommitRefusedError('REQUEST_TIMED_OUT', ` (no answer in ${this.#timeoutMs} ms)`)) }, this.#timeoutMs)
           timer.unref()

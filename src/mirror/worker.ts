@@ -3,8 +3,8 @@
 // idempotent producer, in both partitionings; nothing else in kafka-mirror moves records.
 //
 // Invariants it keeps:
-// - Fetch: batches come from the partition leaders with Fetch v12 (RawFetcher), on connections of
-//   their own. A partition is fetched again only once its last answer was planned, and an answer is
+// - Fetch: batches come from the partition leaders with Fetch v12 (v5 from brokers before Kafka
+//   2.7; RawFetcher), on connections of their own. A partition is fetched again only once its last answer was planned, and an answer is
 //   applied only if the partition is still this member's, under the same ownership, at the offset
 //   it was fetched from: an answer that was under way during a rebalance is dropped, never applied
 //   over a new position (franz-go's "consumer session" rule, kept per partition).
@@ -13,12 +13,12 @@
 //   batch per target partition, records copied as bytes.
 // - Send: the RawProducer keeps each target partition's batches in order, up to
 //   max.in.flight.requests.per.connection requests per broker, idempotent sequences making
-//   resends harmless. Batches of a target partition still waiting when it sends are merged into
-//   one (up to 256 KiB), whatever fetches or source partitions they came from: the merged batch
-//   carries every unit, and its acknowledgement acknowledges each unit's spans. With key
-//   partitioning the streams share one producer (TargetProducer), which hands each worker the
-//   acknowledgements of its own units. Fetching goes on while batches are in flight, bounded by
-//   maxPendingBytes (per worker).
+//   resends harmless. Small batches (below 16 KiB) of a target partition still waiting when it
+//   sends are merged into one of up to 256 KiB, whatever fetches or source partitions they came
+//   from: the merged batch carries every unit, and its acknowledgement acknowledges each unit's
+//   spans. With key partitioning the streams share one producer (TargetProducer), which hands
+//   each worker the acknowledgements of its own units. Fetching goes on while batches are in
+//   flight, bounded by maxPendingBytes (per worker).
 // - Commit: each fetch answer of a source partition is a span of source offsets [first, next)
 //   whose records went out in one or more target batches (several with key partitioning). A span
 //   is done when all its batches are acknowledged; the committable offset of a source partition is
@@ -41,6 +41,7 @@ import { baseClientOptions } from '../kafka/client-options.ts'
 import { isFatalKafkaError } from '../kafka/retriable.ts'
 import type { RawFetchPartition, RawFetchTopicRequest } from '../kafka/raw/fetch-v12.ts'
 import { RawFetcher } from '../kafka/raw/raw-fetcher.ts'
+import { UnsupportedBrokerError } from '../kafka/raw/versions.ts'
 import { RawProducer, type ProduceUnit } from '../kafka/raw/raw-producer.ts'
 import type { Logger } from '../log.ts'
 import { OffsetCommitter, partitionKey, type CommittableOffset } from './offset-committer.ts'
@@ -546,6 +547,8 @@ export class CopyWorker {
       }, [...topics.values()])
     } catch (error) {
       if (this.#stopping) return
+      // A leader too old for any Fetch version kafka-mirror has stays so: no retry helps.
+      if (error instanceof UnsupportedBrokerError) return this.#host.onFatal(error)
       this.#host.error?.('fetch', 'NETWORK_ERROR', true)
       this.#log.debug({ leader, err: describeCause(error) }, 'fetch failed; trying again')
       this.#backOff(ordered)

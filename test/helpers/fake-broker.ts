@@ -62,6 +62,11 @@ export class FakeBroker {
     let queue = Promise.resolve()
     return {
       send: (apiKey: number, _version: number, createPayload: () => { buffer: Buffer }, _parser: unknown, _a: boolean, _b: boolean, callback: (error: Error | null, response?: unknown) => void) => {
+        if (apiKey === 18) {
+          // ApiVersions, asked once per connection to choose the Produce version: a Kafka 4 broker's ranges.
+          setImmediate(() => callback(null, { errorCode: 0, apiKeys: [{ apiKey: 0, minVersion: 3, maxVersion: 11 }, { apiKey: 22, minVersion: 0, maxVersion: 5 }], throttleTimeMs: 0 }))
+          return
+        }
         const payload = createPayload().buffer
         if (apiKey === 22) {
           setImmediate(() => callback(null, { throttleTimeMs: 0, errorCode: 0, producerId: this.nextProducerId++, producerEpoch: 0 }))

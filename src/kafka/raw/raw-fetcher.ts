@@ -1,7 +1,22 @@
-// Fetches record batches as bytes from partition leaders (Fetch v12, see fetch-v12.ts), on
-// connections of its own, so a long-polling fetch never delays the group's heartbeats and commits.
+// Fetches record batches as bytes from partition leaders, on connections of its own, so a
+// long-polling fetch never delays the group's heartbeats and commits. Each leader is asked with the
+// highest Fetch version both sides have (v12, Kafka 2.7+; v10, 2.1+, the first that zstd batches
+// are sent to; v5, 0.11+), all answered in one shape.
 import { Base, type BaseOptions, type ClusterMetadata } from '@platformatic/kafka'
+import * as fetchV5 from './fetch-v5.ts'
+import * as fetchV10 from './fetch-v10.ts'
 import * as fetchV12 from './fetch-v12.ts'
+import { checkApis, versionFor, type VersionedApi } from './versions.ts'
+
+export const FETCH: VersionedApi<typeof fetchV12.api> = {
+  name: 'Fetch',
+  key: fetchV12.FETCH_API_KEY,
+  versions: [
+    { version: fetchV12.FETCH_VERSION, since: '2.7', api: fetchV12.api },
+    { version: fetchV10.FETCH_VERSION, since: '2.1', api: fetchV10.api },
+    { version: fetchV5.FETCH_VERSION, since: '0.11', api: fetchV5.api }
+  ]
+}
 
 export interface RawFetchOptions {
   maxWaitMs: number
@@ -19,13 +34,9 @@ export class RawFetcher {
     this.client = new Base(options)
   }
 
-  /** Checks the brokers serve Fetch v12 (Kafka 2.7+). */
+  /** Checks the bootstrap broker serves a Fetch version kafka-mirror has (Kafka 0.11+ do). */
   async start (): Promise<void> {
-    const apis = await this.client.listApis()
-    const fetch = apis.find(a => a.apiKey === fetchV12.FETCH_API_KEY)
-    if (fetch === undefined || fetch.minVersion > fetchV12.FETCH_VERSION || fetch.maxVersion < fetchV12.FETCH_VERSION) {
-      throw new Error(`the source brokers do not serve Fetch v${fetchV12.FETCH_VERSION} (Kafka 2.7+ do): they serve v${fetch?.minVersion}..v${fetch?.maxVersion}`)
-    }
+    checkApis(await this.client.listApis(), [FETCH], 'the source broker')
   }
 
   /** The partition's leader from the last metadata, or undefined when none is known. */
@@ -43,7 +54,8 @@ export class RawFetcher {
     const broker = this.#metadata?.brokers.get(leader)
     if (broker === undefined) throw new Error(`broker ${leader} is not in the source metadata`)
     const connection = await this.client.connections.get(broker)
-    return await fetchV12.api.async(connection, options.maxWaitMs, options.minBytes, options.maxBytes, options.isolationLevel, topics)
+    const { api } = await versionFor(connection, FETCH, `source broker ${leader}`)
+    return await api.async(connection, options.maxWaitMs, options.minBytes, options.maxBytes, options.isolationLevel, topics)
   }
 
   async close (): Promise<void> {

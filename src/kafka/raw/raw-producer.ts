@@ -38,8 +38,10 @@
 // - With skipRefused (abort.on.send.failure=false), a batch that fails for good is reported as
 //   acknowledged with its error in `skipped`, and the partition goes on under a new producer id (the
 //   broker never appended the batch, so its sequence is a hole the old id cannot get past).
-import { Base, initProducerIdV2, protocolErrors, protocolErrorsCodesById, type BaseOptions, type ClusterMetadata } from '@platformatic/kafka'
-import * as produceV9 from './produce-v9.ts'
+import { Base, protocolErrors, protocolErrorsCodesById, type BaseOptions, type ClusterMetadata } from '@platformatic/kafka'
+import type * as produceV9 from './produce-v9.ts'
+import { INIT_PRODUCER_ID, PRODUCE } from './producer-versions.ts'
+import { checkApis, knownVersionFor, versionFor } from './versions.ts'
 import { Attributes, incrementSequence, mergeRecordBatches, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, readRecordBatch, rewriteProducerFields } from './record-batch.ts'
 
 export interface RawProducerOptions {
@@ -214,13 +216,9 @@ export class RawProducer<T> {
     return this.#producerEpoch
   }
 
-  /** Checks the brokers speak Produce v9 and, when idempotent, takes a producer id. */
+  /** Checks the bootstrap broker takes a Produce version kafka-mirror has and, when idempotent, takes a producer id. */
   async start (): Promise<void> {
-    const apis = await this.client.listApis()
-    const produce = apis.find(a => a.apiKey === produceV9.PRODUCE_API_KEY)
-    if (produce === undefined || produce.minVersion > produceV9.PRODUCE_VERSION || produce.maxVersion < produceV9.PRODUCE_VERSION) {
-      throw new Error(`the target brokers do not accept Produce v${produceV9.PRODUCE_VERSION} (Kafka 2.4+ do): they take v${produce?.minVersion}..v${produce?.maxVersion}`)
-    }
+    checkApis(await this.client.listApis(), this.#options.idempotent ? [PRODUCE, INIT_PRODUCER_ID] : [PRODUCE], 'the target broker')
     if (this.#options.idempotent) {
       const { producerId, producerEpoch } = await this.#initProducerId()
       this.#producerId = producerId
@@ -237,8 +235,9 @@ export class RawProducer<T> {
         const metadata = await this.client.metadata({ topics: [] })
         const brokers = [...metadata.brokers.values()]
         const connection = await this.client.connections.get(brokers[attempt % brokers.length])
-        // v2 (Kafka 2.4+, as Produce v9): a new id each time, no transactional id.
-        return await initProducerIdV2.api.async(connection, null, this.#options.requestTimeoutMs)
+        // No transactional id: a new id each time.
+        const { api } = await versionFor(connection, INIT_PRODUCER_ID, 'the target broker')
+        return await api.async(connection, null, this.#options.requestTimeoutMs)
       } catch (error) {
         lastError = error
         await new Promise(resolve => setTimeout(resolve, Math.min(1000, this.#options.retryBackoffMs * 2 ** attempt)))
@@ -486,9 +485,15 @@ export class RawProducer<T> {
         this.#settle(lane, sent, error)
         return
       }
-      produceV9.api(connection!, this.#options.acks, timeout, [...topics.values()], (error, response) => {
-        this.#settle(lane, sent, error ?? undefined, response)
-      })
+      const send = (produce: typeof produceV9.api): void => {
+        produce(connection!, this.#options.acks, timeout, [...topics.values()], (error, response) => {
+          this.#settle(lane, sent, error ?? undefined, response)
+        })
+      }
+      // The version is asked once per connection; later sends stay synchronous.
+      const known = knownVersionFor(connection!, PRODUCE)
+      if (known !== undefined) send(known.api)
+      else versionFor(connection!, PRODUCE, `target broker ${leader}`).then(v => { send(v.api) }, error => { this.#settle(lane, sent, error as Error) })
     })
   }
 
