@@ -35,7 +35,14 @@ export class FakeBroker {
     return log
   }
 
-  /** Kafka's checks, simplified: the first batch of an unknown producer has sequence 0. */
+  /**
+   * What the broker answers a batch of a producer id it holds no state for on the partition (never
+   * seen, or expired) whose sequence is not 0: Kafka 2.5+ (KIP-360) appends it whatever its
+   * sequence ('accept', ProducerAppendInfo.checkSequence); Kafka 2.4 answered UNKNOWN_PRODUCER_ID.
+   */
+  unknownProducer: 'accept' | 'unknown-producer-id' = 'accept'
+
+  /** Kafka's checks, simplified: in sequence after the last batch, or a duplicate of one of the last 5. */
   append (topic: string, partition: number, batch: Buffer): number {
     const b = readRecordBatch(batch)
     const log = this.log(topic, partition)
@@ -43,7 +50,7 @@ export class FakeBroker {
     const last = incrementSequence(b.baseSequence, b.lastOffsetDelta)
     if (state !== undefined && state.recent.some(r => r.first === b.baseSequence && r.last === last)) return 46
     const expected = state === undefined ? 0 : incrementSequence(state.lastSequence, 1)
-    if (b.baseSequence !== expected) return state === undefined ? 59 : 45
+    if (b.baseSequence !== expected && !(state === undefined && this.unknownProducer === 'accept')) return state === undefined ? 59 : 45
     const next = state ?? { epoch: b.producerEpoch, lastSequence: -1, recent: [] }
     next.lastSequence = last
     next.recent = [...next.recent, { first: b.baseSequence, last }].slice(-5)

@@ -6,6 +6,11 @@
 //   exactly one batch per partition in a Produce request), at most 5 in flight per partition (the
 //   broker remembers the last 5 batches of a producer to recognise a resend), over one connection
 //   per broker, which the broker serves in order.
+// - Only one is in flight until a batch of the partition's producer id is appended there (at the
+//   start, and after each new producer id): a broker that holds no state for a producer id on a
+//   partition appends its batch whatever the sequence (Kafka 2.5+, KIP-360), so a second batch in
+//   flight would be appended even when the first is refused, ahead of it (its units split back or
+//   resent afterwards). Once the broker has the id's state, a batch out of sequence is refused.
 // - A batch gets its sequence when first sent and keeps it: a resend after a timeout or a leader
 //   change carries the same producer id and sequence, so the broker drops it as a duplicate
 //   (DUPLICATE_SEQUENCE_NUMBER, or success with the original offset) if it had appended it.
@@ -152,6 +157,8 @@ interface PartitionQueue<T> {
   unreported: number
   /** The target refused a merged batch as too large: this partition's batches go as they are. */
   noMerge: boolean
+  /** A batch of the current producer id was appended: the leader checks its sequences from now on. */
+  appended: boolean
   /** This partition's producer id and epoch once it had to take its own. */
   producerId: bigint | undefined
   producerEpoch: number
@@ -245,7 +252,7 @@ export class RawProducer<T> {
     if (queue === undefined) {
       queue = {
         topic, partition, key, entries: [], head: 0, cursor: 0, nextSequence: 0, inflight: 0, retrying: false,
-        resetting: false, resets: 0, unreported: 0, noMerge: false, producerId: undefined, producerEpoch: NO_PRODUCER_EPOCH, retryTimer: undefined, attempts: 0, failingSince: undefined, lastError: undefined, stopped: false
+        resetting: false, resets: 0, unreported: 0, noMerge: false, appended: false, producerId: undefined, producerEpoch: NO_PRODUCER_EPOCH, retryTimer: undefined, attempts: 0, failingSince: undefined, lastError: undefined, stopped: false
       }
       this.#queues.set(key, queue)
     }
@@ -342,7 +349,7 @@ export class RawProducer<T> {
     const byLeader = new Map<number, Array<PartitionQueue<T>>>()
     let unknownLeader = false
     for (const queue of this.#queues.values()) {
-      if (queue.stopped || queue.retrying || queue.inflight >= perPartition || this.#nextToSend(queue) === undefined) continue
+      if (queue.stopped || queue.retrying || queue.inflight >= inFlightLimit(queue, perPartition) || this.#nextToSend(queue) === undefined) continue
       const leader = this.#metadata?.topics.get(queue.topic)?.partitions[queue.partition]?.leader ?? -1
       if (leader < 0 || this.#metadata?.brokers.get(leader) === undefined) {
         unknownLeader = true
@@ -364,7 +371,7 @@ export class RawProducer<T> {
         let bytes = 0
         for (let i = 0; i < queues.length; i++) {
           const queue = queues[(lane.rotation + i) % queues.length]
-          if (queue.inflight >= perPartition) continue
+          if (queue.inflight >= inFlightLimit(queue, perPartition)) continue
           let entry = this.#nextToSend(queue)
           if (entry === undefined) continue
           if (entry.sequence === undefined) entry = this.#mergeBehind(queue)
@@ -511,6 +518,7 @@ export class RawProducer<T> {
       }
       if (failure === undefined) {
         entry.state = 'acked'
+        queue.appended = true
         let baseOffset = answer?.baseOffset ?? -1n
         for (let i = 0; i < entry.units.length; i++) {
           entry.units[i].baseOffset = baseOffset
@@ -591,6 +599,7 @@ export class RawProducer<T> {
         queue.producerId = producerId
         queue.producerEpoch = producerEpoch
         queue.nextSequence = 0
+        queue.appended = false
         queue.resets++
         queue.resetting = false
         // Numbered again from 0 under the new id; batches acknowledged already stay as they are.
@@ -677,6 +686,11 @@ export class RawProducer<T> {
   }
 }
 
+
+/** In flight for a partition: one until the leader holds its producer id's state (see the top). */
+function inFlightLimit (queue: { appended: boolean }, perPartition: number): number {
+  return queue.appended ? perPartition : 1
+}
 
 function single<T> (unit: ProduceUnit<T>): Entry<T> {
   return { units: [unit], batch: unit.batch, records: undefined, state: unit.batch === null ? 'acked' : 'queued', sequence: undefined, alone: false }

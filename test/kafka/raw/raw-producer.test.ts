@@ -106,6 +106,8 @@ test('a leader move, a timeout after the append and a lost connection: resent wi
 
 test('producer state the broker forgot: the partition takes a new producer id and numbers its batches from 0 again', async () => {
   const broker = new FakeBroker()
+  // A Kafka 2.4 broker says so (UNKNOWN_PRODUCER_ID); 2.5+ append the batch as it is
+  broker.unknownProducer = 'unknown-producer-id'
   const { producer, acked, failed, resets } = producerFor(broker, 2)
   await producer.start()
   await producer.prepareTopics(['t'])
@@ -297,4 +299,89 @@ test('a merged batch refused as too large is split back: its units go one by one
   assert.deepEqual(acked.get(0), Array.from({ length: 14 }, (_, i) => i))
   // The split units kept the merged batch's sequence range: unit 1 starts at 3, as the merged batch did
   assert.equal(broker.requests[2][0].sequence, 3)
+})
+
+// A broker (Kafka 2.5+) appends a batch of a producer id it holds no state for on the partition
+// whatever its sequence: the fake broker does so by default, as the real one.
+test('the first batch of a producer id on a partition, merged and refused as too large: nothing behind it is appended first', async () => {
+  // Given 30 units enqueued at once on a partition no batch was written to, merged by ~9 into batches
+  // the pump sends one behind the other, and the first of them refused as too large
+  const broker = new FakeBroker()
+  broker.fault = request => (request === 0 ? 10 : undefined) // MESSAGE_TOO_LARGE
+  const { producer, acked, failed } = producerFor(broker, 1, { mergedBatchBytes: 1000, deliveryTimeoutMs: 1000 })
+  await producer.start()
+  await producer.prepareTopics(['t'])
+  for (let i = 0; i < 30; i++) producer.enqueue('t', 0, { batch: unitBatch(i), context: i })
+  await settle(producer)
+  await producer.close()
+  // Then the refused batch was a merged one, and its units went again before anything after them
+  assert.ok(batchesOf(broker, 0)[0].length > 1, `first batch: ${JSON.stringify(batchesOf(broker, 0)[0])}`)
+  assert.deepEqual(failed, [])
+  assert.deepEqual(broker.log('t', 0).ids, Array.from({ length: 30 }, (_, i) => i))
+  assert.deepEqual(acked.get(0), Array.from({ length: 30 }, (_, i) => i))
+})
+
+test('with skipRefused, the first batch under the new producer id refused as too large: nothing behind it is appended first', async () => {
+  // Given unit 0 sent alone, units 1..59 merged behind it, the merged batch of unit 1 refused for
+  // good (skipped: the partition takes a new producer id), and the first batch sent under the new
+  // id, a merged one, refused as too large
+  const broker = new FakeBroker()
+  let tooLarge = false
+  broker.fault = request => {
+    const [sent] = broker.requests[request]
+    if (sent.ids.length > 1 && sent.ids[0] === 1) return 87 // INVALID_RECORD
+    if (sent.ids.length > 1 && sent.sequence === 0 && !tooLarge) {
+      tooLarge = true
+      return 10 // MESSAGE_TOO_LARGE
+    }
+    return undefined
+  }
+  const skipped: number[] = []
+  const acked: number[] = []
+  const producer = new RawProducer<number>({
+    client: { clientId: 'fake', bootstrapBrokers: ['127.0.0.1:1'] },
+    acks: -1, idempotent: true, requestTimeoutMs: 5000, deliveryTimeoutMs: 1000, retryBackoffMs: 5, maxRequestBytes: 1 << 20, mergedBatchBytes: 1000, skipRefused: true
+  }, {
+    acknowledged: (_t, _p, units) => { for (const u of units) (u.skipped !== undefined ? skipped : acked).push(u.context) },
+    failed: () => { throw new Error('nothing fails with skipRefused') }
+  })
+  wireToFakeBroker(producer as RawProducer<unknown>, broker, 1)
+  await producer.start()
+  await producer.prepareTopics(['t'])
+  await enqueueBehindFirst(producer, 60)
+  await settle(producer)
+  await producer.close()
+  // Then only the skipped batch's units are missing, and the rest arrived once, in order
+  assert.ok(tooLarge, 'a merged batch refused as too large')
+  assert.ok(skipped.length > 1 && skipped[0] === 1, `skipped: ${JSON.stringify(skipped)}`)
+  const rest = Array.from({ length: 60 }, (_, i) => i).filter(i => !skipped.includes(i))
+  assert.deepEqual(acked, rest)
+  assert.deepEqual(broker.log('t', 0).ids, rest)
+})
+
+test('a merged batch refused as too large with batches in flight behind it: they are refused out of sequence and sent again after its units', async () => {
+  const broker = new FakeBroker()
+  let tooLarge = false
+  broker.fault = request => {
+    const [sent] = broker.requests[request]
+    if (sent.ids.length > 1 && sent.ids[0] === 1 && !tooLarge) {
+      tooLarge = true
+      return 10 // MESSAGE_TOO_LARGE
+    }
+    return undefined
+  }
+  const { producer, acked, failed } = producerFor(broker, 1, { mergedBatchBytes: 1000 })
+  await producer.start()
+  await producer.prepareTopics(['t'])
+  // Unit 0 appended first, so the broker checks this producer id's sequences from then on
+  producer.enqueue('t', 0, { batch: unitBatch(0), context: 0 })
+  await settle(producer)
+  for (let i = 1; i < 60; i++) producer.enqueue('t', 0, { batch: unitBatch(i), context: i })
+  await settle(producer)
+  await producer.close()
+  assert.ok(tooLarge)
+  assert.ok(broker.maxInFlightSeen > 1, 'batches were in flight behind the refused one')
+  assert.deepEqual(failed, [])
+  assert.deepEqual(broker.log('t', 0).ids, Array.from({ length: 60 }, (_, i) => i))
+  assert.deepEqual(acked.get(0), Array.from({ length: 60 }, (_, i) => i))
 })
