@@ -3,8 +3,9 @@
 // idempotent producer, in both partitionings; nothing else in kafka-mirror moves records.
 //
 // Invariants it keeps:
-// - Fetch: batches come from the partition leaders with Fetch v12 (v5 from brokers before Kafka
-//   2.7; RawFetcher), on connections of their own. A partition is fetched again only once its last answer was planned, and an answer is
+// - Fetch: batches come from the partition leaders (RawFetcher, Fetch v12, or v10/v5 from brokers
+//   before Kafka 2.7), on connections of their own. A partition is fetched again only once its last
+//   answer was planned, and an answer is
 //   applied only if the partition is still this member's, under the same ownership, at the offset
 //   it was fetched from: an answer that was under way during a rebalance is dropped, never applied
 //   over a new position (franz-go's "consumer session" rule, kept per partition).
