@@ -109,7 +109,7 @@ try {
     last.set(r.key, n)
   }
   const sample = records.find(r => r.key === 'user-7' && r.value.startsWith('event-100 '))
-  const status = mirrorLog.split('\n').filter(l => /records\/s/.test(l)).map(l => /(\d+) records\/s/.exec(l)?.[1]).filter(Boolean).map(Number)
+  const status = mirrorLog.split('\n').map(l => / status .*recordsPerSecond=(\d+)/.exec(l)?.[1]).filter(Boolean).map(Number)
   console.log(`  records written on the source:      ${lines.length}`)
   console.log(`  records on the destination:         ${records.length} (${unique.size} distinct: ${records.length === unique.size && unique.size === lines.length ? 'each exactly once' : 'MISMATCH'})`)
   console.log(`  per-key order kept:                 ${inOrder ? 'yes, every user\'s events in order' : 'NO'}`)
