@@ -154,6 +154,8 @@ interface PartitionState {
   done: boolean
   /** Spans fetched and not yet acknowledged, in offset order. */
   spans: SpanQueue
+  /** Made when the partition's offsets went back (topic made again, log truncated): it copies the new log from its start. */
+  startedOver?: boolean
 }
 
 /** Which source spans a target batch carries records of (several with key partitioning). */
@@ -307,7 +309,9 @@ export class CopyWorker {
    * partitions start over at the new log's start, and batches of the old one not sent yet are dropped.
    */
   forgetTopic (topic: string): void {
-    const old = new Set([...this.#partitions.values()].filter(s => s.topic === topic))
+    // A partition whose offsets were already seen going back started over on the new log: starting
+    // it over again would copy what it copied since a second time.
+    const old = new Set([...this.#partitions.values()].filter(s => s.topic === topic && s.startedOver !== true))
     if (old.size === 0) return
     this.#dropUnsent(old)
     for (const s of old) this.#offsets.pending.delete(s.key)
@@ -723,6 +727,7 @@ export class CopyWorker {
     this.#offsets.pending.delete(state.key)
     const fresh = this.#newState(state.topic, state.partition)
     fresh.position = resumeAt
+    fresh.startedOver = true
     this.#partitions.set(state.key, fresh)
   }
 
