@@ -1,24 +1,15 @@
 // `kafka-mirror mm2 mm2.properties [--clusters A B]`: connect-mirror-maker.sh's command line,
 // running every enabled flow of the file until Ctrl+C or SIGTERM.
-import { ConfigDefinition, formatDefault, type ConfigKey } from '../config/definition.ts'
+import { formatDefault } from '../config/definition.ts'
 import { ConfigError, ExitCodes, KafkaMirrorError, describeCause, type ConfigProblem } from '../errors.ts'
 import { createLogger, RecentProblems } from '../log.ts'
-import { loadMm2Config, mm2Keys, runningFlows, type Mm2Config } from '../mm2/config.ts'
+import { loadMm2Config, mm2Flags, mm2Keys, runningFlows, type Mm2Config } from '../mm2/config.ts'
 import { builtInFlowPlugins } from '../mm2/plugins.ts'
 import { flowMirrorSettings, Mm2Runner } from '../mm2/runner.ts'
 import { version } from '../version.ts'
 import { helpText, parseFlags, terminalWidth, wrapLine } from './flags.ts'
 import type { Command } from './io.ts'
 
-export const mm2FlagKeys: ConfigKey[] = [
-  { name: 'clusters', type: 'list', doc: 'Run only the flows into these cluster aliases (connect-mirror-maker.sh\'s --clusters): --clusters B or --clusters B,C or --clusters B C. Default: every enabled flow.' },
-  { name: 'validate', type: 'boolean', default: false, doc: 'Check the file (config provider references included), print the flows that would run and exit without connecting: 0 when valid, 2 when not. Default false.' },
-  { name: 'log.level', type: 'string', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'silent'], doc: 'Least level logged. Default info.' },
-  { name: 'log.format', type: 'string', default: 'text', choices: ['text', 'json'], doc: 'text for people, json for log collectors. Default text.' },
-  { name: 'help', type: 'boolean', default: false, doc: 'Print this help and exit.' }
-]
-
-export const mm2Flags = new ConfigDefinition(mm2FlagKeys)
 
 const usage = `Usage: kafka-mirror mm2 <mm2.properties> [--clusters <alias> ...] [options]
 

@@ -126,6 +126,17 @@ export const mm2Keys: Mm2Key[] = [
 
 export const mm2Config = new ConfigDefinition(mm2Keys)
 
+/** The mm2 command's flags (connect-mirror-maker.sh's, and kafka-mirror's own). */
+export const mm2FlagKeys: ConfigKey[] = [
+  { name: 'clusters', type: 'list', doc: 'Run only the flows into these cluster aliases (connect-mirror-maker.sh\'s --clusters): --clusters B or --clusters B,C or --clusters B C. Default: every enabled flow.' },
+  { name: 'validate', type: 'boolean', default: false, doc: 'Check the file (config provider references included), print the flows that would run and exit without connecting: 0 when valid, 2 when not. Default false.' },
+  { name: 'log.level', type: 'string', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'silent'], doc: 'Least level logged. Default info.' },
+  { name: 'log.format', type: 'string', default: 'text', choices: ['text', 'json'], doc: 'text for people, json for log collectors. Default text.' },
+  { name: 'help', type: 'boolean', default: false, doc: 'Print this help and exit.' }
+]
+
+export const mm2Flags = new ConfigDefinition(mm2FlagKeys)
+
 /** MirrorClientConfig.CLIENT_CONFIG_DEF: the keys that say how to reach a cluster. */
 function isConnectionKey (key: string): boolean {
   return key === 'bootstrap.servers' || key === 'security.protocol' || key.startsWith('ssl.') || key.startsWith('sasl.')
