@@ -30,7 +30,11 @@ export interface FlowContext {
 }
 
 export interface FlowPlugin {
+  /** Before the flow's Mirror starts (a take-over reads MM2's positions here); the Mirror is built, not started. */
+  beforeStart?: (ctx: FlowContext) => Promise<void>
+  /** After the flow's Mirror started. */
   start: (ctx: FlowContext) => Promise<void>
+  /** Before the flow's Mirror stops. */
   stop: () => Promise<void>
 }
 
@@ -40,6 +44,8 @@ export interface FlowPluginRegistration {
   features: Mm2Feature[]
   /** A plug-in for this flow, or undefined when the flow does not need it (its feature is off). */
   create: (flow: Mm2Flow) => FlowPlugin | undefined
+  /** Options the flow's Mirror needs from this plug-in (engine hooks), merged over the flow's settings. */
+  mirrorOptions?: (flow: Mm2Flow) => Partial<MirrorOptions>
 }
 
 export interface RunningFlow {
@@ -139,7 +145,8 @@ export class Mm2Runner extends EventEmitter {
     for (const warning of Mm2Runner.missingFeatures(flows, plugins)) this.#log.warn(warning)
     for (const flow of flows) {
       const logger = this.#log.child({ flow: flow.name })
-      const mirror = new Mirror({ ...flowMirrorSettings(flow), logger, ...this.#options.mirrorOverrides })
+      const hooks = Object.assign({}, ...plugins.map(p => p.mirrorOptions?.(flow) ?? {})) as Partial<MirrorOptions>
+      const mirror = new Mirror({ ...flowMirrorSettings(flow), logger, ...hooks, ...this.#options.mirrorOverrides })
       const sourceConnection = flow.connection('source.admin')
       const targetConnection = flow.connection('target.admin')
       const sourceAdmin = new Admin(baseClientOptions(sourceConnection, `${flow.groupId}-source-admin`))
@@ -154,6 +161,7 @@ export class Mm2Runner extends EventEmitter {
     }
     try {
       await Promise.all(this.flows.map(async f => {
+        for (const p of f.plugins) await p.plugin.beforeStart?.(f.context)
         await f.mirror.start()
         f.mirror.finished.catch((error: unknown) => { this.#flowFailed(f, error) })
         for (const p of f.plugins) {
