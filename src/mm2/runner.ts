@@ -46,6 +46,19 @@ export interface FlowPluginRegistration {
   create: (flow: Mm2Flow) => FlowPlugin | undefined
   /** Options the flow's Mirror needs from this plug-in (engine hooks), merged over the flow's settings. */
   mirrorOptions?: (flow: Mm2Flow) => Partial<MirrorOptions>
+  /**
+   * For a flow that is not enabled but whose target is among --clusters: MM2 still runs its
+   * heartbeats connector (emitting heartbeats into the target), so hops can be read downstream.
+   */
+  createForDisabledFlow?: (flow: Mm2Flow) => DisabledFlowPlugin | undefined
+}
+
+/** What a plug-in of a flow that copies nothing gets: no Mirror. */
+export type DisabledFlowContext = Omit<FlowContext, 'mirror'>
+
+export interface DisabledFlowPlugin {
+  start: (ctx: DisabledFlowContext) => Promise<void>
+  stop: () => Promise<void>
 }
 
 export interface RunningFlow {
@@ -99,6 +112,8 @@ export function flowMirrorSettings (flow: Mm2Flow): MirrorSettings {
 export class Mm2Runner extends EventEmitter {
   readonly config: Mm2Config
   readonly flows: RunningFlow[] = []
+  /** Plug-ins of flows that are not enabled (heartbeats), with their contexts. */
+  readonly disabledFlows: Array<{ context: DisabledFlowContext, plugins: Array<{ name: string, plugin: DisabledFlowPlugin }> }> = []
   #options: Mm2RunnerOptions
   #log: Logger
   #admins: Admin[] = []
@@ -159,7 +174,20 @@ export class Mm2Runner extends EventEmitter {
       })
       this.flows.push({ flow, mirror, context, plugins: instances })
     }
+    for (const flow of this.config.flows) {
+      if (flow.enabled || (this.#options.onlyTargets !== undefined && !this.#options.onlyTargets.includes(flow.target))) continue
+      const instances = plugins.flatMap(p => {
+        const plugin = p.createForDisabledFlow?.(flow)
+        return plugin === undefined ? [] : [{ name: p.name, plugin }]
+      })
+      if (instances.length === 0) continue
+      const sourceAdmin = new Admin(baseClientOptions(flow.connection('source.admin'), `${flow.groupId}-source-admin`))
+      const targetAdmin = new Admin(baseClientOptions(flow.connection('target.admin'), `${flow.groupId}-target-admin`))
+      this.#admins.push(sourceAdmin, targetAdmin)
+      this.disabledFlows.push({ context: { flow, sourceAdmin, targetAdmin, policy: flow.policy, config: this.config, logger: this.#log.child({ flow: flow.name }) }, plugins: instances })
+    }
     try {
+      await Promise.all(this.disabledFlows.map(async f => { for (const p of f.plugins) await p.plugin.start(f.context) }))
       await Promise.all(this.flows.map(async f => {
         for (const p of f.plugins) await p.plugin.beforeStart?.(f.context)
         await f.mirror.start()
@@ -188,6 +216,9 @@ export class Mm2Runner extends EventEmitter {
   async stop (): Promise<MirrorSummary[]> {
     if (this.#state === 'stopping' || this.#state === 'stopped') return await this.#finished
     this.#state = 'stopping'
+    await Promise.all(this.disabledFlows.map(async f => {
+      for (const p of [...f.plugins].reverse()) await p.plugin.stop().catch((error: unknown) => { f.context.logger.warn({ plugin: p.name, err: describeCause(error) }, 'a plug-in did not stop cleanly') })
+    }))
     await Promise.all(this.flows.map(async f => {
       for (const p of [...f.plugins].reverse()) {
         await p.plugin.stop().catch((error: unknown) => { f.context.logger.warn({ plugin: p.name, err: describeCause(error) }, 'a plug-in did not stop cleanly') })
