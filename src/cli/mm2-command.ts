@@ -13,8 +13,8 @@ import type { Command } from './io.ts'
 
 const usage = `Usage: kafka-mirror mm2 <mm2.properties> [--clusters <alias> ...] [options]
 
-Runs MirrorMaker 2's replication flows from its mm2.properties, as connect-mirror-maker.sh does:
-every A->B.enabled=true flow copies A's matching topics to B, named by the replication policy
+Runs MirrorMaker 2's replication flows from its mm2.properties, as connect-mirror-maker.sh does.
+Every A->B.enabled=true flow copies A's matching topics to B, named by the replication policy
 (A.topic by default). Each flow is a consumer group of its own on the source,
 kafka-mirror-mm2.<source>-<target> unless <source>-><target>.consumer.group.id names it, and keeps
 partition numbers. Ctrl+C or SIGTERM stops every flow after delivering and committing what it fetched.
@@ -34,13 +34,13 @@ function joinClusterWords (argv: string[]): string[] {
 }
 
 function keysHelp (width: number): string {
-  const lines = ['', 'mm2.properties keys (A->B.<key> for one flow, <key> for all; see docs/configuration.md):']
+  const lines = ['', ...wrapLine('mm2.properties keys (A->B.<key> for one flow, <key> for all; see docs/configuration.md):', width)]
   for (const key of mm2Keys) {
-    const def = formatDefault(key)
+    const def = Array.isArray(key.default) ? key.default.join(', ') : formatDefault(key)
     lines.push(...wrapLine(`  ${key.name}${def !== '' ? ` (default ${def})` : ''}`, width, '      '))
     lines.push(...wrapLine(`      ${key.doc}${key.ignored !== undefined ? ` Ignored: ${key.ignored}.` : ''}`, width))
   }
-  lines.push('', 'Per cluster: A.bootstrap.servers, A.security.protocol, A.ssl.*, A.sasl.*; A.consumer.*, A.producer.*, A.admin.* (Kafka client keys).')
+  lines.push('', ...wrapLine('Per cluster: A.bootstrap.servers, A.security.protocol, A.ssl.*, A.sasl.*; A.consumer.*, A.producer.*, A.admin.* (Kafka client keys).', width))
   return lines.join('\n') + '\n'
 }
 

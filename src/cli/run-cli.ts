@@ -8,11 +8,11 @@ import type { CliIO, Command } from './io.ts'
 
 const commands: Record<string, () => Promise<Command>> = {
   mirror: async () => (await import('./mirror-command.ts')).mirrorCommand,
-  mm2: async () => (await import('./mm2-command.ts')).mm2Command,
   topics: async () => (await import('./topics-command.ts')).topicsCommand,
   produce: async () => (await import('./produce-command.ts')).produceCommand,
   consume: async () => (await import('./consume-command.ts')).consumeCommand,
-  status: async () => (await import('./status-command.ts')).statusCommand
+  status: async () => (await import('./status-command.ts')).statusCommand,
+  mm2: async () => (await import('./mm2-command.ts')).mm2Command
 }
 
 const usage = `kafka-mirror ${version}
