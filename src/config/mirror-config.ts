@@ -101,6 +101,8 @@ export interface MirrorSettings {
    * then encoded again. Source partitioning only. MirrorMaker 2 flows use it against cycles.
    */
   rewriteRecord?: (record: DecodedRecord) => DecodedRecord | undefined
+  /** Which of the source topic's configs a created target topic gets (MirrorMaker 2's config.properties.exclude); absent: all kafka-mirror copies. */
+  topicConfigFilter?: (configName: string) => boolean
 }
 
 export interface LoadedMirrorConfig {

@@ -179,7 +179,7 @@ export class Mirror extends EventEmitter {
       if (!this.settings.createTopics) {
         throw new KafkaMirrorError(ErrorCodes.TOPIC, `Topic ${targetOf(topic.name)} does not exist on the target and --create.topics is false: create it there first`)
       }
-      const configs = Object.fromEntries(Object.entries(topic.configs).filter(([k]) => replicatedTopicConfigs.includes(k)))
+      const configs = Object.fromEntries(Object.entries(topic.configs).filter(([k]) => replicatedTopicConfigs.includes(k) && (this.settings.topicConfigFilter?.(k) ?? true)))
       const replicationFactor = this.settings.replicationFactor ?? Math.min(topic.replicationFactor, brokers)
       if (configs['min.insync.replicas'] !== undefined && replicationFactor > 0 && Number(configs['min.insync.replicas']) > replicationFactor) {
         configs['min.insync.replicas'] = String(replicationFactor)

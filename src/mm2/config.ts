@@ -63,7 +63,7 @@ export const mm2Keys: Mm2Key[] = [
   // MirrorSourceConfig
   { declaredIn: 'MirrorSourceConfig', name: 'topics', type: 'list', default: ['.*'], doc: 'Topics to replicate: comma-separated names and Java regexes, each matching whole names. Default .* (every topic).', importance: 'high' },
   { declaredIn: 'MirrorSourceConfig', name: 'topics.exclude', type: 'list', default: ['.*[\\-\\.]internal', '.*\\.replica', '__.*'], doc: 'Topics never replicated, as topics; excludes win over includes. Whatever this says, internal topics (Kafka\'s, Connect\'s, MM2\'s) and topics that came from the flow\'s target are never replicated.', importance: 'high', deprecatedAlias: 'topics.blacklist' },
-  { declaredIn: 'MirrorSourceConfig', name: 'config.properties.exclude', type: 'list', default: ['follower\\.replication\\.throttled\\.replicas', 'leader\\.replication\\.throttled\\.replicas', 'message\\.timestamp\\.difference\\.max\\.ms', 'message\\.timestamp\\.type', 'unclean\\.leader\\.election\\.enable', 'min\\.insync\\.replicas'], feature: 'topic-configs', doc: 'Topic configs never copied to remote topics: names and regexes.', deprecatedAlias: 'config.properties.blacklist' },
+  { declaredIn: 'MirrorSourceConfig', name: 'config.properties.exclude', type: 'list', default: ['follower\\.replication\\.throttled\\.replicas', 'leader\\.replication\\.throttled\\.replicas', 'message\\.timestamp\\.difference\\.max\\.ms', 'message\\.timestamp\\.type', 'unclean\\.leader\\.election\\.enable', 'min\\.insync\\.replicas'], feature: 'topic-configs', doc: 'Topic configs never copied to remote topics, when they are created and by the config sync: names and regexes.', deprecatedAlias: 'config.properties.blacklist' },
   { declaredIn: 'MirrorSourceConfig', name: 'use.defaults.from', type: 'string', default: 'target', choices: ['source', 'target'], feature: 'topic-configs', doc: 'Which cluster\'s defaults a remote topic gets for configs the source topic leaves at their default. Default target.' },
   { declaredIn: 'MirrorSourceConfig', name: 'config.property.filter.class', type: 'class', default: 'org.apache.kafka.connect.mirror.DefaultConfigPropertyFilter', doc: 'Selects topic configs to copy. Only the default (config.properties.exclude) is accepted.', validate: onlyClass('org.apache.kafka.connect.mirror.DefaultConfigPropertyFilter', 'use config.properties.exclude') },
   { declaredIn: 'MirrorSourceConfig', name: 'consumer.poll.timeout.ms', type: 'long', default: 1000, min: 0, doc: 'MM2: how long a poll of the source waits. kafka-mirror\'s fetches wait up to the source consumer\'s fetch.max.wait.ms.', ignored: 'fetches wait up to the source consumer\'s fetch.max.wait.ms' },
@@ -171,6 +171,8 @@ export interface Mm2Flow {
   topics: TopicFilter
   /** groups / groups.exclude (DefaultGroupFilter). */
   groupFilter: (group: string) => boolean
+  /** Whether a topic config is copied: not matched by config.properties.exclude (DefaultConfigPropertyFilter). */
+  configPropertyFilter: (configName: string) => boolean
   /** The consumer group the flow's copy streams share. */
   groupId: string
   /** A client's properties as MM2 builds them for this flow (MirrorConnectorConfig.sourceConsumerConfig...). */
@@ -420,6 +422,7 @@ export function mm2ConfigFromProperties (input: Array<[string, string]>, file: s
       const exclude = patternList(get('topics.exclude') as string[], keyName('topics.exclude'), file, sink)
       const groupInclude = patternList(get('groups') as string[], keyName('groups'), file, sink)
       const groupExclude = patternList(get('groups.exclude') as string[], keyName('groups.exclude'), file, sink)
+      const configExclude = patternList(get('config.properties.exclude') as string[], keyName('config.properties.exclude'), file, sink)
       const topicFilter = (topic: string): boolean => include !== undefined && include.test(topic) && !(exclude?.test(topic) ?? false)
       const heartbeats = get('heartbeats.replication.enabled') === true
       const shouldReplicateTopic = (topic: string): boolean =>
@@ -484,6 +487,7 @@ export function mm2ConfigFromProperties (input: Array<[string, string]>, file: s
         shouldReplicateTopic,
         topics: { include: /^$/, description, accept: shouldReplicateTopic },
         groupFilter: group => groupInclude !== undefined && groupInclude.test(group) && !(groupExclude?.test(group) ?? false),
+        configPropertyFilter: name => !(configExclude?.test(name) ?? false),
         groupId,
         clientProperties,
         connection: connectionOf,

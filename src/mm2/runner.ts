@@ -103,6 +103,8 @@ export function flowMirrorSettings (flow: Mm2Flow): MirrorSettings {
     createTopics: true,
     statusIntervalMs: 5000,
     targetTopic: topic => policy.formatRemoteTopic(flow.source, topic),
+    // Created as MM2 creates them: without the configs config.properties.exclude names.
+    topicConfigFilter: flow.configPropertyFilter,
     replicationFactor: replicationFactor === -1 ? -1 : replicationFactor,
     // Names cannot show where an identity-named topic's records came from: a header does.
     ...(policy instanceof IdentityReplicationPolicy ? { rewriteRecord: provenanceRewrite(flow.source, flow.target) } : {})

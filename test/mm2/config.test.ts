@@ -67,9 +67,14 @@ test('given topics, topics.exclude and the deprecated topics.blacklist, then nam
   assert.equal(empty.topicFilter('orders'), false)
 })
 
-test('given groups and groups.exclude, then MM2\'s default excludes apply', () => {
+test('given groups, groups.exclude and config.properties.exclude, then MM2\'s default excludes apply, and created topics get only the configs not excluded', () => {
   const ab = flow(load(`${base}\nA->B.enabled = true`), 'A->B')
   assert.deepEqual(['app', 'console-consumer-1', 'connect-x', '__x'].filter(g => ab.groupFilter(g)), ['app'])
+  const configs = ['retention.ms', 'cleanup.policy', 'min.insync.replicas', 'message.timestamp.type', 'unclean.leader.election.enable', 'leader.replication.throttled.replicas']
+  assert.deepEqual(configs.filter(c => ab.configPropertyFilter(c)), ['retention.ms', 'cleanup.policy'])
+  assert.deepEqual(configs.filter(c => flowMirrorSettings(ab).topicConfigFilter!(c)), ['retention.ms', 'cleanup.policy'])
+  const own = flow(load(`${base}\nA->B.enabled = true\nA->B.config.properties.exclude = retention\\..*`), 'A->B')
+  assert.deepEqual(configs.filter(c => own.configPropertyFilter(c)), configs.filter(c => c !== 'retention.ms'))
 })
 
 test('given cluster connection keys, client overrides per cluster and per flow, then each client gets them in MM2\'s order', () => {
