@@ -95,7 +95,7 @@ export const mm2Keys: Mm2Key[] = [
   // Kafka Connect keys MM2 passes to its connectors and workers
   { declaredIn: 'Connect', name: 'tasks.max', type: 'int', default: 1, min: 1, doc: 'MM2\'s tasks per connector; kafka-mirror runs as many copy streams per flow (at most 256), sharing the flow\'s partitions through its consumer group. Default 1.' },
   { declaredIn: 'Connect', name: 'exactly.once.support', type: 'string', default: 'requested', choices: ['requested', 'required'], feature: 'exactly-once', doc: 'required: the flow must copy exactly once (needs the source consumer\'s isolation.level=read_committed, as MM2 checks). Default requested.' },
-  { declaredIn: 'Connect', topLevelOnly: true, name: 'exactly.once.source.support', type: 'string', default: 'disabled', choices: ['disabled', 'preparing', 'enabled'], feature: 'exactly-once', doc: 'Connect worker key: enabled turns on exactly-once copying for every flow. Default disabled.' },
+  { declaredIn: 'Connect', topLevelOnly: true, name: 'exactly.once.source.support', type: 'string', default: 'disabled', choices: ['disabled', 'preparing', 'enabled'], feature: 'exactly-once', doc: 'Connect worker key, given per target cluster as MM2\'s workers read it (B.exactly.once.source.support=enabled: every flow into B copies exactly once) or at top level for every cluster. Default disabled.' },
   { declaredIn: 'Connect', name: 'transaction.boundary', type: 'string', default: 'poll', choices: ['poll', 'interval', 'connector'], doc: 'Connect\'s transaction boundary for exactly-once source connectors.', ignored: 'transactions, when used, follow kafka-mirror\'s own commits' },
   { declaredIn: 'Connect', topLevelOnly: true, name: 'offset.flush.interval.ms', type: 'long', default: 60000, min: 0, doc: 'Connect worker key: how often source positions are stored. kafka-mirror commits the flow\'s group offsets every min(this, 5000) ms, each only after the target acknowledged every record before it.' },
   { declaredIn: 'Connect', name: 'name', type: 'string', doc: 'Connector name, set by MM2\'s driver.', ignored: 'kafka-mirror names flows source->target' },
@@ -271,6 +271,8 @@ export function mm2ConfigFromProperties (input: Array<[string, string]>, file: s
   // Connector keys, checked once per line where they were written.
   const topLevel = new Map<string, { value: ConfigValue, from: string }>()
   const perFlow = new Map<string, Map<string, { value: ConfigValue, from: string }>>()
+  // Worker keys MM2 reads per target cluster (workerConfig takes the target's cluster keys).
+  const perCluster = new Map<string, Map<string, { value: ConfigValue, from: string }>>()
   const checkConnectorKey = (name: string, rest: string, into: Map<string, { value: ConfigValue, from: string }>, scope: 'top' | 'flow'): boolean => {
     const key = mm2Config.get(rest)
     if (key === undefined && !mm2Keys.some(k => k.deprecatedAlias === rest)) return false
@@ -311,6 +313,12 @@ export function mm2ConfigFromProperties (input: Array<[string, string]>, file: s
       warnings.push(`${file}: unknown key ${name}${hint !== undefined ? ` (did you mean ${scope.source}->${scope.target}.${hint}?)` : ''}; it is ignored, as MM2 ignores keys it does not know`)
     } else {
       if (isConnectionKey(rest) || clientPrefixes.some(p => rest.startsWith(p))) continue // checked with each client
+      if (rest === 'exactly.once.source.support') {
+        let into = perCluster.get(scope.alias)
+        if (into === undefined) perCluster.set(scope.alias, into = new Map())
+        checkConnectorKey(name, rest, into, 'top')
+        continue
+      }
       if (mm2Config.get(rest) !== undefined || ['offset.storage', 'config.storage', 'status.storage'].some(p => rest.startsWith(p))) {
         warnings.push(`${file}: ${name} is ignored, as MM2 ignores it: a cluster-level key configures only the clients of ${scope.alias}; write ${rest}=… (every flow) or <source>-><target>.${rest} (one flow)`)
         continue
@@ -405,7 +413,7 @@ export function mm2ConfigFromProperties (input: Array<[string, string]>, file: s
       if (source === target) continue
       const name = `${source}->${target}`
       const own = perFlow.get(name) ?? new Map()
-      const valueOf = (key: string): { value: ConfigValue, from: string } | undefined => own.get(key) ?? topLevel.get(key)
+      const valueOf = (key: string): { value: ConfigValue, from: string } | undefined => own.get(key) ?? perCluster.get(target)?.get(key) ?? topLevel.get(key)
       const get = (key: string): ConfigValue | undefined => valueOf(key)?.value ?? mm2Config.get(key)?.default
       const enabled = get('enabled') === true
       // Problems of a flow that will not run are not the user's concern (MM2 does not check them either).

@@ -140,8 +140,12 @@ test('given bad values, a missing cluster address, a Java class and an unknown -
 test('given exactly.once.support=required without read_committed, then it is refused as MM2 refuses it', () => {
   assert.deepEqual(problemsOf(() => load(`${base}\nA->B.enabled = true\nexactly.once.support = required`)),
     ['exactly.once.support: is required, but the source consumer reads uncommitted records, so records of aborted transactions would be copied (set A.consumer.isolation.level=read_committed (or A->B.consumer.isolation.level))'])
-  const config = load(`${base}\nA->B.enabled = true\nexactly.once.support = required\nA.consumer.isolation.level = read_committed`)
+  const config = load(`${base}\nenabled = true\nexactly.once.support = required\nA.consumer.isolation.level = read_committed\nB.consumer.isolation.level = read_committed\nB.exactly.once.source.support = enabled`)
   assert.equal(flow(config, 'A->B').sourceConsumer.readCommitted, true)
+  // The worker key is read per target cluster, as MM2's workers read it.
+  assert.equal(flow(config, 'A->B').get('exactly.once.source.support'), 'enabled')
+  assert.equal(flow(config, 'B->A').get('exactly.once.source.support'), 'disabled')
+  assert.ok(!config.warnings.some(w => w.includes('exactly.once.source.support')), config.warnings.join('\n'))
 })
 
 test('given keys MM2 ignores or kafka-mirror does not do, then each is named in a warning with what happens instead, never silently', () => {
