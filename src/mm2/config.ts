@@ -116,7 +116,7 @@ export const mm2Keys: Mm2Key[] = [
   { declaredIn: 'Connect', name: 'offsets.storage.topic', type: 'string', doc: 'Connect: a connector\'s own offsets topic.', ignored: noConnectPositions },
   { declaredIn: 'Connect', topLevelOnly: true, name: 'offset.storage.<key>', type: 'string', doc: 'Connect worker: the offsets topic (MM2: mm2-offsets.<source>.internal).', ignored: noConnectPositions },
   { declaredIn: 'Connect', topLevelOnly: true, name: 'config.storage.<key>', type: 'string', doc: 'Connect worker: the configs topic (MM2: mm2-configs.<source>.internal).', ignored: 'kafka-mirror reads its configuration from mm2.properties only' },
-  { declaredIn: 'Connect', topLevelOnly: true, name: 'status.storage.<key>', type: 'string', doc: 'Connect worker: the status topic (MM2: mm2-status.<source>.internal).', ignored: 'kafka-mirror reports status on --http.listener and in its log' },
+  { declaredIn: 'Connect', topLevelOnly: true, name: 'status.storage.<key>', type: 'string', doc: 'Connect worker: the status topic (MM2: mm2-status.<source>.internal).', ignored: 'kafka-mirror reports each flow\'s status in its log' },
   { declaredIn: 'Connect', topLevelOnly: true, name: 'task.<key>', type: 'string', doc: 'Connect worker task settings.', ignored: 'kafka-mirror stops within 25 s on SIGTERM' },
   { declaredIn: 'Connect', topLevelOnly: true, name: 'worker.<key>', type: 'string', doc: 'Connect worker settings.', ignored: 'kafka-mirror is not a Connect worker' },
   { declaredIn: 'Connect', topLevelOnly: true, name: 'listeners', type: 'list', doc: 'Connect REST listeners.', ignored: 'kafka-mirror has no Connect REST API; --http.listener serves metrics and status' },
@@ -319,7 +319,13 @@ export function mm2ConfigFromProperties (input: Array<[string, string]>, file: s
         checkConnectorKey(name, rest, into, 'top')
         continue
       }
-      if (mm2Config.get(rest) !== undefined || ['offset.storage', 'config.storage', 'status.storage'].some(p => rest.startsWith(p))) {
+      const declared = mm2Config.get(rest) as Mm2Key | undefined
+      if (declared?.declaredIn === 'Connect' && declared.topLevelOnly === true && declared.ignored !== undefined) {
+        // A worker key: MM2's workers read the target cluster's; kafka-mirror has no worker.
+        warnings.push(`${file}: ${name} is ignored: ${declared.ignored}`)
+        continue
+      }
+      if (declared !== undefined) {
         warnings.push(`${file}: ${name} is ignored, as MM2 ignores it: a cluster-level key configures only the clients of ${scope.alias}; write ${rest}=… (every flow) or <source>-><target>.${rest} (one flow)`)
         continue
       }
