@@ -11,7 +11,8 @@ const commands: Record<string, () => Promise<Command>> = {
   topics: async () => (await import('./topics-command.ts')).topicsCommand,
   produce: async () => (await import('./produce-command.ts')).produceCommand,
   consume: async () => (await import('./consume-command.ts')).consumeCommand,
-  status: async () => (await import('./status-command.ts')).statusCommand
+  status: async () => (await import('./status-command.ts')).statusCommand,
+  mm2: async () => (await import('./mm2-command.ts')).mm2Command
 }
 
 const usage = `kafka-mirror ${version}
@@ -21,6 +22,7 @@ Copies Kafka topics from a source cluster to a target cluster.
 Usage:
   kafka-mirror --consumer.config consumer.properties --producer.config producer.properties --whitelist 'testtopic' [--num.streams 4]
   kafka-mirror mirror ...              the same, by name
+  kafka-mirror mm2 mm2.properties      MirrorMaker 2's flows, from its mm2.properties (as connect-mirror-maker.sh)
   kafka-mirror topics ...              create, list, describe and delete topics (as kafka-topics.sh)
   kafka-mirror produce ...             write lines from stdin to a topic (as kafka-console-producer.sh)
   kafka-mirror consume ...             print a topic's records (as kafka-console-consumer.sh)

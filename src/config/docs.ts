@@ -3,6 +3,7 @@ import { ExitCodes, exitCodeDescriptions } from '../errors.ts'
 import { consumerConfig, producerConfig } from './client-config.ts'
 import { formatDefault, type ConfigDefinition } from './definition.ts'
 import { mirrorFlags } from './mirror-config.ts'
+import { mm2Config, mm2Flags, type Mm2Key } from '../mm2/config.ts'
 
 function table (definition: ConfigDefinition, prefix: string): string {
   const rows = definition.keys.map(k => {
@@ -11,6 +12,15 @@ function table (definition: ConfigDefinition, prefix: string): string {
     return `| \`${prefix}${k.name}\` | ${values} | ${formatDefault(k) === '' ? '' : `\`${formatDefault(k)}\``} | ${doc} |`
   })
   return ['| key | values | default | what it does |', '| --- | --- | --- | --- |', ...rows].join('\n')
+}
+
+function mm2Table (): string {
+  const rows = (mm2Config.keys as Mm2Key[]).map(k => {
+    const values = k.choices !== undefined ? k.choices.join(', ') : k.type
+    const doc = k.doc.replace(/\|/g, '\\|') + (k.ignored !== undefined ? ` *Ignored: ${k.ignored}.*` : '') + (k.deprecatedAlias !== undefined ? ` Old name: \`${k.deprecatedAlias}\`.` : '') + (k.topLevelOnly === true ? ' Top level only.' : '')
+    return `| \`${k.name}\` | ${values} | ${formatDefault(k) === '' ? '' : `\`${formatDefault(k).replace(/\|/g, '\\|')}\``} | ${doc} | ${k.declaredIn} |`
+  })
+  return ['| key | values | default | what it does | MM2 class |', '| --- | --- | --- | --- | --- |', ...rows].join('\n')
 }
 
 export function configurationMarkdown (): string {
@@ -33,6 +43,23 @@ ${table(consumerConfig, '')}
 ## producer.properties (the target cluster)
 
 ${table(producerConfig, '')}
+
+## MirrorMaker 2: the mm2 command and mm2.properties
+
+\`kafka-mirror mm2 mm2.properties [--clusters B ...]\`, as \`connect-mirror-maker.sh\`. What differs from
+MirrorMaker 2 and why: [migrating-from-mirrormaker2.md](migrating-from-mirrormaker2.md).
+
+${table(mm2Flags, '--')}
+
+Keys of mm2.properties, as MirrorMaker 2 4.x declares them (the class in the last column). A key
+applies to every flow at top level (\`key\`) or to one flow (\`A->B.key\`), which wins; keys marked
+top level only are read nowhere else. Per cluster: \`A.bootstrap.servers\`, \`A.security.protocol\`,
+\`A.ssl.*\`, \`A.sasl.*\` (the same keys at top level apply to every cluster), and Kafka client keys
+for each client as \`A.consumer.*\`, \`A.producer.*\`, \`A.admin.*\` (and \`A->B.consumer.*\`...), with the
+names and checks of the consumer.properties and producer.properties tables above. A key MM2 would
+ignore, or whose work kafka-mirror does not do, is named in a warning at start.
+
+${mm2Table()}
 
 ## Secrets and config providers
 

@@ -4,6 +4,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs'
 import { basename } from 'node:path'
 import { ConfigError, type ConfigProblem } from '../errors.ts'
 import { clusterConnection, type ClusterConnection } from '../kafka/client-options.ts'
+import type { DecodedRecord } from '../kafka/raw/record-batch.ts'
 import { consumerConfig, producerConfig } from './client-config.ts'
 import { ConfigDefinition, type ConfigKey, type ConfigValue, type ParsedConfig } from './definition.ts'
 import { abbreviate } from './messages.ts'
@@ -91,6 +92,17 @@ export interface MirrorSettings {
   fastPath: 'auto' | 'off'
   createTopics: boolean
   statusIntervalMs: number
+  /** The target topic a source topic is copied to (MirrorMaker 2's replication policies); absent: the same name. */
+  targetTopic?: (sourceTopic: string) => string
+  /** Replication factor of created target topics (MirrorMaker 2's replication.factor; -1: the brokers' default); absent: min(source's, target brokers). */
+  replicationFactor?: number
+  /**
+   * Keeps (possibly with other headers) or drops each record before it is written; every batch is
+   * then encoded again. Source partitioning only. MirrorMaker 2 flows use it against cycles.
+   */
+  rewriteRecord?: (record: DecodedRecord) => DecodedRecord | undefined
+  /** Which of the source topic's configs a created target topic gets (MirrorMaker 2's config.properties.exclude); absent: all kafka-mirror copies. */
+  topicConfigFilter?: (configName: string) => boolean
 }
 
 export interface LoadedMirrorConfig {
@@ -127,7 +139,7 @@ export function readPropertiesFile (path: string, flag: string, problems: Config
 const num = (values: Map<string, ConfigValue>, key: string): number => Number(values.get(key))
 const text = (values: Map<string, ConfigValue>, key: string): string | undefined => values.get(key) === undefined ? undefined : String(values.get(key))
 
-function sourceSettings (parsed: ParsedConfig, file: string, problems: ConfigProblem[]): SourceSettings {
+export function sourceSettings (parsed: ParsedConfig, file: string, problems: ConfigProblem[]): SourceSettings {
   const v = parsed.values
   const bootstrap = (v.get('bootstrap.servers') as string[] | undefined) ?? []
   const zookeeperConnect = text(v, 'zookeeper.connect')
@@ -154,7 +166,7 @@ function sourceSettings (parsed: ParsedConfig, file: string, problems: ConfigPro
   }
 }
 
-function targetSettings (parsed: ParsedConfig, file: string, problems: ConfigProblem[]): TargetSettings {
+export function targetSettings (parsed: ParsedConfig, file: string, problems: ConfigProblem[]): TargetSettings {
   const v = parsed.values
   const bootstrap = (v.get('bootstrap.servers') as string[] | undefined) ?? []
   if (bootstrap.length === 0 && !parsed.problems.some(p => p.key === 'bootstrap.servers')) {

@@ -10,6 +10,8 @@ export interface TopicFilter {
   exclude?: RegExp
   /** The user's text, for messages. */
   description: string
+  /** Decides alone when given (MirrorMaker 2's filters and policies); include and exclude are then not used. */
+  accept?: (topic: string) => boolean
 }
 
 /** Translates the parts of Java's regex syntax that JavaScript spells differently. */
@@ -53,6 +55,7 @@ export function compileTopicRegex (text: string, flag: string, problems: ConfigP
 
 export function topicMatches (filter: TopicFilter, topic: string): boolean {
   if (internalTopics.has(topic)) return false
+  if (filter.accept !== undefined) return filter.accept(topic)
   if (!filter.include.test(topic)) return false
   return filter.exclude === undefined || !filter.exclude.test(topic)
 }

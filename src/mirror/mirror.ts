@@ -87,6 +87,11 @@ export class Mirror extends EventEmitter {
     this.#finished.catch(() => {})
   }
 
+  /** The name a source topic has on the target (settings.targetTopic; the same name without one). */
+  get #targetTopic (): (sourceTopic: string) => string {
+    return this.settings.targetTopic ?? ((topic: string) => topic)
+  }
+
   /** Settles when the mirror stopped: by stop(), at the end of --once, or on a fatal error. */
   get finished (): Promise<MirrorSummary> {
     return this.#finished
@@ -170,39 +175,40 @@ export class Mirror extends EventEmitter {
     const sourceTopics = await describeTopics(this.#sourceAdmin!, topics)
     const existing = new Set(await listTopics(this.#targetAdmin!, true))
     const brokers = await brokerCount(this.#targetAdmin!)
+    const targetOf = this.#targetTopic
     for (const topic of sourceTopics) {
-      if (existing.has(topic.name)) continue
+      if (existing.has(targetOf(topic.name))) continue
       if (!this.settings.createTopics) {
-        throw new KafkaMirrorError(ErrorCodes.TOPIC, `Topic ${topic.name} does not exist on the target and --create.topics is false: create it there first`)
+        throw new KafkaMirrorError(ErrorCodes.TOPIC, `Topic ${targetOf(topic.name)} does not exist on the target and --create.topics is false: create it there first`)
       }
-      const configs = Object.fromEntries(Object.entries(topic.configs).filter(([k]) => replicatedTopicConfigs.includes(k)))
-      const replicationFactor = Math.min(topic.replicationFactor, brokers)
-      if (configs['min.insync.replicas'] !== undefined && Number(configs['min.insync.replicas']) > replicationFactor) {
+      const configs = Object.fromEntries(Object.entries(topic.configs).filter(([k]) => replicatedTopicConfigs.includes(k) && (this.settings.topicConfigFilter?.(k) ?? true)))
+      const replicationFactor = this.settings.replicationFactor ?? Math.min(topic.replicationFactor, brokers)
+      if (configs['min.insync.replicas'] !== undefined && replicationFactor > 0 && Number(configs['min.insync.replicas']) > replicationFactor) {
         configs['min.insync.replicas'] = String(replicationFactor)
       }
-      const created = await createTopic(this.#targetAdmin!, { name: topic.name, partitions: topic.partitions.length, replicationFactor, configs })
+      const created = await createTopic(this.#targetAdmin!, { name: targetOf(topic.name), partitions: topic.partitions.length, replicationFactor, configs })
         .catch((error: unknown) => { throw explainAccess(error, this.settings.target, ['Create']) })
-      if (created) this.#log.info({ cluster: 'target', topic: topic.name, partitions: topic.partitions.length, replicationFactor, configs: Object.keys(configs).join(',') }, 'created the target topic')
+      if (created) this.#log.info({ cluster: 'target', topic: targetOf(topic.name), sourceTopic: topic.name, partitions: topic.partitions.length, replicationFactor, configs: Object.keys(configs).join(',') }, 'created the target topic')
     }
     const ids = await this.#sourceAdmin!.metadata({ topics, forceUpdate: true })
     for (const t of topics) { const id = ids.topics.get(t)?.id; if (id !== undefined) this.#topicIds.set(t, id) }
-    const targets = await this.#waitForTargetMetadata(topics)
+    const targets = await this.#waitForTargetMetadata(topics.map(targetOf))
     // A target topic may take smaller batches than the source's (max.message.bytes): batches made
     // or merged here stay below it. A compressed batch is at most a few dozen bytes over its records.
     // Without DescribeConfigs on the target (ACLs, or a broker the client cannot ask), the
-    // 256 KiB cap stays: below every broker's default.
-    const limits = await maxMessageBytes(this.#targetAdmin!, topics).catch((error: unknown) => {
+    // 256 KiB cap stays: below every broker's default. Keyed by the target topic's name.
+    const limits = await maxMessageBytes(this.#targetAdmin!, topics.map(targetOf)).catch((error: unknown) => {
       this.#log.debug({ err: describeCause(error) }, 'could not read the target topics\' max.message.bytes; batches stay at most 256 KiB')
       return new Map<string, number>()
     })
     for (const [topic, bytes] of limits) this.#targetMaxBatchBytes.set(topic, Math.max(1024, bytes - 1024))
     const problems = []
     for (const topic of sourceTopics) {
-      const count = targets.get(topic.name)!
+      const count = targets.get(targetOf(topic.name))!
       this.#targetPartitions.set(topic.name, count)
       this.#sourcePartitions.set(topic.name, topic.partitions.length)
       if (this.settings.partitioning === 'source' && count < topic.partitions.length) {
-        problems.push({ source: 'command line', key: '--partitioning', message: `source keeps partition numbers, but ${topic.name} has ${topic.partitions.length} partitions on the source and only ${count} on the target`, fix: 'add partitions to the target topic, or use --partitioning key' })
+        problems.push({ source: 'command line', key: '--partitioning', message: `source keeps partition numbers, but ${topic.name} has ${topic.partitions.length} partitions on the source and only ${count} on the target${targetOf(topic.name) !== topic.name ? ` (as ${targetOf(topic.name)})` : ''}`, fix: 'add partitions to the target topic, or use --partitioning key' })
       }
     }
     if (problems.length > 0) throw new ConfigError(problems)
@@ -302,7 +308,9 @@ export class Mirror extends EventEmitter {
       partitioning: this.settings.partitioning,
       compression: CompressionCodecs[target.compression],
       forceReencode: this.settings.fastPath === 'off',
-      skipRefused: !this.settings.abortOnSendFailure
+      skipRefused: !this.settings.abortOnSendFailure,
+      targetTopic: this.settings.targetTopic,
+      rewrite: this.settings.rewriteRecord
     }
     // Key partitioning: every stream writes to every target partition, so they share one producer
     // (see TargetProducer); with source partitioning each stream's partitions are its own.
@@ -463,9 +471,10 @@ export class Mirror extends EventEmitter {
       for (let p = known; p < count; p++) this.#addedPartitions.add(partitionKey(topic, p))
       const targetCount = this.#targetPartitions.get(topic) ?? 0
       if (this.settings.partitioning === 'source' && targetCount < count) {
-        await addPartitions(this.#targetAdmin!, topic, count).catch((error: unknown) => { throw explainAccess(error, this.settings.target, ['Alter']) })
-        const counts = await this.#waitForTargetMetadata([topic])
-        this.#targetPartitions.set(topic, counts.get(topic) ?? count)
+        const targetTopic = this.#targetTopic(topic)
+        await addPartitions(this.#targetAdmin!, targetTopic, count).catch((error: unknown) => { throw explainAccess(error, this.settings.target, ['Alter']) })
+        const counts = await this.#waitForTargetMetadata([targetTopic])
+        this.#targetPartitions.set(topic, counts.get(targetTopic) ?? count)
         this.#log.info({ topic, from: known, to: count, targetPartitions: count }, 'partitions were added to a source topic: added as many to the target topic, and copying them from their start')
       } else if (this.settings.partitioning === 'key') {
         this.#log.info({ topic, from: known, to: count, targetPartitions: targetCount }, 'partitions were added to a source topic: copying them from their start; the target topic keeps its partition count, since more partitions would move keys (--partitioning key)')

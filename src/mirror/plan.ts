@@ -26,10 +26,17 @@
 //   caller knows when a fetch's end offset is committable: once every batch holding its records
 //   was acknowledged (the plan is `grouped`).
 import type { AbortedTransaction } from '../kafka/raw/fetch-v12.ts'
-import { BatchBuilder, ControlTypes, RecordCursor, controlType, decodeRecords, encodeRecordBatch, mergeRecordBatches, readRecordBatch, readRecordBatches, type RecordBatch } from '../kafka/raw/record-batch.ts'
+import { BatchBuilder, ControlTypes, RecordCursor, controlType, decodeRecords, encodeRecordBatch, mergeRecordBatches, readRecordBatch, readRecordBatches, type DecodedRecord, type RecordBatch } from '../kafka/raw/record-batch.ts'
 import { partitionForKey } from './partitioner.ts'
 
-export type ReencodeReason = 'before-fetch-offset' | 'after-end-offset' | 'compacted' | 'log-append-time' | 'delete-horizon' | 'compression' | 'merged' | 'split-by-key' | 'forced'
+export type ReencodeReason = 'before-fetch-offset' | 'after-end-offset' | 'compacted' | 'log-append-time' | 'delete-horizon' | 'compression' | 'merged' | 'split-by-key' | 'forced' | 'rewritten'
+
+/**
+ * Keeps (possibly with other headers) or drops (undefined) each record; MirrorMaker 2 flows use it
+ * to keep records out of a cycle. Every batch is then decoded and encoded again, and a dropped
+ * record counts as copied, as a transaction marker does.
+ */
+export type RecordRewrite = (record: DecodedRecord) => DecodedRecord | undefined
 
 export interface PlannedUnit {
   /** The batch to produce (a view into the fetched bytes, or encoded again); null: nothing to send. */
@@ -109,6 +116,8 @@ export interface PlanOptions {
   byKey?: KeyPartitioning
   /** Encode every batch again, none as it is (--fast.path off). */
   forceReencode?: boolean
+  /** Keeps, drops or changes each record (source partitioning only). */
+  rewrite?: RecordRewrite
 }
 
 export const DEFAULT_MERGE_BELOW_BYTES = 16 << 10
@@ -123,7 +132,8 @@ export class UnsupportedRecordFormatError extends Error {
   }
 }
 
-function reencodeReason (batch: RecordBatch, from: bigint, end: bigint | undefined, compression: number | 'keep', force = false): ReencodeReason | undefined {
+function reencodeReason (batch: RecordBatch, from: bigint, end: bigint | undefined, compression: number | 'keep', force = false, rewrite = false): ReencodeReason | undefined {
+  if (rewrite) return 'rewritten'
   if (force) return 'forced'
   if (batch.baseOffset < from) return 'before-fetch-offset'
   if (end !== undefined && batch.lastOffset >= end) return 'after-end-offset'
@@ -150,6 +160,7 @@ export function planFetchedRecords (records: Buffer | null, fetchOffset: bigint,
   const abortedProducers = new Set<bigint>()
   let position = fetchOffset
   const byKey = options.byKey
+  if (byKey !== undefined && options.rewrite !== undefined) throw new Error('a record rewrite needs source partitioning')
   const router = byKey === undefined ? undefined : byKey.router ?? new KeyRouter({ compression: options.compression, forceReencode: options.forceReencode === true, maxBatchBytes: byKey.maxBatchBytes })
 
   /** A dropped batch moves the position; the previous unit of this fetch can carry it. */
@@ -188,7 +199,7 @@ export function planFetchedRecords (records: Buffer | null, fetchOffset: bigint,
       position = next
       continue
     }
-    const reason = reencodeReason(batch, position, end, options.compression, options.forceReencode)
+    const reason = reencodeReason(batch, position, end, options.compression, options.forceReencode, options.rewrite !== undefined)
     if (router !== undefined) {
       const routed = router.route(byKey!.topic ?? '', byKey!.partitions, byKey!.keylessPartition, batch, position, end, reason, byKey!.tag)
       if (routed === 'raw') plan.counts.raw++
@@ -197,7 +208,8 @@ export function planFetchedRecords (records: Buffer | null, fetchOffset: bigint,
       plan.units.push({ batch: batch.bytes, records: batch.recordCount, firstOffset: position, nextOffset: next, leaderEpoch: batch.partitionLeaderEpoch })
       plan.counts.raw++
     } else {
-      const kept = decodeRecords(batch).filter(r => r.offset >= position && (end === undefined || r.offset < end))
+      let kept = decodeRecords(batch).filter(r => r.offset >= position && (end === undefined || r.offset < end))
+      if (options.rewrite !== undefined) kept = kept.map(options.rewrite).filter(r => r !== undefined)
       if (kept.length === 0) {
         skip(batch, next)
       } else {

@@ -47,7 +47,7 @@ import { RawProducer, type ProduceUnit } from '../kafka/raw/raw-producer.ts'
 import type { Logger } from '../log.ts'
 import { OffsetCommitter, partitionKey, type CommittableOffset } from './offset-committer.ts'
 import { Membership, ownedPartitions } from './membership.ts'
-import { DEFAULT_MERGED_BATCH_BYTES, KeyRouter, planFetchedRecords, type PlannedUnit, type RoutedBatch } from './plan.ts'
+import { DEFAULT_MERGED_BATCH_BYTES, KeyRouter, planFetchedRecords, type PlannedUnit, type RecordRewrite, type RoutedBatch } from './plan.ts'
 import { SpanQueue, type Span } from './spans.ts'
 
 export { partitionKey, type CommittableOffset }
@@ -71,7 +71,10 @@ export interface Delivery {
 
 /** One target batch the target acknowledged, and the source span its records came from. */
 export interface WrittenBatch {
+  /** The source topic. */
   topic: string
+  /** The target topic the batch was written to (the source topic's name unless a replication policy renames it). */
+  targetTopic: string
   sourcePartition: number
   /** The span of source offsets the batch's records are from: [sourceFirstOffset, sourceNextOffset). */
   sourceFirstOffset: bigint
@@ -133,6 +136,10 @@ export interface WorkerOptions {
   skipRefused?: boolean
   /** The target producer shared by the mirror's streams; without one the worker has its own. */
   producer?: TargetProducer
+  /** The target topic of a source topic; absent: the same name. */
+  targetTopic?: (sourceTopic: string) => string
+  /** Keeps, drops or changes each record (MirrorSettings.rewriteRecord; source partitioning only). */
+  rewrite?: RecordRewrite
 }
 
 export interface WorkerCounts {
@@ -253,7 +260,7 @@ export class CopyWorker {
       failed: (topic, partition, unit, error) => {
         this.#failed = true
         const { owner, span } = unit.context.parts[0]
-        if (!this.#closed) this.#host.onFatal(new SendFailedError(topic, owner.partition, span.firstOffset, error, partition))
+        if (!this.#closed) this.#host.onFatal(new SendFailedError(owner.topic, owner.partition, span.firstOffset, error, partition))
       },
       reset: (topic, partition, cause) => {
         this.#log.warn({ partition: partitionKey(topic, partition), cause: cause.message }, 'the target forgot this partition\'s producer state (idle longer than producer.id.expiration.ms?); writing on with a new producer id')
@@ -344,7 +351,7 @@ export class CopyWorker {
   async addTopics (topics: string[]): Promise<void> {
     this.#started ??= Promise.all([this.#fetcher.start(), this.#target.start()]).then(() => {})
     await this.#started
-    await this.#producer.prepareTopics(topics)
+    await this.#producer.prepareTopics(topics.map(t => this.#targetTopic(t)))
     let changed = false
     for (const t of topics) if (this.consumer.topics.track(t)) changed = true
     if (changed || this.consumer.memberId === null) await this.consumer.joinGroup({})
@@ -647,8 +654,9 @@ export class CopyWorker {
         abortedTransactions: p.abortedTransactions,
         compression: this.#options.compression,
         forceReencode: this.#options.forceReencode,
-        mergedBatchBytes: Math.min(DEFAULT_MERGED_BATCH_BYTES, this.#host.targetMaxBatchBytes?.(state.topic) ?? Infinity),
-        byKey: routing !== undefined ? { router: routing.router, tag: span, topic: state.topic, partitions: targetPartitions, keylessPartition: () => this.#nextKeyless(state.topic, targetPartitions) } : undefined
+        mergedBatchBytes: Math.min(DEFAULT_MERGED_BATCH_BYTES, this.#host.targetMaxBatchBytes?.(this.#targetTopic(state.topic)) ?? Infinity),
+        rewrite: this.#options.rewrite,
+        byKey: routing !== undefined ? { router: routing.router, tag: span, topic: this.#targetTopic(state.topic), partitions: targetPartitions, keylessPartition: () => this.#nextKeyless(state.topic, targetPartitions) } : undefined
       })
     } catch (error) {
       // Records routed before the failure still name the span: it ends where it began.
@@ -693,7 +701,7 @@ export class CopyWorker {
     }
     const bytes = unit.batch.length
     this.#pendingBytes += bytes
-    this.#producer.enqueue(state.topic, unit.partition ?? state.partition, { batch: unit.batch, context: { owner: this.#owner, parts: [{ owner: state, span, records: unit.records, bytes }], records: unit.records, bytes } })
+    this.#producer.enqueue(this.#targetTopic(state.topic), unit.partition ?? state.partition, { batch: unit.batch, context: { owner: this.#owner, parts: [{ owner: state, span, records: unit.records, bytes }], records: unit.records, bytes } })
   }
 
   /**
@@ -739,6 +747,12 @@ export class CopyWorker {
 
   // ---- Acknowledgements ----
 
+  /** The target topic of a source topic. */
+  #targetTopic (sourceTopic: string): string {
+    return this.#options.targetTopic?.(sourceTopic) ?? sourceTopic
+  }
+
+  /** `topic` and `partition`: the target's; each part's owner names its source partition. */
   #acknowledged (topic: string, partition: number, units: Array<ProduceUnit<UnitContext>>): void {
     const touched = new Map<PartitionState, { records: number, bytes: number, since: number }>()
     for (const unit of units) {
@@ -748,14 +762,14 @@ export class CopyWorker {
         if (acked === undefined) touched.set(owner, acked = { records: 0, bytes: 0, since: span.openedAt })
         if (unit.skipped !== undefined) {
           owner.spans.acknowledged(span, 0, 0)
-          this.#host.skipped?.(topic, owner.partition, records, unit.skipped)
+          this.#host.skipped?.(owner.topic, owner.partition, records, unit.skipped)
           continue
         }
         owner.spans.acknowledged(span, records, bytes)
         acked.records += records
         acked.bytes += bytes
         acked.since = Math.min(acked.since, span.openedAt)
-        this.#host.written?.({ topic, sourcePartition: owner.partition, sourceFirstOffset: span.firstOffset, sourceNextOffset: span.nextOffset, targetPartition: partition, targetBaseOffset: unit.baseOffset ?? -1n, records, maxTimestamp: unit.batch === null ? -1 : Number(unit.batch.readBigInt64BE(MAX_TIMESTAMP_AT)), fetchedAt: span.openedAt })
+        this.#host.written?.({ topic: owner.topic, targetTopic: topic, sourcePartition: owner.partition, sourceFirstOffset: span.firstOffset, sourceNextOffset: span.nextOffset, targetPartition: partition, targetBaseOffset: unit.baseOffset ?? -1n, records, maxTimestamp: unit.batch === null ? -1 : Number(unit.batch.readBigInt64BE(MAX_TIMESTAMP_AT)), fetchedAt: span.openedAt })
       }
     }
     for (const [state, acked] of touched) this.#settle(state, acked)
