@@ -186,3 +186,40 @@ export function decodeHeartbeat (key: Buffer | null | undefined, value: Buffer |
   v.version()
   return { sourceClusterAlias: k.string('sourceClusterAlias'), targetClusterAlias: k.string('targetClusterAlias'), timestamp: v.int64('timestamp') }
 }
+
+// ---- kafka-mirror's own: the offset history (not MM2's; MM2 readers never look at it) ----
+//
+// Topic `kafka-mirror-offset-history.<target>.internal`, beside MM2's offset syncs (same cluster,
+// compacted, one partition). One record per run of source offsets copied contiguously (see
+// offset-history.ts), keyed by its first source offset so that compaction keeps every run; a run
+// that grows is written again under the same key; a null value deletes a run (rewound, or its
+// records gone from the source). Written with the same Struct rules as MM2's records:
+//
+//   key   topic:STRING partition:INT32 upstreamOffset:INT64
+//   value version:INT16(0) upstreamEnd:INT64 offset:INT64 records:INT64
+
+export interface OffsetRunRecord {
+  topic: string
+  partition: number
+  upstreamOffset: bigint
+  /** undefined: the run was deleted (a tombstone). */
+  run?: { upstreamEnd: bigint, downstreamOffset: bigint, records: bigint }
+}
+
+export function encodeOffsetRunKey (record: Pick<OffsetRunRecord, 'topic' | 'partition' | 'upstreamOffset'>): Buffer {
+  return new Writer().string(record.topic, 'topic').int32(record.partition).int64(record.upstreamOffset).done()
+}
+
+export function encodeOffsetRunValue (run: NonNullable<OffsetRunRecord['run']>): Buffer {
+  return new Writer().int16(MM2_RECORD_VERSION).int64(run.upstreamEnd).int64(run.downstreamOffset).int64(run.records).done()
+}
+
+export function decodeOffsetRun (key: Buffer | null | undefined, value: Buffer | null | undefined): OffsetRunRecord {
+  const k = new Reader(key, 'offset history key')
+  const record: OffsetRunRecord = { topic: k.string('topic'), partition: k.int32('partition'), upstreamOffset: k.int64('upstreamOffset') }
+  if (value === null || value === undefined || value.length === 0) return record
+  const v = new Reader(value, 'offset history value')
+  v.version()
+  record.run = { upstreamEnd: v.int64('upstreamEnd'), downstreamOffset: v.int64('offset'), records: v.int64('records') }
+  return record
+}
