@@ -95,7 +95,7 @@ export class SourceRecordCounter {
     let position = from
     let records = 0n
     while (position < to) {
-      const p = await fetchOnce(this.#fetcher, topic, partition, position, 1 << 20, this.#readCommitted ? 1 : 0)
+      const p = await fetchOnce(this.#fetcher, topic, partition, position, 8 << 20, this.#readCommitted ? 1 : 0)
       if (p.errorCode !== 0) return undefined
       const plan = planFetchedRecords(p.records, position, { endOffset: to, readCommitted: this.#readCommitted, abortedTransactions: p.abortedTransactions, compression: 'keep', mergeBelowBytes: 0 })
       for (const unit of plan.units) records += BigInt(unit.records)

@@ -61,8 +61,9 @@ export class OffsetHistory {
     return this.#runs.get(OffsetHistory.key(topic, partition)) ?? []
   }
 
-  get partitions (): number {
-    return this.#runs.size
+  /** The partitions the history knows, as "topic:partition" keys split back. */
+  partitions (): Array<{ topic: string, partition: number }> {
+    return [...this.#runs.keys()].map(k => { const i = k.lastIndexOf(':'); return { topic: k.slice(0, i), partition: Number(k.slice(i + 1)) } })
   }
 
   get size (): number {

@@ -29,6 +29,9 @@ export function offsetHistoryTopic (targetAlias: string): string {
   return `kafka-mirror-offset-history.${targetAlias}.internal`
 }
 
+/** How often runs of records gone from the source (retention) are dropped from the history. */
+const PRUNE_INTERVAL_MS = 5 * 60_000
+
 export interface OffsetSyncsOptions {
   logger?: Logger
   /** Overrides of the flow's keys (tests). */
@@ -48,6 +51,7 @@ export class OffsetSyncsPlugin implements FlowPlugin {
   #historyTopic = ''
   #pending: WrittenBatch[] | undefined = []
   #timer: NodeJS.Timeout | undefined
+  #pruneTimer: NodeJS.Timeout | undefined
   #flushing: Promise<void> = Promise.resolve()
   #counter: SourceRecordCounter | undefined
   #onWritten = (batch: WrittenBatch): void => { this.#written(batch) }
@@ -88,6 +92,8 @@ export class OffsetSyncsPlugin implements FlowPlugin {
     this.#counter = new SourceRecordCounter(ctx.mirror.settings.source)
     this.#timer = setInterval(() => { void this.flush() }, settings.offsetSyncsFlushIntervalMs)
     this.#timer.unref()
+    this.#pruneTimer = setInterval(() => { this.prune().catch((error: unknown) => this.#log.debug({ err: describeCause(error) }, 'pruning the offset history failed')) }, PRUNE_INTERVAL_MS)
+    this.#pruneTimer.unref()
     this.#log.info({ flow: `${ctx.flow.source}->${ctx.flow.target}`, offsetSyncs: this.#syncsTopic, history: this.#historyTopic, cluster: where, runs: this.history.size }, 'writing offset syncs and the offset history')
   }
 
@@ -143,9 +149,31 @@ export class OffsetSyncsPlugin implements FlowPlugin {
     await work
   }
 
+  /**
+   * Drops the runs whose records are all gone from the source (below its log start): no group
+   * can be committed there any more. Tombstones go out with the next flush, so the history topic
+   * does not grow with the life of the flow.
+   */
+  async prune (): Promise<number> {
+    const ctx = this.#ctx
+    if (ctx === undefined) return 0
+    const byTopic = new Map<string, number[]>()
+    for (const { topic, partition } of this.history.partitions()) {
+      let list = byTopic.get(topic)
+      if (list === undefined) byTopic.set(topic, list = [])
+      list.push(partition)
+    }
+    if (byTopic.size === 0) return 0
+    const starts = await ctx.sourceAdmin.listOffsets({ topics: [...byTopic].map(([name, partitions]) => ({ name, partitions: partitions.map(partitionIndex => ({ partitionIndex, timestamp: -2n })) })) })
+    let dropped = 0
+    for (const t of starts) for (const p of t.partitions) if (p.offset >= 0n) dropped += this.history.forgetBefore(t.name, p.partitionIndex, BigInt(p.offset))
+    return dropped
+  }
+
   async stop (): Promise<void> {
     this.#ctx?.mirror.off('written', this.#onWritten)
     if (this.#timer !== undefined) clearInterval(this.#timer)
+    if (this.#pruneTimer !== undefined) clearInterval(this.#pruneTimer)
     await this.flush().catch(() => {})
     await this.#producer?.close().catch(() => {})
     await this.#counter?.close().catch(() => {})
