@@ -64,6 +64,7 @@ export class CheckpointsPlugin implements FlowPlugin {
   }
 
   async start (ctx: FlowContext): Promise<void> {
+    this.#log = ctx.logger ?? this.#log
     this.#ctx = ctx
     const settings = this.#settings = { ...offsetsSettings(ctx.flow), ...this.#overrides }
     this.#topic = ctx.policy.checkpointsTopic(ctx.flow.source)

@@ -33,6 +33,7 @@ export class HeartbeatsPlugin implements FlowPlugin {
   }
 
   async start (ctx: FlowContext): Promise<void> {
+    this.#log = ctx.logger ?? this.#log
     await this.emitHeartbeats(ctx.flow.source, ctx.flow.target, ctx.targetAdmin, ctx.mirror.settings.target, ctx.policy.heartbeatsTopic(), { ...heartbeatsSettings(ctx.flow), ...this.#overrides })
   }
 

@@ -67,10 +67,21 @@ export class OffsetSyncsPlugin implements FlowPlugin {
     return this.#settings
   }
 
-  async start (ctx: FlowContext): Promise<void> {
-    // First, before anything is awaited: no batch written from now on is missed.
-    ctx.mirror.on('written', this.#onWritten)
+  /** Listens before the Mirror starts, so that no batch is missed; they wait for start(). */
+  async beforeStart (ctx: FlowContext): Promise<void> {
+    this.#listen(ctx)
+  }
+
+  #listen (ctx: FlowContext): void {
+    if (this.#ctx !== undefined) return
     this.#ctx = ctx
+    this.#log = ctx.logger ?? this.#log
+    ctx.mirror.on('written', this.#onWritten)
+  }
+
+  async start (ctx: FlowContext): Promise<void> {
+    // First, before anything is awaited (when beforeStart did not run): no batch written from now on is missed.
+    this.#listen(ctx)
     const settings = this.#settings = { ...offsetsSettings(ctx.flow), ...this.#overrides }
     const onSource = settings.offsetSyncsTopicLocation === 'source'
     const cluster: ClusterConnection = onSource ? ctx.mirror.settings.source : ctx.mirror.settings.target
@@ -78,7 +89,7 @@ export class OffsetSyncsPlugin implements FlowPlugin {
     this.#syncsTopic = ctx.policy.offsetSyncsTopic(ctx.flow.target)
     this.#historyTopic = offsetHistoryTopic(ctx.flow.target)
     const where = onSource ? 'source' : 'target'
-    await ensureCompactedTopic(admin, where, this.#syncsTopic, settings.offsetSyncsTopicReplicationFactor, 'offset-syncs.topic.replication.factor')
+    if (settings.emitOffsetSyncsEnabled) await ensureCompactedTopic(admin, where, this.#syncsTopic, settings.offsetSyncsTopicReplicationFactor, 'offset-syncs.topic.replication.factor')
     await ensureCompactedTopic(admin, where, this.#historyTopic, settings.offsetSyncsTopicReplicationFactor, 'offset-syncs.topic.replication.factor')
     for (const r of await readPartition(cluster, this.#historyTopic)) {
       const run = decodeOffsetRun(r.key, r.value)
@@ -134,11 +145,11 @@ export class OffsetSyncsPlugin implements FlowPlugin {
         // other runs the source offset of a given target record is not known without reading).
         if (c.run !== undefined && isExact(c.run) && c.run.records > 0n) syncs.set(`${c.topic}:${c.partition}`, { topic: c.topic, partition: c.partition, upstreamOffset: c.run.upstreamEnd - 1n, downstreamOffset: c.run.downstream + c.run.records - 1n })
       }
-      for (const s of syncs.values()) messages.push({ topic: this.#syncsTopic, partition: 0, key: encodeOffsetSyncKey(s), value: encodeOffsetSyncValue(s) })
+      if (this.settings.emitOffsetSyncsEnabled) for (const s of syncs.values()) messages.push({ topic: this.#syncsTopic, partition: 0, key: encodeOffsetSyncKey(s), value: encodeOffsetSyncValue(s) })
       try {
         for (let i = 0; i < messages.length; i += 500) await producer.send({ messages: messages.slice(i, i + 500), acks: -1 })
         this.counts.runsWritten += changes.length
-        this.counts.offsetSyncsWritten += syncs.size
+        if (this.settings.emitOffsetSyncsEnabled) this.counts.offsetSyncsWritten += syncs.size
       } catch (error) {
         // Put the changes back: the next flush writes them (the newest state of each run wins).
         this.history.requeue(changes)

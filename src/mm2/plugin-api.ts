@@ -3,6 +3,7 @@
 // smallest structural types so the plug-ins build and test before the runner is merged: the
 // runner's FlowPlugin context and ReplicationPolicy satisfy them as they are.
 import type { Admin } from '@platformatic/kafka'
+import type { Logger } from '../log.ts'
 import type { Mirror } from '../mirror/mirror.ts'
 
 /** The part of MM2's ReplicationPolicy these plug-ins use (src/mm2/policy.ts has all of it). */
@@ -15,13 +16,14 @@ export interface ReplicationPolicyLike {
   checkpointsTopic (clusterAlias: string): string
 }
 
-/** One replication flow A->B, as the runner resolves it: aliases, and MM2's key lookup (`A->B.key` over `A.key` over `key`). */
+/** One replication flow A->B, as the runner resolves it: aliases, and MM2's key lookup (`A->B.key` over `key` over MM2's default). */
 export interface FlowLike {
   source: string
   target: string
-  get (key: string): string | undefined
-  /** The flow's `groups` / `groups.exclude` filter, when the runner has one. */
-  groupMatches? (group: string): boolean
+  /** A key's value: text, or already typed (number, boolean, list) by the runner's declarations. */
+  get (key: string): unknown
+  /** The flow's `groups` / `groups.exclude` filter (MM2's DefaultGroupFilter), when the runner has one. */
+  groupFilter?: (group: string) => boolean
 }
 
 export interface FlowContext {
@@ -30,9 +32,13 @@ export interface FlowContext {
   sourceAdmin: Admin
   targetAdmin: Admin
   policy: ReplicationPolicyLike
+  logger?: Logger
 }
 
 export interface FlowPlugin {
+  /** Before the flow's Mirror starts (the Mirror is built, not started). */
+  beforeStart? (ctx: FlowContext): Promise<void>
+  /** After the flow's Mirror started. */
   start (ctx: FlowContext): Promise<void>
   stop (): Promise<void>
 }

@@ -5,6 +5,8 @@ import { javaRegexToJs } from '../config/topic-filter.ts'
 import type { FlowLike } from './plugin-api.ts'
 
 export interface OffsetsSettings {
+  /** emit.offset-syncs.enabled: MM2's offset syncs topic is written (our history, which checkpoints use, always is). */
+  emitOffsetSyncsEnabled: boolean
   /** offset-syncs.topic.location: where mm2-offset-syncs.<target>.internal (and our offset history) live. */
   offsetSyncsTopicLocation: 'source' | 'target'
   offsetSyncsTopicReplicationFactor: number
@@ -27,15 +29,23 @@ export interface HeartbeatsSettings {
 export const MM2_DEFAULT_GROUPS = '.*'
 export const MM2_DEFAULT_GROUPS_EXCLUDE = 'console-consumer-.*, connect-.*, __.*'
 
+/** A key's value as MM2's properties text (lists joined by commas); undefined when not given. */
+function text (flow: FlowLike, key: string): string | undefined {
+  const value = flow.get(key)
+  if (value === undefined || value === null) return undefined
+  const t = (Array.isArray(value) ? value.join(',') : String(value)).trim()
+  return t === '' ? undefined : t
+}
+
 function number (flow: FlowLike, key: string, fallback: number): number {
-  const text = flow.get(key)?.trim()
-  const n = text === undefined || text === '' ? fallback : Number(text)
+  const t = text(flow, key)
+  const n = t === undefined ? fallback : Number(t)
   return Number.isFinite(n) ? n : fallback
 }
 
 function bool (flow: FlowLike, key: string, fallback: boolean): boolean {
-  const text = flow.get(key)?.trim().toLowerCase()
-  return text === undefined || text === '' ? fallback : text === 'true'
+  const t = text(flow, key)?.toLowerCase()
+  return t === undefined ? fallback : t === 'true'
 }
 
 /** MM2's group filter: whole-name Java regexes, comma-separated; excluded wins. */
@@ -48,7 +58,8 @@ export function groupFilter (groups: string, exclude: string): (group: string) =
 
 export function offsetsSettings (flow: FlowLike): OffsetsSettings {
   return {
-    offsetSyncsTopicLocation: flow.get('offset-syncs.topic.location')?.trim() === 'target' ? 'target' : 'source',
+    emitOffsetSyncsEnabled: bool(flow, 'emit.offset-syncs.enabled', true),
+    offsetSyncsTopicLocation: text(flow, 'offset-syncs.topic.location') === 'target' ? 'target' : 'source',
     offsetSyncsTopicReplicationFactor: number(flow, 'offset-syncs.topic.replication.factor', 3),
     offsetSyncsFlushIntervalMs: 1000,
     emitCheckpointsEnabled: bool(flow, 'emit.checkpoints.enabled', true),
@@ -56,7 +67,7 @@ export function offsetsSettings (flow: FlowLike): OffsetsSettings {
     checkpointsTopicReplicationFactor: number(flow, 'checkpoints.topic.replication.factor', 3),
     syncGroupOffsetsEnabled: bool(flow, 'sync.group.offsets.enabled', false),
     syncGroupOffsetsIntervalMs: number(flow, 'sync.group.offsets.interval.seconds', 60) * 1000,
-    groupMatches: flow.groupMatches?.bind(flow) ?? groupFilter(flow.get('groups') ?? MM2_DEFAULT_GROUPS, flow.get('groups.exclude') ?? MM2_DEFAULT_GROUPS_EXCLUDE)
+    groupMatches: flow.groupFilter ?? groupFilter(text(flow, 'groups') ?? MM2_DEFAULT_GROUPS, text(flow, 'groups.exclude') ?? MM2_DEFAULT_GROUPS_EXCLUDE)
   }
 }
 
