@@ -73,6 +73,9 @@ async function fetchOnce (fetcher: RawFetcher, topic: string, partition: number,
   }
 }
 
+/** The engine's per-record rewrite (mm2-config's RecordRewrite): keeps, changes or drops (undefined) a record. */
+export type RecordRewriteLike = (record: DecodedRecord) => DecodedRecord | undefined
+
 /**
  * Counts the records the mirror copies from source offsets [from, to) of a partition by reading
  * them again and planning them exactly as the copy loop does (markers, aborted transactions with
@@ -84,9 +87,13 @@ export class SourceRecordCounter {
   #readCommitted: boolean
   #started: Promise<void> | undefined
 
-  constructor (source: ClusterConnection & { readCommitted: boolean }) {
+  #rewrite: RecordRewriteLike | undefined
+
+  /** `rewrite`: the Mirror's record rewrite (MirrorSettings.rewriteRecord, mm2-config), whose dropped records are not copied. */
+  constructor (source: ClusterConnection & { readCommitted: boolean }, rewrite?: RecordRewriteLike) {
     this.#fetcher = new RawFetcher(baseClientOptions(source, `${source.clientId}-mm2-count`))
     this.#readCommitted = source.readCommitted
+    this.#rewrite = rewrite
   }
 
   readonly count = async (topic: string, partition: number, from: bigint, to: bigint): Promise<bigint | undefined> => {
@@ -97,7 +104,10 @@ export class SourceRecordCounter {
     while (position < to) {
       const p = await fetchOnce(this.#fetcher, topic, partition, position, 8 << 20, this.#readCommitted ? 1 : 0)
       if (p.errorCode !== 0) return undefined
-      const plan = planFetchedRecords(p.records, position, { endOffset: to, readCommitted: this.#readCommitted, abortedTransactions: p.abortedTransactions, compression: 'keep', mergeBelowBytes: 0 })
+      // As the copy loop plans them, with its rewrite where the engine has one (a variable, so
+      // the option is passed through whether or not this build's PlanOptions declares it).
+      const options = { endOffset: to, readCommitted: this.#readCommitted, abortedTransactions: p.abortedTransactions, compression: 'keep' as const, mergeBelowBytes: 0, ...(this.#rewrite === undefined ? {} : { rewrite: this.#rewrite }) }
+      const plan = planFetchedRecords(p.records, position, options)
       for (const unit of plan.units) records += BigInt(unit.records)
       if (plan.nextOffset <= position) return undefined
       position = plan.nextOffset

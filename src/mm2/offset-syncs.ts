@@ -19,7 +19,7 @@ import { silentLogger } from '../log.ts'
 import type { WrittenBatch } from '../mirror/mirror.ts'
 import { partitionKey } from '../mirror/worker.ts'
 import { decodeOffsetRun, encodeOffsetRunKey, encodeOffsetRunValue, encodeOffsetSyncKey, encodeOffsetSyncValue } from './formats.ts'
-import { ensureCompactedTopic, internalProducer, readPartition, SourceRecordCounter } from './internal-topics.ts'
+import { ensureCompactedTopic, internalProducer, readPartition, SourceRecordCounter, type RecordRewriteLike } from './internal-topics.ts'
 import { isExact, OffsetHistory, type Translation } from './offset-history.ts'
 import type { FlowContext, FlowPlugin } from './plugin-api.ts'
 import { offsetsSettings, type OffsetsSettings } from './settings.ts'
@@ -100,7 +100,7 @@ export class OffsetSyncsPlugin implements FlowPlugin {
     this.#pending = undefined
     for (const batch of pending) this.#written(batch)
     this.#producer = internalProducer(cluster, `${cluster.clientId}-mm2-offset-syncs`)
-    this.#counter = new SourceRecordCounter(ctx.mirror.settings.source)
+    this.#counter = new SourceRecordCounter(ctx.mirror.settings.source, (ctx.mirror.settings as { rewriteRecord?: RecordRewriteLike }).rewriteRecord)
     this.#timer = setInterval(() => { void this.flush() }, settings.offsetSyncsFlushIntervalMs)
     this.#timer.unref()
     this.#pruneTimer = setInterval(() => { this.prune().catch((error: unknown) => this.#log.debug({ err: describeCause(error) }, 'pruning the offset history failed')) }, PRUNE_INTERVAL_MS)
