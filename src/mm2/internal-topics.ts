@@ -36,7 +36,7 @@ export async function readPartition (connection: ClusterConnection, topic: strin
     let position = 0n
     for (let attempt = 0; attempt < 1_000_000; attempt++) {
       const p = await fetchOnce(fetcher, topic, partition, position, READ.maxBytes, READ.isolationLevel)
-      if (p.errorCode === 1) { position = p.logStartOffset; continue } // OFFSET_OUT_OF_RANGE: the log starts later
+      if (p.errorCode === 1 && p.logStartOffset > position) { position = p.logStartOffset; continue } // OFFSET_OUT_OF_RANGE: the log starts later
       if (p.errorCode !== 0) throw new KafkaMirrorError(ErrorCodes.CONNECTION, `Reading ${topic}-${partition} failed with Kafka error ${p.errorCode}`, { retriable: true })
       if (position >= p.highWatermark) break
       const { batches } = readRecordBatches(p.records ?? Buffer.alloc(0))

@@ -7,6 +7,7 @@
 //   hops <bootstrap> <upstreamAlias>          MirrorClient.replicationHops
 //   read <bootstrap> <topic> <partition> <offset> <count>   offset and value of the records from <offset>
 //   decode <bootstrap> <topic> checkpoint|offset-sync|heartbeat   every record of partition 0, decoded by MM2's classes
+//   batch                                    the commands above, one per stdin line
 package org.apache.kafka.connect.mirror;
 
 import java.time.Duration;
@@ -27,6 +28,21 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 
 public class Mm2Check {
     public static void main(String[] args) throws Exception {
+        if (args[0].equals("batch")) {
+            // One command per stdin line (words split on spaces), each answer after "=== <line>":
+            // one JVM start for a whole test.
+            java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in));
+            for (String line = in.readLine(); line != null; line = in.readLine()) {
+                if (line.isBlank()) continue;
+                System.out.println("=== " + line);
+                run(line.trim().split(" "));
+            }
+            return;
+        }
+        run(args);
+    }
+
+    static void run(String[] args) throws Exception {
         switch (args[0]) {
             case "golden": golden(); break;
             case "translate": translate(args[1], args[2], args[3]); break;
