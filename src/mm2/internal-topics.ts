@@ -88,6 +88,7 @@ export class SourceRecordCounter {
   #started: Promise<void> | undefined
 
   #rewrite: RecordRewriteLike | undefined
+  #counted = new Map<string, bigint>()
 
   /** `rewrite`: the Mirror's record rewrite (MirrorSettings.rewriteRecord, mm2-config), whose dropped records are not copied. */
   constructor (source: ClusterConnection & { readCommitted: boolean }, rewrite?: RecordRewriteLike) {
@@ -97,6 +98,19 @@ export class SourceRecordCounter {
   }
 
   readonly count = async (topic: string, partition: number, from: bigint, to: bigint): Promise<bigint | undefined> => {
+    // Counted once: what was copied does not change, while the source may be compacted later.
+    const key = `${topic}\u0000${partition}\u0000${from}\u0000${to}`
+    const known = this.#counted.get(key)
+    if (known !== undefined) return known
+    const counted = await this.#count(topic, partition, from, to)
+    if (counted !== undefined) {
+      if (this.#counted.size >= 10_000) this.#counted.delete(this.#counted.keys().next().value!)
+      this.#counted.set(key, counted)
+    }
+    return counted
+  }
+
+  async #count (topic: string, partition: number, from: bigint, to: bigint): Promise<bigint | undefined> {
     this.#started ??= this.#fetcher.start()
     await this.#started
     let position = from
