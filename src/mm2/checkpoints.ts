@@ -165,9 +165,23 @@ export class CheckpointsPlugin implements FlowPlugin {
       list.push(c)
     }
     if (byGroup.size === 0) return result
-    const described = await targetAdmin.describeGroups({ groups: [...byGroup.keys()] })
+    let described: Awaited<ReturnType<typeof targetAdmin.describeGroups>> | undefined
+    try {
+      described = await targetAdmin.describeGroups({ groups: [...byGroup.keys()] })
+    } catch {
+      // One group the classic DescribeGroups cannot answer (a KIP-848 consumer group) fails the
+      // whole request: ask group by group below.
+    }
     for (const [group, checkpoints] of byGroup) {
-      const d = described.get(group)
+      let d = described?.get(group)
+      if (described === undefined) {
+        try {
+          d = (await targetAdmin.describeGroups({ groups: [group] })).get(group)
+        } catch (error) {
+          this.#skipActive(result, group, `unknown (${describeCause(error)})`)
+          continue
+        }
+      }
       const state = String(d?.state ?? 'Dead').toUpperCase()
       if ((d?.members.size ?? 0) > 0 || !['EMPTY', 'DEAD', ''].includes(state)) {
         this.#skipActive(result, group, state)
@@ -204,7 +218,7 @@ export class CheckpointsPlugin implements FlowPlugin {
   #skipActive (result: GroupSyncResult, group: string, state: string): void {
     result.skippedActive.push(group)
     this.counts.activeGroupsSkipped++
-    this.#log.info({ group, state }, 'the target group has active members: its offsets are not synced (sync.group.offsets.enabled syncs only groups without members)')
+    this.#log.info({ group, state }, 'the target group has active members (or its state is unknown): its offsets are not synced (sync.group.offsets.enabled syncs only groups without members)')
   }
 
   async stop (): Promise<void> {
