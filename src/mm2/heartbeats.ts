@@ -71,3 +71,38 @@ export class HeartbeatsPlugin implements FlowPlugin {
   }
 }
 
+
+/** What a flow that is not enabled gets from the runner: no Mirror, its connections through the flow. */
+export interface DisabledFlowContextLike {
+  flow: FlowContext['flow'] & { connection (role: 'target.producer'): ClusterConnection }
+  targetAdmin: Admin
+  policy: FlowContext['policy']
+  logger?: Logger
+}
+
+/**
+ * Heartbeats of a pair whose flow is not enabled: MM2 runs its heartbeat connector for every pair
+ * of clusters unless emit.heartbeats.enabled is false for it, so that (for a flow A->B) B->A's
+ * heartbeats land in A's `heartbeats` and A->B carries them to B as `A.heartbeats`.
+ */
+export class DisabledFlowHeartbeatsPlugin {
+  #heartbeats: HeartbeatsPlugin
+  #overrides: Partial<HeartbeatsSettings>
+
+  constructor (options: HeartbeatsOptions = {}) {
+    this.#heartbeats = new HeartbeatsPlugin(options)
+    this.#overrides = options.settings ?? {}
+  }
+
+  get counts (): HeartbeatsPlugin['counts'] {
+    return this.#heartbeats.counts
+  }
+
+  async start (ctx: DisabledFlowContextLike): Promise<void> {
+    await this.#heartbeats.emitHeartbeats(ctx.flow.source, ctx.flow.target, ctx.targetAdmin, ctx.flow.connection('target.producer'), ctx.policy.heartbeatsTopic(), { ...heartbeatsSettings(ctx.flow), ...this.#overrides })
+  }
+
+  async stop (): Promise<void> {
+    await this.#heartbeats.stop()
+  }
+}

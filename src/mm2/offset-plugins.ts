@@ -4,9 +4,10 @@
 // checkpoints and group offset sync (they translate with the history), then heartbeats.
 import type { Logger } from '../log.ts'
 import { CheckpointsPlugin } from './checkpoints.ts'
-import { HeartbeatsPlugin } from './heartbeats.ts'
+import { DisabledFlowHeartbeatsPlugin, HeartbeatsPlugin } from './heartbeats.ts'
 import { OffsetSyncsPlugin } from './offset-syncs.ts'
 import type { FlowContext, FlowLike, FlowPlugin } from './plugin-api.ts'
+import { heartbeatsSettings } from './settings.ts'
 
 export class Mm2OffsetsPlugin implements FlowPlugin {
   readonly offsetSyncs: OffsetSyncsPlugin
@@ -43,5 +44,7 @@ export type Mm2OffsetsFeature = 'offset-syncs' | 'checkpoints' | 'group-offsets'
 export const mm2OffsetsRegistration = {
   name: 'mm2-offsets',
   features: ['offset-syncs', 'checkpoints', 'group-offsets', 'heartbeats'] as Mm2OffsetsFeature[],
-  create: (_flow: FlowLike): FlowPlugin => new Mm2OffsetsPlugin()
+  create: (_flow: FlowLike): FlowPlugin => new Mm2OffsetsPlugin(),
+  /** A flow that is not enabled still emits heartbeats, as MM2's heartbeat connector does, unless they are off for it. */
+  createForDisabledFlow: (flow: FlowLike): DisabledFlowHeartbeatsPlugin | undefined => heartbeatsSettings(flow).emitHeartbeatsEnabled ? new DisabledFlowHeartbeatsPlugin() : undefined
 }
