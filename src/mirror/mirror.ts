@@ -192,12 +192,13 @@ export class Mirror extends EventEmitter {
     }
     const ids = await this.#sourceAdmin!.metadata({ topics, forceUpdate: true })
     for (const t of topics) { const id = ids.topics.get(t)?.id; if (id !== undefined) this.#topicIds.set(t, id) }
-    const targets = await this.#waitForTargetMetadata(topics.map(targetOf))
+    const targetNames = topics.map(targetOf)
+    const targets = await this.#waitForTargetMetadata(targetNames)
     // A target topic may take smaller batches than the source's (max.message.bytes): batches made
     // or merged here stay below it. A compressed batch is at most a few dozen bytes over its records.
     // Without DescribeConfigs on the target (ACLs, or a broker the client cannot ask), the
     // 256 KiB cap stays: below every broker's default. Keyed by the target topic's name.
-    const limits = await maxMessageBytes(this.#targetAdmin!, topics.map(targetOf)).catch((error: unknown) => {
+    const limits = await maxMessageBytes(this.#targetAdmin!, targetNames).catch((error: unknown) => {
       this.#log.debug({ err: describeCause(error) }, 'could not read the target topics\' max.message.bytes; batches stay at most 256 KiB')
       return new Map<string, number>()
     })

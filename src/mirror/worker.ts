@@ -654,8 +654,8 @@ export class CopyWorker {
         abortedTransactions: p.abortedTransactions,
         compression: this.#options.compression,
         forceReencode: this.#options.forceReencode,
-        mergedBatchBytes: Math.min(DEFAULT_MERGED_BATCH_BYTES, this.#host.targetMaxBatchBytes?.(this.#targetTopic(state.topic)) ?? Infinity),
         rewrite: this.#options.rewrite,
+        mergedBatchBytes: Math.min(DEFAULT_MERGED_BATCH_BYTES, this.#host.targetMaxBatchBytes?.(this.#targetTopic(state.topic)) ?? Infinity),
         byKey: routing !== undefined ? { router: routing.router, tag: span, topic: this.#targetTopic(state.topic), partitions: targetPartitions, keylessPartition: () => this.#nextKeyless(state.topic, targetPartitions) } : undefined
       })
     } catch (error) {
