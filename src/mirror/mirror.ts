@@ -26,6 +26,8 @@ export interface MirrorOptions extends MirrorSettings {
   probeIntervalMs?: number
   /** Source positions kept outside the group (a MirrorMaker 2 take-over): WorkerHost.externalPositions. */
   externalPositions?: WorkerHost['externalPositions']
+  /** The configs a missing target topic is created with (an MM2 flow's filter); default: the source topic's own of replicatedTopicConfigs. */
+  targetTopicConfigs?: (sourceTopic: string, sourceAdmin: Admin) => Promise<Record<string, string>>
 }
 
 export type MirrorState = 'starting' | 'running' | 'stopping' | 'stopped' | 'failed'
@@ -72,12 +74,14 @@ export class Mirror extends EventEmitter {
   #lagProbe: LagProbe | undefined
   #probing = false
   #externalPositions: MirrorOptions['externalPositions']
+  #targetTopicConfigs: MirrorOptions['targetTopicConfigs']
 
   constructor (options: MirrorOptions) {
     super()
-    const { logger, probeIntervalMs, externalPositions, ...settings } = options
+    const { logger, probeIntervalMs, externalPositions, targetTopicConfigs, ...settings } = options
     this.settings = settings
     this.#externalPositions = externalPositions
+    this.#targetTopicConfigs = targetTopicConfigs
     this.#probeIntervalMs = probeIntervalMs ?? (settings.statusIntervalMs > 0 ? Math.min(settings.statusIntervalMs, 5000) : 5000)
     this.#log = logger ?? silentLogger
     this.stats = new MirrorStats()
@@ -177,7 +181,9 @@ export class Mirror extends EventEmitter {
       if (!this.settings.createTopics) {
         throw new KafkaMirrorError(ErrorCodes.TOPIC, `Topic ${topic.name} does not exist on the target and --create.topics is false: create it there first`)
       }
-      const configs = Object.fromEntries(Object.entries(topic.configs).filter(([k]) => replicatedTopicConfigs.includes(k)))
+      const configs = this.#targetTopicConfigs !== undefined
+        ? await this.#targetTopicConfigs(topic.name, this.#sourceAdmin!)
+        : Object.fromEntries(Object.entries(topic.configs).filter(([k]) => replicatedTopicConfigs.includes(k)))
       const replicationFactor = Math.min(topic.replicationFactor, brokers)
       if (configs['min.insync.replicas'] !== undefined && Number(configs['min.insync.replicas']) > replicationFactor) {
         configs['min.insync.replicas'] = String(replicationFactor)
