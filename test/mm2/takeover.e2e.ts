@@ -1,0 +1,189 @@
+// Taking over from REAL MirrorMaker 2 (connect-mirror 4.3.1, dedicated mode) and MirrorMaker 1
+// (Kafka 3.9): the Java mirror copies part of a topic while records are being written, is stopped,
+// and kafka-mirror copies the rest. kcat counts the target: none lost, none duplicated after a
+// clean stop (after SIGKILL the duplicates are counted: the records MM2 copied after its last
+// offset flush, which MM2 itself would copy again).
+//
+//   npm run test:mm2        (KAFKA_MIRROR_MM2_RESULTS=1 writes test/mm2/results/<date>.md)
+import assert from 'node:assert/strict'
+import { appendFileSync, mkdirSync } from 'node:fs'
+import { test } from 'node:test'
+import { Admin, Producer } from '@platformatic/kafka'
+import { loadMirrorConfig, type MirrorSettings } from '../../src/config/mirror-config.ts'
+import { Mirror } from '../../src/mirror/mirror.ts'
+import { createLogger } from '../../src/log.ts'
+import { Mm2Takeover, readMm2Positions, mm2OffsetsTopic } from '../../src/mm2/mm2-offsets.ts'
+import { createTestTopic, testClusters, topicRecordCount, uniqueName, waitForRecords } from '../helpers/clusters.ts'
+import { kcatConsume } from '../helpers/kcat.ts'
+import { assertMirrored, makeRecords, writeTutorialConfigs, type TestRecord } from '../helpers/records.ts'
+import { mm2Properties, startMm1, startMm2, type JavaMirror } from './java-mirrors.ts'
+
+const TOTAL = Number(process.env.KAFKA_MIRROR_MM2_RECORDS ?? 20_000)
+const results: string[] = []
+
+function note (line: string): void {
+  results.push(line)
+  process.stderr.write(line + '\n')
+}
+
+/** Writes records in chunks with a pause between them, so a mirror is stopped while they arrive. */
+async function produceSlowly (bootstrap: string, topic: string, records: TestRecord[], chunk: number, pauseMs: number, progress?: (sent: number) => void): Promise<void> {
+  const producer = new Producer({ clientId: 'test-producer', bootstrapBrokers: bootstrap.split(','), idempotent: true })
+  try {
+    for (let i = 0; i < records.length; i += chunk) {
+      await producer.send({
+        acks: -1,
+        messages: records.slice(i, i + chunk).map(r => ({
+          topic,
+          key: r.key ?? undefined,
+          value: r.value ?? undefined,
+          headers: new Map(r.headers.map(([k, v]) => [Buffer.from(k), Buffer.from(v, 'latin1')])),
+          timestamp: r.timestamp
+        }))
+      })
+      progress?.(Math.min(records.length, i + chunk))
+      if (pauseMs > 0) await new Promise(resolve => setTimeout(resolve, pauseMs))
+    }
+  } finally {
+    await producer.close()
+  }
+}
+
+async function endOffsets (bootstrap: string, topic: string): Promise<bigint[]> {
+  const admin = new Admin({ clientId: 'test-helper', bootstrapBrokers: bootstrap.split(',') })
+  try {
+    const metadata = await admin.metadata({ topics: [topic], forceUpdate: true })
+    const count = metadata.topics.get(topic)?.partitionsCount ?? 0
+    const ends = await admin.listOffsets({ topics: [{ name: topic, partitions: Array.from({ length: count }, (_, partitionIndex) => ({ partitionIndex, timestamp: -1n })) }] })
+    return ends[0].partitions.sort((a, b) => a.partitionIndex - b.partitionIndex).map(p => p.offset)
+  } finally {
+    await admin.close()
+  }
+}
+
+async function deleteTopics (bootstrap: string, topics: string[]): Promise<void> {
+  const admin = new Admin({ clientId: 'test-helper', bootstrapBrokers: bootstrap.split(',') })
+  try {
+    const existing = new Set(await admin.listTopics({ includeInternals: true }))
+    const gone = topics.filter(t => existing.has(t))
+    if (gone.length > 0) await admin.deleteTopics({ topics: gone })
+  } catch {} finally {
+    await admin.close()
+  }
+}
+
+function mirrorFor (files: { consumer: string, producer: string }, topic: string, partitioning: 'key' | 'source', takeover?: (target: MirrorSettings['target']) => Mm2Takeover): Mirror {
+  const { settings } = loadMirrorConfig([['consumer.config', files.consumer], ['producer.config', files.producer], ['include', topic], ['partitioning', partitioning], ['status.interval.ms', '0'], ['offset.commit.interval.ms', '1000']])
+  const logger = process.env.KAFKA_MIRROR_TEST_LOG !== undefined ? createLogger({ level: process.env.KAFKA_MIRROR_TEST_LOG }) : undefined
+  return new Mirror({ ...settings, logger, externalPositions: takeover?.(settings.target).positions })
+}
+
+/**
+ * Given a topic being written while a Java mirror copies it: stop the Java mirror with `signal`
+ * once it copied `stopAfter` records of the second half, and let the writes finish.
+ */
+async function copyPartWithJava (source: string, target: string, topic: string, targetTopic: string, records: TestRecord[], start: () => JavaMirror, signal: 'SIGTERM' | 'SIGKILL'): Promise<{ javaCopied: bigint, exit: string }> {
+  const half = records.length / 2
+  await produceSlowly(source, topic, records.slice(0, half), 1000, 0)
+  const java = start()
+  try {
+    await waitForRecords(target, targetTopic, half, 180_000).catch((error: unknown) => { throw new Error(`${String(error)}\n${java.tail()}`) })
+    // When the second half is being written and the Java mirror is copying it
+    let stopped: Promise<{ code: number | null, signal: NodeJS.Signals | null }> | undefined
+    await produceSlowly(source, topic, records.slice(half), 250, 40, sent => {
+      if (stopped === undefined && sent >= half / 3) stopped = java.stop(signal)
+    })
+    const exit = await (stopped ?? java.stop(signal))
+    const javaCopied = await topicRecordCount(target, targetTopic)
+    return { javaCopied, exit: exit.signal ?? `exit ${exit.code}` }
+  } finally {
+    await java.stop('SIGKILL')
+  }
+}
+
+for (const [signal, partitioning] of [['SIGTERM', 'source'], ['SIGKILL', 'key']] as const) {
+  test(`MirrorMaker 2 stopped with ${signal} mid-stream; kafka-mirror (--partitioning ${partitioning}) starts each partition where MM2's mm2-offsets topic says: none lost${signal === 'SIGTERM' ? ', none duplicated' : ', duplicates = what MM2 copied after its last offset flush'}, bytes kept`, async () => {
+    const { source, target } = await testClusters()
+    const alias = uniqueName('src').replace(/-/g, '')
+    const topic = await createTestTopic(source, { prefix: 'mm2takeover', partitions: 3 })
+    // IdentityReplicationPolicy: the engine writes source topic names until mm2-config's renaming lands.
+    const targetTopic = topic
+    const records = makeRecords(TOTAL, { keys: 30, valueBytes: 100, tombstones: true })
+    const started = Date.now()
+    try {
+      // Given MM2 copying the topic while it is written, stopped part-way
+      const props = mm2Properties({ sourceAlias: alias, targetAlias: 'B', source, target, topics: topic, policy: 'identity', extra: signal === 'SIGKILL' ? { 'B.offset.flush.interval.ms': 1000 } : {} })
+      const { javaCopied, exit } = await copyPartWithJava(source, target, topic, targetTopic, records, () => startMm2(props), signal)
+      assert.ok(javaCopied > BigInt(TOTAL / 2) && javaCopied < BigInt(TOTAL), `MM2 copied ${javaCopied} of ${TOTAL}: the stop must fall in the second half`)
+      // MM2's stored positions: after a clean stop exactly what it wrote to each target partition
+      const files = writeTutorialConfigs(source, target, { consumer: { 'auto.offset.reset': 'earliest' } })
+      const run = mirrorFor(files, topic, partitioning, connection => new Mm2Takeover(connection, { sourceAlias: alias }))
+      const positions = await readMm2Positions(run.settings.target, { sourceAlias: alias })
+      const ends = await endOffsets(target, targetTopic)
+      const stored = ends.map((_, p) => positions.positions.get(`${topic}:${p}`) ?? 0n)
+      if (signal === 'SIGTERM') assert.deepEqual(stored, ends, 'after SIGTERM MM2 flushed the position of every record it wrote')
+      else for (const [p, s] of stored.entries()) assert.ok(s <= ends[p], `partition ${p}: MM2's position ${s} is not past what it wrote (${ends[p]})`)
+      // When kafka-mirror starts with the same flow, its group new, taking MM2's positions
+      await run.start()
+      let summary
+      try {
+        await waitForRecords(target, targetTopic, TOTAL, 120_000)
+        // A moment more, so a record copied twice would show in the count
+        await new Promise(resolve => setTimeout(resolve, 2000))
+        summary = await run.stop()
+      } finally {
+        await run.stop().catch(() => {})
+      }
+      // Then every record is on the target once (SIGKILL: the duplicates are exactly MM2's unflushed copies)
+      const read = await kcatConsume(target, targetTopic)
+      const expectedDuplicates = ends.reduce((s, e, p) => s + Number(e - stored[p]), 0)
+      const { duplicates } = assertMirrored(records, read, { allowDuplicates: signal === 'SIGKILL' })
+      assert.equal(duplicates, expectedDuplicates)
+      assert.equal(read.length, TOTAL + expectedDuplicates)
+      assert.equal(summary.records, TOTAL - Number(javaCopied) + expectedDuplicates)
+      note(`| MM2 4.3.1 → kafka-mirror | ${signal} | ${partitioning} | ${TOTAL} | ${javaCopied} (${exit}) | ${stored.join('/')} of ${ends.join('/')} | ${summary.records} | ${read.length} | 0 | ${duplicates} | ${Math.round((Date.now() - started) / 1000)} s |`)
+    } finally {
+      await deleteTopics(target, [mm2OffsetsTopic(alias), `mm2-configs.${alias}.internal`, `mm2-status.${alias}.internal`])
+    }
+  })
+}
+
+for (const [signal, partitioning] of [['SIGTERM', 'key'], ['SIGTERM', 'source']] as const) {
+  test(`MirrorMaker 1 (Kafka 3.9) stopped with ${signal} mid-stream; kafka-mirror (--partitioning ${partitioning}) with the same consumer.properties continues from the group's commits: none lost, duplicates counted`, async () => {
+    const { source, target } = await testClusters()
+    const topic = await createTestTopic(source, { prefix: 'mm1takeover', partitions: 3 })
+    await createTestTopic(target, { name: topic, partitions: 3 })
+    const records = makeRecords(TOTAL, { keys: 30, valueBytes: 100, tombstones: true })
+    const files = writeTutorialConfigs(source, target, { consumer: { 'auto.offset.reset': 'earliest' } })
+    const started = Date.now()
+    // Given MirrorMaker 1 copying the topic while it is written, stopped part-way
+    const { javaCopied, exit } = await copyPartWithJava(source, target, topic, topic, records, () => startMm1(files.consumer, files.producer, topic), signal)
+    assert.ok(javaCopied > BigInt(TOTAL / 2) && javaCopied < BigInt(TOTAL), `MM1 copied ${javaCopied} of ${TOTAL}: the stop must fall in the second half`)
+    // When kafka-mirror runs with the same two files
+    const run = mirrorFor(files, topic, partitioning)
+    await run.start()
+    let summary
+    try {
+      await waitForRecords(target, topic, TOTAL, 120_000)
+      await new Promise(resolve => setTimeout(resolve, 2000))
+      summary = await run.stop()
+    } finally {
+      await run.stop().catch(() => {})
+    }
+    // Then nothing is lost; what MM1 copied but had not committed is copied again, and counted
+    const read = await kcatConsume(target, topic)
+    const { duplicates } = assertMirrored(records, read, { allowDuplicates: true })
+    assert.equal(read.length, TOTAL + duplicates)
+    note(`| MM1 3.9.1 → kafka-mirror | ${signal} | ${partitioning} | ${TOTAL} | ${javaCopied} (${exit}) | group commits | ${summary.records} | ${read.length} | 0 | ${duplicates} | ${Math.round((Date.now() - started) / 1000)} s |`)
+  })
+}
+
+test.after(() => {
+  if (process.env.KAFKA_MIRROR_MM2_RESULTS === undefined || results.length === 0) return
+  const dir = new URL('./results/', import.meta.url)
+  mkdirSync(dir, { recursive: true })
+  const file = new URL(`${new Date().toISOString().slice(0, 10)}.md`, dir)
+  appendFileSync(file, ['', `Run ${new Date().toISOString()}, ${TOTAL} records (keyed, 30 keys, 100 B values, tombstones, 3 headers each), 3 partitions, shared 2-broker Kafka 4.4 clusters, 2 cores shared with other work.`, '',
+    '| from | stop | partitioning | records | copied by the Java mirror (its exit) | MM2 positions of target ends | copied by kafka-mirror | on the target (kcat) | lost | duplicated | time |',
+    '|---|---|---|---|---|---|---|---|---|---|---|', ...results, ''].join('\n'))
+})
