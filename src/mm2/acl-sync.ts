@@ -17,7 +17,7 @@
 import { AclOperations, AclPermissionTypes, ResourcePatternTypes, ResourceTypes, type Admin } from '@platformatic/kafka'
 import { describeCause } from '../errors.ts'
 import { silentLogger, type Logger } from '../log.ts'
-import type { FlowContext, FlowPlugin } from './topic-sync.ts'
+import { flowBoolean, type FlowContext, type FlowPlugin, type FlowValue } from './topic-sync.ts'
 
 export interface AclBinding {
   resourceType: number
@@ -85,10 +85,10 @@ export interface AclSyncOptions {
   logger?: Logger
 }
 
-export function aclSyncOptions (sourceAlias: string, get: (key: string) => string | undefined, logger?: Logger): AclSyncOptions {
+export function aclSyncOptions (sourceAlias: string, get: (key: string) => FlowValue, logger?: Logger): AclSyncOptions {
   return {
     sourceAlias,
-    enabled: (get('sync.topic.acls.enabled') ?? 'true').trim().toLowerCase() === 'true',
+    enabled: flowBoolean(get('sync.topic.acls.enabled'), true),
     intervalMs: Number(get('sync.topic.acls.interval.seconds') ?? 600) * 1000,
     logger
   }

@@ -199,6 +199,8 @@ export async function readMm2Positions (target: ClusterConnection, options: Read
  * afterwards is committed to its own group, whose offsets win once they are past MM2's.
  */
 export class Mm2Takeover {
+  /** The offsets topic it reads. */
+  readonly topic: string
   #target: ClusterConnection
   #options: ReadMm2PositionsOptions
   #read: Promise<Mm2Positions> | undefined
@@ -206,6 +208,7 @@ export class Mm2Takeover {
   constructor (target: ClusterConnection, options: ReadMm2PositionsOptions) {
     this.#target = target
     this.#options = options
+    this.topic = options.topic ?? mm2OffsetsTopic(options.sourceAlias)
   }
 
   async read (): Promise<Mm2Positions> {

@@ -116,15 +116,20 @@ export interface TopicConfigSyncOptions {
   logger?: Logger
 }
 
+/** A flow's key value as the mm2 config gives it: text, or typed (number, boolean, list). */
+export type FlowValue = string | number | boolean | string[] | undefined
+
+export const flowBoolean = (value: FlowValue, fallback: boolean): boolean => value === undefined ? fallback : String(value).trim().toLowerCase() === 'true'
+export const flowList = (value: FlowValue): string[] | undefined => value === undefined ? undefined : Array.isArray(value) ? value : String(value).split(',')
+
 /** Reads the keys of a flow (`get` applies MM2's layering) into TopicConfigSyncOptions. */
-export function topicConfigSyncOptions (sourceAlias: string, get: (key: string) => string | undefined, logger?: Logger): TopicConfigSyncOptions {
-  const exclude = get('config.properties.exclude')
-  const defaults = get('use.defaults.from')?.trim().toLowerCase()
+export function topicConfigSyncOptions (sourceAlias: string, get: (key: string) => FlowValue, logger?: Logger): TopicConfigSyncOptions {
+  const defaults = get('use.defaults.from')
   return {
     sourceAlias,
-    enabled: (get('sync.topic.configs.enabled') ?? 'true').trim().toLowerCase() === 'true',
+    enabled: flowBoolean(get('sync.topic.configs.enabled'), true),
     intervalMs: Number(get('sync.topic.configs.interval.seconds') ?? 600) * 1000,
-    filter: new ConfigPropertyFilter(exclude === undefined ? CONFIG_PROPERTIES_EXCLUDE_DEFAULT : exclude.split(','), defaults === 'source' ? 'source' : 'target'),
+    filter: new ConfigPropertyFilter(flowList(get('config.properties.exclude')) ?? CONFIG_PROPERTIES_EXCLUDE_DEFAULT, String(defaults).trim().toLowerCase() === 'source' ? 'source' : 'target'),
     logger
   }
 }
