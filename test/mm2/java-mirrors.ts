@@ -4,8 +4,11 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Producer } from '@platformatic/kafka'
 import { javaCommand, propertiesText, writeLogConfig } from '../../bench/java.ts'
 import { ensureKafkaDist } from '../../harness/kafka-dist.ts'
+import { topicRecordCount, waitForRecords } from '../helpers/clusters.ts'
+import type { TestRecord } from '../helpers/records.ts'
 
 export interface JavaMirror {
   child: ChildProcess
@@ -95,3 +98,50 @@ export function startMm2 (props: Record<string, string | number | boolean>): Jav
 export function startMm1 (consumerFile: string, producerFile: string, include: string, streams = 2): JavaMirror {
   return startJava('kafka-3.9', 'kafka.tools.MirrorMaker', () => ['--consumer.config', consumerFile, '--producer.config', producerFile, '--include', include, '--num.streams', String(streams)])
 }
+
+/** Writes records in chunks with a pause between them, so a mirror is stopped while they arrive. */
+export async function produceSlowly (bootstrap: string, topic: string, records: TestRecord[], chunk: number, pauseMs: number, progress?: (sent: number) => void): Promise<void> {
+  const producer = new Producer({ clientId: 'test-producer', bootstrapBrokers: bootstrap.split(','), idempotent: true })
+  try {
+    for (let i = 0; i < records.length; i += chunk) {
+      await producer.send({
+        acks: -1,
+        messages: records.slice(i, i + chunk).map(r => ({
+          topic,
+          key: r.key ?? undefined,
+          value: r.value ?? undefined,
+          headers: new Map(r.headers.map(([k, v]) => [Buffer.from(k), Buffer.from(v, 'latin1')])),
+          timestamp: r.timestamp
+        }))
+      })
+      progress?.(Math.min(records.length, i + chunk))
+      if (pauseMs > 0) await new Promise(resolve => setTimeout(resolve, pauseMs))
+    }
+  } finally {
+    await producer.close()
+  }
+}
+
+/**
+ * Given a topic being written while a Java mirror copies it: stop the Java mirror with `signal`
+ * once it copied `stopAfter` records of the second half, and let the writes finish.
+ */
+export async function copyPartWithJava (source: string, target: string, topic: string, targetTopic: string, records: TestRecord[], start: () => JavaMirror, signal: 'SIGTERM' | 'SIGKILL'): Promise<{ javaCopied: bigint, exit: string }> {
+  const half = records.length / 2
+  await produceSlowly(source, topic, records.slice(0, half), 1000, 0)
+  const java = start()
+  try {
+    await waitForRecords(target, targetTopic, half, 180_000).catch((error: unknown) => { throw new Error(`${String(error)}\n${java.tail()}`) })
+    // When the second half is being written and the Java mirror is copying it
+    let stopped: Promise<{ code: number | null, signal: NodeJS.Signals | null }> | undefined
+    await produceSlowly(source, topic, records.slice(half), 250, 40, sent => {
+      if (stopped === undefined && sent >= half / 3) stopped = java.stop(signal)
+    })
+    const exit = await (stopped ?? java.stop(signal))
+    const javaCopied = await topicRecordCount(target, targetTopic)
+    return { javaCopied, exit: exit.signal ?? `exit ${exit.code}` }
+  } finally {
+    await java.stop('SIGKILL')
+  }
+}
+

@@ -8,15 +8,15 @@
 import assert from 'node:assert/strict'
 import { appendFileSync, mkdirSync } from 'node:fs'
 import { test } from 'node:test'
-import { Admin, Producer } from '@platformatic/kafka'
+import { Admin } from '@platformatic/kafka'
 import { loadMirrorConfig, type MirrorSettings } from '../../src/config/mirror-config.ts'
 import { Mirror } from '../../src/mirror/mirror.ts'
 import { createLogger } from '../../src/log.ts'
 import { Mm2Takeover, readMm2Positions, mm2OffsetsTopic } from '../../src/mm2/mm2-offsets.ts'
-import { createTestTopic, testClusters, topicRecordCount, uniqueName, waitForRecords } from '../helpers/clusters.ts'
+import { createTestTopic, testClusters, uniqueName, waitForRecords } from '../helpers/clusters.ts'
 import { kcatConsume } from '../helpers/kcat.ts'
-import { assertMirrored, makeRecords, writeTutorialConfigs, type TestRecord } from '../helpers/records.ts'
-import { mm2Properties, startMm1, startMm2, type JavaMirror } from './java-mirrors.ts'
+import { assertMirrored, makeRecords, writeTutorialConfigs } from '../helpers/records.ts'
+import { copyPartWithJava, mm2Properties, startMm1, startMm2 } from './java-mirrors.ts'
 
 const TOTAL = Number(process.env.KAFKA_MIRROR_MM2_RECORDS ?? 20_000)
 const results: string[] = []
@@ -24,29 +24,6 @@ const results: string[] = []
 function note (line: string): void {
   results.push(line)
   process.stderr.write(line + '\n')
-}
-
-/** Writes records in chunks with a pause between them, so a mirror is stopped while they arrive. */
-async function produceSlowly (bootstrap: string, topic: string, records: TestRecord[], chunk: number, pauseMs: number, progress?: (sent: number) => void): Promise<void> {
-  const producer = new Producer({ clientId: 'test-producer', bootstrapBrokers: bootstrap.split(','), idempotent: true })
-  try {
-    for (let i = 0; i < records.length; i += chunk) {
-      await producer.send({
-        acks: -1,
-        messages: records.slice(i, i + chunk).map(r => ({
-          topic,
-          key: r.key ?? undefined,
-          value: r.value ?? undefined,
-          headers: new Map(r.headers.map(([k, v]) => [Buffer.from(k), Buffer.from(v, 'latin1')])),
-          timestamp: r.timestamp
-        }))
-      })
-      progress?.(Math.min(records.length, i + chunk))
-      if (pauseMs > 0) await new Promise(resolve => setTimeout(resolve, pauseMs))
-    }
-  } finally {
-    await producer.close()
-  }
 }
 
 async function endOffsets (bootstrap: string, topic: string): Promise<bigint[]> {
@@ -78,30 +55,7 @@ function mirrorFor (files: { consumer: string, producer: string }, topic: string
   return new Mirror({ ...settings, logger, externalPositions: takeover?.(settings.target).positions })
 }
 
-/**
- * Given a topic being written while a Java mirror copies it: stop the Java mirror with `signal`
- * once it copied `stopAfter` records of the second half, and let the writes finish.
- */
-async function copyPartWithJava (source: string, target: string, topic: string, targetTopic: string, records: TestRecord[], start: () => JavaMirror, signal: 'SIGTERM' | 'SIGKILL'): Promise<{ javaCopied: bigint, exit: string }> {
-  const half = records.length / 2
-  await produceSlowly(source, topic, records.slice(0, half), 1000, 0)
-  const java = start()
-  try {
-    await waitForRecords(target, targetTopic, half, 180_000).catch((error: unknown) => { throw new Error(`${String(error)}\n${java.tail()}`) })
-    // When the second half is being written and the Java mirror is copying it
-    let stopped: Promise<{ code: number | null, signal: NodeJS.Signals | null }> | undefined
-    await produceSlowly(source, topic, records.slice(half), 250, 40, sent => {
-      if (stopped === undefined && sent >= half / 3) stopped = java.stop(signal)
-    })
-    const exit = await (stopped ?? java.stop(signal))
-    const javaCopied = await topicRecordCount(target, targetTopic)
-    return { javaCopied, exit: exit.signal ?? `exit ${exit.code}` }
-  } finally {
-    await java.stop('SIGKILL')
-  }
-}
-
-for (const [signal, partitioning] of [['SIGTERM', 'source'], ['SIGKILL', 'key']] as const) {
+for (const [signal, partitioning] of [['SIGTERM', 'source'], ['SIGKILL', 'key'], ['SIGTERM', 'key'], ['SIGKILL', 'source']] as const) {
   test(`MirrorMaker 2 stopped with ${signal} mid-stream; kafka-mirror (--partitioning ${partitioning}) starts each partition where MM2's mm2-offsets topic says: none lost${signal === 'SIGTERM' ? ', none duplicated' : ', duplicates = what MM2 copied after its last offset flush'}, bytes kept`, async () => {
     const { source, target } = await testClusters()
     const alias = uniqueName('src').replace(/-/g, '')
@@ -141,14 +95,14 @@ for (const [signal, partitioning] of [['SIGTERM', 'source'], ['SIGKILL', 'key']]
       assert.equal(duplicates, expectedDuplicates)
       assert.equal(read.length, TOTAL + expectedDuplicates)
       assert.equal(summary.records, TOTAL - Number(javaCopied) + expectedDuplicates)
-      note(`| MM2 4.3.1 → kafka-mirror | ${signal} | ${partitioning} | ${TOTAL} | ${javaCopied} (${exit}) | ${stored.join('/')} of ${ends.join('/')} | ${summary.records} | ${read.length} | 0 | ${duplicates} | ${Math.round((Date.now() - started) / 1000)} s |`)
+      note(`| MM2 4.3.1 → kafka-mirror | ${signal} | ${partitioning} | ${TOTAL} | ${javaCopied} (${exit}) | mm2-offsets ${stored.join('/')} of ${ends.join('/')} written | ${summary.records} | ${read.length} | 0 | ${duplicates} | ${Math.round((Date.now() - started) / 1000)} s |`)
     } finally {
       await deleteTopics(target, [mm2OffsetsTopic(alias), `mm2-configs.${alias}.internal`, `mm2-status.${alias}.internal`])
     }
   })
 }
 
-for (const [signal, partitioning] of [['SIGTERM', 'key'], ['SIGTERM', 'source']] as const) {
+for (const [signal, partitioning] of [['SIGTERM', 'key'], ['SIGTERM', 'source'], ['SIGKILL', 'key'], ['SIGKILL', 'source']] as const) {
   test(`MirrorMaker 1 (Kafka 3.9) stopped with ${signal} mid-stream; kafka-mirror (--partitioning ${partitioning}) with the same consumer.properties continues from the group's commits: none lost, duplicates counted`, async () => {
     const { source, target } = await testClusters()
     const topic = await createTestTopic(source, { prefix: 'mm1takeover', partitions: 3 })
@@ -159,8 +113,12 @@ for (const [signal, partitioning] of [['SIGTERM', 'key'], ['SIGTERM', 'source']]
     // Given MirrorMaker 1 copying the topic while it is written, stopped part-way
     const { javaCopied, exit } = await copyPartWithJava(source, target, topic, topic, records, () => startMm1(files.consumer, files.producer, topic), signal)
     assert.ok(javaCopied > BigInt(TOTAL / 2) && javaCopied < BigInt(TOTAL), `MM1 copied ${javaCopied} of ${TOTAL}: the stop must fall in the second half`)
-    // When kafka-mirror runs with the same two files
+    // MM1's commits: after SIGTERM its last one, at shutdown; after SIGKILL its last periodic one (every 60 s)
     const run = mirrorFor(files, topic, partitioning)
+    const admin = new Admin({ clientId: 'test-helper', bootstrapBrokers: source.split(',') })
+    const groups = await admin.listConsumerGroupOffsets({ groups: [run.settings.source.groupId] }).finally(async () => { await admin.close() })
+    const committed = groups.flatMap(g => g.topics).filter(t => t.name === topic).flatMap(t => t.partitions).reduce((sum, p) => sum + (p.committedOffset > 0n ? p.committedOffset : 0n), 0n)
+    // When kafka-mirror runs with the same two files
     await run.start()
     let summary
     try {
@@ -174,7 +132,10 @@ for (const [signal, partitioning] of [['SIGTERM', 'key'], ['SIGTERM', 'source']]
     const read = await kcatConsume(target, topic)
     const { duplicates } = assertMirrored(records, read, { allowDuplicates: true })
     assert.equal(read.length, TOTAL + duplicates)
-    note(`| MM1 3.9.1 → kafka-mirror | ${signal} | ${partitioning} | ${TOTAL} | ${javaCopied} (${exit}) | group commits | ${summary.records} | ${read.length} | 0 | ${duplicates} | ${Math.round((Date.now() - started) / 1000)} s |`)
+    // Exactly what MM1 copied past its last commit
+    assert.equal(duplicates, Number(javaCopied - committed))
+    if (signal === 'SIGTERM') assert.equal(duplicates, 0, 'MirrorMaker 1 commits on a clean shutdown')
+    note(`| MM1 3.9.1 → kafka-mirror | ${signal} | ${partitioning} | ${TOTAL} | ${javaCopied} (${exit}) | group committed ${committed} | ${summary.records} | ${read.length} | 0 | ${duplicates} | ${Math.round((Date.now() - started) / 1000)} s |`)
   })
 }
 
@@ -184,6 +145,6 @@ test.after(() => {
   mkdirSync(dir, { recursive: true })
   const file = new URL(`${new Date().toISOString().slice(0, 10)}.md`, dir)
   appendFileSync(file, ['', `Run ${new Date().toISOString()}, ${TOTAL} records (keyed, 30 keys, 100 B values, tombstones, 3 headers each), 3 partitions, shared 2-broker Kafka 4.4 clusters, 2 cores shared with other work.`, '',
-    '| from | stop | partitioning | records | copied by the Java mirror (its exit) | MM2 positions of target ends | copied by kafka-mirror | on the target (kcat) | lost | duplicated | time |',
+    '| from | stop | partitioning | records | copied by the Java mirror (its exit) | positions taken over | copied by kafka-mirror | on the target (kcat) | lost | duplicated | time |',
     '|---|---|---|---|---|---|---|---|---|---|---|', ...results, ''].join('\n'))
 })
