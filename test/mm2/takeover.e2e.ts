@@ -172,7 +172,7 @@ test.after(() => {
       'duplicates are asserted to be exactly the records the Java mirror copied past its last stored position (MM2 flushes every `offset.flush.interval.ms`,',
       '1 s in the SIGKILL runs; MM1 commits every 60 s, so none before the kill): MM2 or MM1 restarted would copy the same records again.', ''].join('\n'))
   }
-  appendFileSync(file, ['', `Run ${new Date().toISOString()}, ${TOTAL} records (keyed, 30 keys, 100 B values, tombstones, 3 headers each), 3 partitions, shared 2-broker Kafka 4.4 clusters, 2 cores shared with other work.`, '',
+  appendFileSync(file, ['', `Run ${new Date().toISOString()}, ${TOTAL} records (keyed, 30 keys, 100 B values, tombstones, 3 headers each), 3 partitions, two 2-broker Kafka 4.4 clusters, 2 cores shared with other work.`, '',
     '| from | stop | partitioning | records | copied by the Java mirror (its exit) | positions taken over | copied by kafka-mirror | on the target (kcat) | lost | duplicated | time |',
     '|---|---|---|---|---|---|---|---|---|---|---|', ...results, ''].join('\n'))
 })
