@@ -68,9 +68,10 @@ export class Mm2TakeoverPlugin implements FlowPlugin {
     // MirrorMakerConfig.workerConfig: the herder of A->B is Connect group `A-mm2` on B.
     const group = `${this.#flow.source}-mm2`
     try {
-      const described = await ctx.targetAdmin.describeGroups({ groups: [group] })
-      const members = described.get(group)?.members.size ?? 0
-      if (members > 0) ctx.logger?.warn({ group, members, cluster: 'target' }, `MirrorMaker 2 seems to be running for ${this.#flow.source}: its Connect group has members. Stop it before kafka-mirror takes over the flow ${this.#flow.name}, or both copy the same records`)
+      // ListGroups, not DescribeGroups: the client decodes every member's metadata as a consumer's,
+      // and a Connect worker's is not one (it throws outside the promise).
+      const state = (await ctx.targetAdmin.listGroups()).get(group)?.state
+      if (state !== undefined && !['EMPTY', 'DEAD'].includes(String(state).toUpperCase())) ctx.logger?.warn({ group, state, cluster: 'target' }, `MirrorMaker 2 seems to be running for ${this.#flow.source}: its Connect group has members. Stop it before kafka-mirror takes over the flow ${this.#flow.name}, or both copy the same records`)
     } catch (error) {
       ctx.logger?.debug({ group, err: describeCause(error) }, 'could not describe MirrorMaker 2\'s Connect group')
     }
