@@ -71,7 +71,7 @@ export class Mm2TakeoverPlugin implements FlowPlugin {
       // ListGroups, not DescribeGroups: the client decodes every member's metadata as a consumer's,
       // and a Connect worker's is not one (it throws outside the promise).
       const state = (await ctx.targetAdmin.listGroups()).get(group)?.state
-      if (state !== undefined && !['EMPTY', 'DEAD'].includes(String(state).toUpperCase())) ctx.logger?.warn({ group, state, cluster: 'target' }, `MirrorMaker 2 seems to be running for ${this.#flow.source}: its Connect group has members. Stop it before kafka-mirror takes over the flow ${this.#flow.name}, or both copy the same records`)
+      if (state !== undefined && !['EMPTY', 'DEAD'].includes(String(state).toUpperCase())) ctx.logger?.warn({ group, state, cluster: 'target' }, `MirrorMaker 2 seems to be running for ${this.#flow.source}: its Connect group has members (or a killed worker's, until its session times out). Stop it before kafka-mirror takes over the flow ${this.#flow.name}, or both copy the same records`)
     } catch (error) {
       ctx.logger?.debug({ group, err: describeCause(error) }, 'could not describe MirrorMaker 2\'s Connect group')
     }
