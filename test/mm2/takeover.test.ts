@@ -80,3 +80,34 @@ for (const partitioning of ['source', 'key'] as const) {
     }
   })
 }
+
+test('with exactly.once.source.support Connect writes the offsets topic in transactions: positions of aborted ones are not taken', async () => {
+  const { target } = await testClusters()
+  const alias = uniqueName('mm2eos').replace(/-/g, '')
+  const offsetsTopic = await createTestTopic(target, { name: mm2OffsetsTopic(alias), partitions: 2, configs: { 'cleanup.policy': 'compact' } })
+  const message = (p: number, offset: number, partition: number): { topic: string, key: Buffer, value: Buffer, partition: number } =>
+    ({ topic: offsetsTopic, key: Buffer.from(`["MirrorSourceConnector",{"cluster":"${alias}","partition":${p},"topic":"t"}]`), value: Buffer.from(`{"offset":${offset}}`), partition })
+  // Given a committed transaction (t-0 at 99), an aborted one (t-0 at 500, t-1 at 7) and a plain write (t-2 at 3)
+  const producer = new Producer({ clientId: 'test-mm2-eos', bootstrapBrokers: target.split(','), idempotent: true, transactionalId: uniqueName('mm2eos') })
+  try {
+    const committed = await producer.beginTransaction()
+    await committed.send({ messages: [message(0, 99, 0)] })
+    await committed.commit()
+    const aborted = await producer.beginTransaction()
+    await aborted.send({ messages: [message(0, 500, 0), message(1, 7, 1)] })
+    await aborted.abort()
+  } finally {
+    await producer.close()
+  }
+  const plain = new Producer({ clientId: 'test-mm2-plain', bootstrapBrokers: target.split(',') })
+  try {
+    await plain.send({ acks: -1, messages: [message(2, 3, 1)] })
+  } finally {
+    await plain.close()
+  }
+  // When the positions are read, then only the committed and the plain ones count
+  const files = writeTutorialConfigs(target, target)
+  const { settings } = loadMirrorConfig([['consumer.config', files.consumer], ['producer.config', files.producer], ['include', 't']])
+  const { positions } = await new Mm2Takeover(settings.target, { sourceAlias: alias }).read()
+  assert.deepEqual([...positions].sort(), [['t:0', 100n], ['t:2', 4n]])
+})
