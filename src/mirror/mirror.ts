@@ -15,7 +15,7 @@ import { silentLogger, type Logger } from '../log.ts'
 import { addPartitions, brokerCount, createTopic, describeTopics, listTopics, maxMessageBytes, replicatedTopicConfigs } from '../admin/topics.ts'
 import { MirrorStats, type MirrorSummary } from './stats.ts'
 import { CompressionCodecs } from '../kafka/raw/record-batch.ts'
-import { CopyWorker, partitionKey, TargetProducer, type Delivery, type WorkerCounts, type WorkerOptions, type WrittenBatch } from './worker.ts'
+import { CopyWorker, partitionKey, TargetProducer, type Delivery, type WorkerCounts, type WorkerHost, type WorkerOptions, type WrittenBatch } from './worker.ts'
 import { LagProbe, within } from '../metrics/lag.ts'
 
 export type { WorkerCounts, WrittenBatch }
@@ -24,6 +24,10 @@ export interface MirrorOptions extends MirrorSettings {
   logger?: Logger
   /** How often lag and the clusters' reachability are probed (stats.lag, stats.connected). Default: status.interval.ms up to 5000. */
   probeIntervalMs?: number
+  /** Source positions kept outside the group (a MirrorMaker 2 take-over): WorkerHost.externalPositions. */
+  externalPositions?: WorkerHost['externalPositions']
+  /** The configs a missing target topic is created with (an MM2 flow's filter); default: the source topic's own of replicatedTopicConfigs. */
+  targetTopicConfigs?: (sourceTopic: string, sourceAdmin: Admin) => Promise<Record<string, string>>
 }
 
 export type MirrorState = 'starting' | 'running' | 'stopping' | 'stopped' | 'failed'
@@ -71,11 +75,15 @@ export class Mirror extends EventEmitter {
   #probeIntervalMs: number
   #lagProbe: LagProbe | undefined
   #probing = false
+  #externalPositions: MirrorOptions['externalPositions']
+  #targetTopicConfigs: MirrorOptions['targetTopicConfigs']
 
   constructor (options: MirrorOptions) {
     super()
-    const { logger, probeIntervalMs, ...settings } = options
+    const { logger, probeIntervalMs, externalPositions, targetTopicConfigs, ...settings } = options
     this.settings = settings
+    this.#externalPositions = externalPositions
+    this.#targetTopicConfigs = targetTopicConfigs
     this.#probeIntervalMs = probeIntervalMs ?? (settings.statusIntervalMs > 0 ? Math.min(settings.statusIntervalMs, 5000) : 5000)
     this.#log = logger ?? silentLogger
     this.stats = new MirrorStats()
@@ -181,7 +189,9 @@ export class Mirror extends EventEmitter {
       if (!this.settings.createTopics) {
         throw new KafkaMirrorError(ErrorCodes.TOPIC, `Topic ${targetOf(topic.name)} does not exist on the target and --create.topics is false: create it there first`)
       }
-      const configs = Object.fromEntries(Object.entries(topic.configs).filter(([k]) => replicatedTopicConfigs.includes(k) && (this.settings.topicConfigFilter?.(k) ?? true)))
+      const configs = this.#targetTopicConfigs !== undefined
+        ? await this.#targetTopicConfigs(topic.name, this.#sourceAdmin!)
+        : Object.fromEntries(Object.entries(topic.configs).filter(([k]) => replicatedTopicConfigs.includes(k) && (this.settings.topicConfigFilter?.(k) ?? true)))
       const replicationFactor = this.settings.replicationFactor ?? Math.min(topic.replicationFactor, brokers)
       if (configs['min.insync.replicas'] !== undefined && replicationFactor > 0 && Number(configs['min.insync.replicas']) > replicationFactor) {
         configs['min.insync.replicas'] = String(replicationFactor)
@@ -302,7 +312,8 @@ export class Mirror extends EventEmitter {
       },
       onDataLoss: (topic: string, partition: number, from: bigint, deletedTo: bigint, resumeAt: bigint) => { this.#dataLoss(topic, partition, from, deletedTo, resumeAt) },
       onOffsetsWentBack: (topic: string, partition: number, from: bigint, to: bigint) => { this.#offsetsWentBack(topic, partition, from, to) },
-      error: (operation: 'fetch' | 'send', name: string, retried: boolean) => { this.stats.recordError(operation, name, retried) }
+      error: (operation: 'fetch' | 'send', name: string, retried: boolean) => { this.stats.recordError(operation, name, retried) },
+      externalPositions: this.#externalPositions
     }
     const limits = { maxPendingBytes: Math.max(1 << 20, Math.floor(target.bufferMemory / numStreams)), maxRequestBytes: Math.max(16 << 10, Math.floor(target.maxRequestSize * 0.9)) }
     const options: WorkerOptions = {

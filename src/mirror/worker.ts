@@ -117,6 +117,11 @@ export interface WorkerHost {
   onOffsetsWentBack (topic: string, partition: number, from: bigint, to: bigint): void
   /** A failed fetch or produce attempt, by Kafka error name; `retried` when it is tried again. For metrics. */
   error? (operation: 'fetch' | 'send', name: string, retried: boolean): void
+  /**
+   * Positions kept outside the group (MirrorMaker 2's mm2-offsets topic), keyed partitionKey: the
+   * next source offset to copy. Per partition the larger of this and the group's commit wins.
+   */
+  externalPositions? (partitions: Array<{ topic: string, partition: number }>): Promise<Map<string, bigint>>
 }
 
 export interface WorkerLimits {
@@ -443,7 +448,9 @@ export class CopyWorker {
     const byTopic = new Map<string, number[]>()
     for (const s of states) byTopic.set(s.topic, [...(byTopic.get(s.topic) ?? []), s.partition])
     const committed = await this.consumer.listCommittedOffsets({ topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) })
-    let missing = states.filter(s => (committed.get(s.topic)?.[s.partition] ?? -1n) < 0n)
+    const external = await this.#host.externalPositions?.(states.map(s => ({ topic: s.topic, partition: s.partition })))
+    const start = (s: PartitionState): bigint => { const c = committed.get(s.topic)?.[s.partition] ?? -1n; const e = external?.get(s.key) ?? -1n; return c > e ? c : e }
+    let missing = states.filter(s => start(s) < 0n)
     // Partitions added while the mirror ran hold only records written since: copy them all.
     const added = missing.filter(s => this.#host.fromLogStart?.(s.topic, s.partition) === true)
     const logStarts = new Map<string, bigint>()
@@ -466,9 +473,9 @@ export class CopyWorker {
     }
     for (const s of states) {
       if (this.#partitions.get(s.key) !== s) continue
-      const c = committed.get(s.topic)?.[s.partition] ?? -1n
+      const c = start(s)
       s.position = c >= 0n ? c : logStarts.get(s.key) ?? resets.get(s.topic)?.[s.partition] ?? 0n
-      this.#log.debug({ partition: s.key, position: String(s.position), committed: String(c) }, 'starting position')
+      this.#log.debug({ partition: s.key, position: String(s.position), committed: String(committed.get(s.topic)?.[s.partition] ?? -1n), external: String(external?.get(s.key) ?? 'none') }, 'starting position')
     }
   }
 

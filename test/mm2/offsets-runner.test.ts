@@ -1,44 +1,20 @@
 // Through the mm2 runner (mm2-config's src/mm2/runner.ts and config.ts) with the offset plug-ins
 // registered: remote topic names, checkpoints RemoteClusterUtils reads, group offsets synced,
-// heartbeats mirrored into hops. Skipped while the runner is not in the build (loaded by a
-// computed path, so this file type-checks without it).
+// heartbeats mirrored into hops.
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { test } from 'node:test'
 import { Admin, Producer } from '@platformatic/kafka'
 import { createLogger } from '../../src/log.ts'
+import { mm2ConfigFromProperties } from '../../src/mm2/config.ts'
 import { mm2OffsetsRegistration, type Mm2OffsetsPlugin } from '../../src/mm2/offset-plugins.ts'
+import { Mm2Runner } from '../../src/mm2/runner.ts'
 import { createTestTopic, testClusters, waitForRecords } from '../helpers/clusters.ts'
 import { mm2CheckBatch } from './java.ts'
-
-interface RunnerLike {
-  start (): Promise<void>
-  stop (): Promise<unknown>
-  flows: Array<{ flow: { source: string }, plugins: Array<{ plugin: unknown }> }>
-  /** Runners that run plug-ins of flows that are not enabled (heartbeats), as MM2 does. */
-  disabledFlows?: unknown[]
-}
-interface RunnerModules {
-  mm2ConfigFromProperties: (input: Array<[string, string]>, file: string) => unknown
-  Mm2Runner: new (config: unknown, options: { logger?: unknown, plugins: unknown[] }) => RunnerLike
-}
-
-async function runnerModules (): Promise<RunnerModules | undefined> {
-  const dir = '../../src/mm2/'
-  try {
-    const [config, runner] = await Promise.all([import(`${dir}config.ts`), import(`${dir}runner.ts`)]) as [Pick<RunnerModules, 'mm2ConfigFromProperties'>, Pick<RunnerModules, 'Mm2Runner'>]
-    return { mm2ConfigFromProperties: config.mm2ConfigFromProperties, Mm2Runner: runner.Mm2Runner }
-  } catch {
-    return undefined
-  }
-}
 
 const logger = process.env.KAFKA_MIRROR_TEST_LOG !== undefined ? createLogger({ level: process.env.KAFKA_MIRROR_TEST_LOG }) : undefined
 
 test('mm2 runner A->B (B->A not enabled) with the offset plug-ins: checkpoints on A.topic translated by RemoteClusterUtils, idle group synced, B->A\'s heartbeats in A, replicationHops of A on B is 1', async (t) => {
-  const modules = await runnerModules()
-  if (modules === undefined) { t.skip('the mm2 runner (mm2-config) is not in this build'); return }
-  const { mm2ConfigFromProperties, Mm2Runner } = modules
   const started = Date.now()
   const step = (what: string): void => { t.diagnostic(`${((Date.now() - started) / 1000).toFixed(1)} s: ${what}`) }
   const { source, target } = await testClusters()
