@@ -501,7 +501,13 @@ export class Reconciler {
     const plans: Array<{ r: ReconcileRequest, x: Map<number, bigint>, tight: boolean }> = []
     for (const r of toMatch) {
       const c = committed.get(partitionKey(r.topic, r.partition))
-      if (c === undefined || c.offset !== r.committed) continue // committed again meanwhile: not reconciled
+      if (c === undefined || c.offset < r.committed!) continue
+      if (c.offset > r.committed!) {
+        // Committed again since the member read its offsets: the partition's last owner handed it
+        // over (its acknowledged records). Everything before it is on the target: start from there.
+        r.committed = c.offset
+        results.get(partitionKey(r.topic, r.partition))!.position = c.offset
+      }
       const positions = decodeTargetPositions(c.metadata)
       if (positions === undefined) continue
       if (positions.topicId !== topicId) { fallback(r, `the target topic's id changed (${positions.topicId} in the commit, ${topicId} now): it was made again`); continue }

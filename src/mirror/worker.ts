@@ -52,6 +52,7 @@ import type { RawFetchPartition, RawFetchTopicRequest } from '../kafka/raw/fetch
 import { RawFetcher } from '../kafka/raw/raw-fetcher.ts'
 import { UnsupportedBrokerError } from '../kafka/raw/versions.ts'
 import { RawProducer, type ProduceUnit } from '../kafka/raw/raw-producer.ts'
+import { decodeRecords, encodeRecordBatch, readRecordBatch, type DecodedRecord } from '../kafka/raw/record-batch.ts'
 import type { Logger } from '../log.ts'
 import { OffsetCommitter, partitionKey, type CommittableOffset } from './offset-committer.ts'
 import { Membership, ownedPartitions } from './membership.ts'
@@ -200,6 +201,22 @@ interface UnitContext {
   parts: UnitPart[]
   records: number
   bytes: number
+}
+
+/**
+ * A routed batch encoded again with the records of the parts not dropped: KeyRouter adds a fetch
+ * answer's records partition after partition, so each part is one run of records, in part order.
+ */
+function withoutParts (batch: Buffer, parts: Array<{ records: number, drop: boolean }>): Buffer {
+  const header = readRecordBatch(batch)
+  const records = decodeRecords(header)
+  const kept: DecodedRecord[] = []
+  let at = 0
+  for (const part of parts) {
+    if (!part.drop) kept.push(...records.slice(at, at + part.records))
+    at += part.records
+  }
+  return encodeRecordBatch(kept, { compression: header.compression })
 }
 
 /** Fetch errors after which the partition leader may have moved. */
@@ -439,13 +456,51 @@ export class CopyWorker {
   /** Forgets the batches not sent yet of these partition states, over every target partition; returns their records. */
   #dropUnsent (states: Set<PartitionState>): number {
     if (states.size === 0) return 0
-    let records = 0
-    // A batch with records of a partition kept as well is sent anyway: the new owner may copy those records again, none is lost.
+    let records = this.#dropMixed(states)
     for (const unit of this.#producer.drop(u => u.context.parts.every(part => states.has(part.owner)))) {
       this.#pendingBytes -= unit.context.bytes
       records += unit.context.records
     }
     return records
+  }
+
+  /**
+   * Key partitioning: a batch not sent yet with records of lost partitions and of kept ones is
+   * encoded again without the lost ones (their new owner reconciles with the target now, and
+   * would not see them if they landed later). The batches behind it on its target partition are
+   * taken out and put back in order, so the partition's order holds. Returns the records dropped.
+   */
+  #dropMixed (states: Set<PartitionState>): number {
+    if (this.#options.partitioning !== 'key') return 0
+    const isLost = (part: UnitPart): boolean => states.has(part.owner)
+    let dropped = 0
+    for (const topic of new Set([...states].map(st => st.topic))) {
+      for (let p = 0; p < this.#host.targetPartitions(topic); p++) {
+        const units = this.#producer.unreported(topic, p)
+        const first = units.findIndex(u => u.context.owner === this.#owner && u.context.parts.some(isLost) && !u.context.parts.every(isLost))
+        if (first < 0) continue
+        const behind = new Set(units.slice(first))
+        for (const unit of this.#producer.drop(u => behind.has(u))) {
+          const mine = unit.context.owner === this.#owner
+          if (mine && unit.context.parts.every(isLost)) {
+            this.#pendingBytes -= unit.context.bytes
+            dropped += unit.context.records
+            continue
+          }
+          if (mine && unit.context.parts.some(isLost) && unit.batch !== null) {
+            const kept = withoutParts(unit.batch, unit.context.parts.map(part => ({ records: part.records, drop: isLost(part) })))
+            const parts = unit.context.parts.filter(part => !isLost(part))
+            const records = parts.reduce((n, part) => n + part.records, 0)
+            dropped += unit.context.records - records
+            this.#pendingBytes += kept.length - unit.context.bytes
+            this.#producer.enqueue(topic, p, { batch: kept, context: { owner: this.#owner, parts, records, bytes: kept.length } })
+            continue
+          }
+          this.#producer.enqueue(topic, p, unit)
+        }
+      }
+    }
+    return dropped
   }
 
   /** The committed offset of each new partition, or auto.offset.reset's where there is none. */
@@ -492,22 +547,28 @@ export class CopyWorker {
     // Only a position that is the group's committed offset (not MM2's, not a reset) is reconciled.
     const fromGroup = (s: PartitionState, at: bigint): bigint | undefined => (committed.get(s.topic)?.[s.partition] ?? -1n) === at && at >= 0n ? at : undefined
     const results = await this.#reconciler.reconcile([...positions].map(([s, at]) => ({ topic: s.topic, partition: s.partition, committed: fromGroup(s, at), targetTopic: s.topic, targetPartitions: this.#host.targetPartitions(s.topic) })))
+    let commitNow = false
     for (const [s, at] of positions) {
       if (this.#partitions.get(s.key) !== s) continue
       const r = results.get(s.key)
       s.track = r?.track
       s.position = at
-      // A committed offset is committed again with the target positions at the next commit.
-      if (fromGroup(s, at) !== undefined) s.committed = { offset: at, leaderEpoch: -1, at: 0 }
-      if (r === undefined || r.outcome === 'none') continue
-      this.#host.reconciled?.(s.topic, s.partition, r)
-      if (r.outcome !== 'matched' || r.position === undefined || r.position <= at) continue
+      // The starting position is committed at once with the target positions (below), so that even
+      // a crash before the first interval's commit can be reconciled.
+      s.committed = { offset: at, leaderEpoch: -1, at: 0 }
+      commitNow ||= s.track !== undefined
+      if (r === undefined) continue
+      if (r.outcome !== 'none') this.#host.reconciled?.(s.topic, s.partition, r)
+      // Past the group's offset only when the target holds the records before it (matched), or the
+      // group committed again meanwhile (the last owner's hand-over).
+      if (r.position === undefined || r.position <= at) continue
       s.position = r.position
       s.skip = r.skip
       // What was found is on the target: committed now, with where the rest will land.
       this.#offsets.set({ topic: s.topic, partition: s.partition, offset: r.position, leaderEpoch: -1, metadata: this.#metadata(s, r.position) })
       s.committed = { offset: r.position, leaderEpoch: -1, at: Date.now() }
     }
+    if (commitNow) this.commit().catch(error => this.#log.debug({ err: describeCause(error) }, 'committing the starting positions failed; they are committed at the next interval'))
   }
 
   /**
