@@ -1004,7 +1004,7 @@ export class TargetProducer {
       acknowledged: (topic, partition, units) => {
         for (let i = units.length - 1; i >= 0; i--) {
           const u = units[i]
-          if (u.baseOffset === undefined || u.baseOffset < 0n || u.skipped !== undefined) continue
+          if (u.baseOffset === undefined || u.baseOffset < 0n || u.skipped !== undefined || !Number.isInteger(u.context.records)) continue
           const key = partitionKey(topic, partition)
           const end = u.baseOffset + BigInt(u.context.records)
           if (end > (this.ends.get(key) ?? -1n)) this.ends.set(key, end)

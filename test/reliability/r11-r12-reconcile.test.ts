@@ -60,7 +60,9 @@ for (const partitioning of partitionings) {
     const records = makeRecords(count, { keys: 100, valueBytes: 100 })
     const files = faultConfigs(source, target)
     // One stream: with key partitioning a member sees another writer only when it holds every partition.
-    const args = mirrorArgs(files, topic, ['--partitioning', partitioning, '--num.streams', '1'])
+    // The default commit interval (5 s): the kill leaves records copied and not committed, which the
+    // fallback copies again (counted), none skipped.
+    const args = mirrorArgs(files, topic, ['--partitioning', partitioning, '--num.streams', '1', '--offset.commit.interval.ms', '5000'])
     const started = Date.now()
     // Given a source topic written while a mirror copies it, killed once it committed part of it
     const producer = produceInBackground(source, topic, records, { partitions: PARTITIONS, durationMs: sized(8000, 30_000) })
