@@ -9,9 +9,13 @@
 //   assigned) is at or after x_P. A TargetTrack per source partition state keeps what it needs:
 //   per P, the target base offset of each acknowledged batch carrying S's records with the end of
 //   its source span, and the end of the last one; at assignment, before anything is written, the
-//   target's end offsets. x_P is the base of the first batch on P whose span ends after c, or the
-//   end of the last one before it. The idempotent producer keeps a target partition's batches in
-//   order, and a source partition's records go to it in source order, so the bound holds.
+//   target's end offsets. x_P is the base of the first batch on P whose span ends after c; when
+//   there is none, the end of the last batch the target producer got acknowledged on P (of any
+//   source partition): the idempotent producer keeps a target partition's batches in order, and a
+//   source partition's records go to it in source order, so a record not acknowledged yet lands
+//   after it. Starting positions are committed at once with their x_P (a crash before the first
+//   interval is reconciled too), and an idle partition's commit is made again every 10 s with
+//   fresh ones, so the window a new owner reads stays about one commit interval long.
 //   x_P is "tight" when, besides, no record of S before c is at or after x_P on P; it is not when a
 //   batch was acknowledged without its base offset (a resend the broker already had), until the
 //   next one with a known base.
@@ -39,6 +43,11 @@
 //   foreign record is seen with `--partitioning source` always, with key partitioning when the
 //   member reconciles every partition of the topic at once with tight bounds (one stream, a
 //   full restart); otherwise foreign records are skipped over and nothing of them is taken.
+// - The group's offset is read again with its metadata: when it is past the one the member read
+//   (the last owner's hand-over commit landed meanwhile), that one is used.
+// - Key partitioning, on a rebalance: a batch not sent yet that carries records of partitions
+//   that moved away and of kept ones is encoded again without the moved ones (worker.ts
+//   #dropMixed), so they cannot land after their new owner read the target.
 // - Not reconciled: a position from outside the group (MirrorMaker 2's, trusted as it is), a
 //   commit without metadata (first start, an older kafka-mirror), metadata that does not fit the
 //   broker's offset.metadata.max.bytes (4096 by default: said once per partition in the log).
