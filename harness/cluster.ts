@@ -157,16 +157,44 @@ process.once('exit', () => {
   for (const dir of liveDataDirs) rmSync(dir, { recursive: true, force: true })
 })
 
-export async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
+/**
+ * Ports the kernel hands out for outgoing connections: a port picked from this range may be taken
+ * by a client's socket between the check and the broker's bind ("Address already in use").
+ */
+function ephemeralRange (): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number)
+    if (low > 0 && high >= low) return [low, high]
+  } catch {}
+  return [32768, 60999]
+}
+
+const handedOut = new Set<number>()
+
+async function canBind (port: number): Promise<boolean> {
+  return await new Promise(resolve => {
     const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
+    server.once('error', () => resolve(false))
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
   })
+}
+
+/**
+ * A free loopback port for a broker or controller to listen on. Picked at random below the
+ * ephemeral range (above it when that leaves too few), never twice in one process, and checked
+ * by binding it: so no outgoing connection of a running test takes it before the broker starts.
+ */
+export async function freePort (): Promise<number> {
+  const [low, high] = ephemeralRange()
+  const [from, to] = low - 10000 >= 1024 ? [low - 10000, low - 1] : [high + 1, Math.min(65535, high + 4000)]
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = from + Math.floor(Math.random() * (to - from + 1))
+    if (handedOut.has(port)) continue
+    handedOut.add(port)
+    if (await canBind(port)) return port
+    handedOut.delete(port)
+  }
+  throw new Error(`no free port found between ${from} and ${to}`)
 }
 
 function clusterId (): string {

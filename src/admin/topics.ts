@@ -70,6 +70,22 @@ export async function describeTopics (admin: Admin, topics: string[], withConfig
   })
 }
 
+/**
+ * Each topic's max.message.bytes as the broker applies it (the topic's own value, or the broker's
+ * message.max.bytes): the largest record batch the topic takes. Topics the answer leaves out are
+ * left out of the map.
+ */
+export async function maxMessageBytes (admin: Admin, topics: string[]): Promise<Map<string, number>> {
+  const result = new Map<string, number>()
+  if (topics.length === 0) return result
+  const described = await admin.describeConfigs({ resources: topics.map(name => ({ resourceType: ConfigResourceTypes.TOPIC, resourceName: name, configurationKeys: ['max.message.bytes'] })) })
+  for (const resource of described) {
+    const value = resource.configs.find(c => c.name === 'max.message.bytes')?.value
+    if (typeof value === 'string' && /^\d+$/.test(value)) result.set(resource.resourceName, Number(value))
+  }
+  return result
+}
+
 export interface CreateTopicRequest {
   name: string
   /** -1: the brokers' num.partitions. */

@@ -12,7 +12,7 @@ import { baseClientOptions } from '../kafka/client-options.ts'
 import { brokersFromZooKeeper } from '../kafka/bootstrap.ts'
 import { accessError, checkMirrorAccess, explainAccess, reachCluster } from '../kafka/access.ts'
 import { silentLogger, type Logger } from '../log.ts'
-import { addPartitions, brokerCount, createTopic, describeTopics, listTopics, replicatedTopicConfigs } from '../admin/topics.ts'
+import { addPartitions, brokerCount, createTopic, describeTopics, listTopics, maxMessageBytes, replicatedTopicConfigs } from '../admin/topics.ts'
 import { MirrorStats, type MirrorSummary } from './stats.ts'
 import { CompressionCodecs } from '../kafka/raw/record-batch.ts'
 import { CopyWorker, partitionKey, TargetProducer, type Delivery, type WorkerCounts, type WorkerOptions, type WrittenBatch } from './worker.ts'
@@ -51,6 +51,8 @@ export class Mirror extends EventEmitter {
   #workers: CopyWorker[] = []
   #topics = new Set<string>()
   #targetPartitions = new Map<string, number>()
+  /** Target topics' max.message.bytes less a margin for a codec's framing: no batch sent is larger. */
+  #targetMaxBatchBytes = new Map<string, number>()
   /** Partition counts of the source topics as last seen: a larger count means partitions were added. */
   #sourcePartitions = new Map<string, number>()
   /** Partitions added to a mirrored topic while the mirror ran: copied from their start, whatever auto.offset.reset says. */
@@ -185,6 +187,15 @@ export class Mirror extends EventEmitter {
     const ids = await this.#sourceAdmin!.metadata({ topics, forceUpdate: true })
     for (const t of topics) { const id = ids.topics.get(t)?.id; if (id !== undefined) this.#topicIds.set(t, id) }
     const targets = await this.#waitForTargetMetadata(topics)
+    // A target topic may take smaller batches than the source's (max.message.bytes): batches made
+    // or merged here stay below it. A compressed batch is at most a few dozen bytes over its records.
+    // Without DescribeConfigs on the target (ACLs, or a broker the client cannot ask), the
+    // 256 KiB cap stays: below every broker's default.
+    const limits = await maxMessageBytes(this.#targetAdmin!, topics).catch((error: unknown) => {
+      this.#log.debug({ err: describeCause(error) }, 'could not read the target topics\' max.message.bytes; batches stay at most 256 KiB')
+      return new Map<string, number>()
+    })
+    for (const [topic, bytes] of limits) this.#targetMaxBatchBytes.set(topic, Math.max(1024, bytes - 1024))
     const problems = []
     for (const topic of sourceTopics) {
       const count = targets.get(topic.name)!
@@ -266,6 +277,7 @@ export class Mirror extends EventEmitter {
     const host = {
       endOffset: (topic: string, partition: number) => this.#endOffsets?.get(partitionKey(topic, partition)),
       targetPartitions: (topic: string) => this.#targetPartitions.get(topic) ?? 1,
+      targetMaxBatchBytes: (topic: string) => this.#targetMaxBatchBytes.get(topic),
       fromLogStart: (topic: string, partition: number) => this.#addedPartitions.has(partitionKey(topic, partition)),
       delivered: (d: Delivery) => {
         this.stats.recordDelivered(d.topic, d.partition, d.records, d.bytes, d.nextOffset)

@@ -259,10 +259,18 @@ export class KeyRouter {
   #open = new Map<string, Array<OpenBatch | undefined>>()
   #closed: RoutedBatch[] = []
 
-  constructor (options: { compression: number | 'keep', forceReencode?: boolean, maxBatchBytes?: number }) {
+  #topicMaxBytes: ((topic: string) => number | undefined) | undefined
+
+  /**
+   * `topicMaxBytes`: the largest batch a target topic takes (its max.message.bytes less the
+   * batch's own overhead), when below maxBatchBytes: a batch is closed before a record would take
+   * it past that.
+   */
+  constructor (options: { compression: number | 'keep', forceReencode?: boolean, maxBatchBytes?: number, topicMaxBytes?: (topic: string) => number | undefined }) {
     this.#compression = options.compression
     this.#force = options.forceReencode === true
     this.#maxBytes = options.maxBatchBytes ?? DEFAULT_MERGED_BATCH_BYTES
+    this.#topicMaxBytes = options.topicMaxBytes
   }
 
   /**
@@ -281,6 +289,8 @@ export class KeyRouter {
     const fromDelta = from > batch.baseOffset ? Number(from - batch.baseOffset) : 0
     const endDelta = end === undefined ? Infinity : Number(end - batch.baseOffset)
     const codec = this.#compression === 'keep' ? batch.compression : this.#compression
+    const limit = this.#topicMaxBytes?.(topic)
+    const maxBytes = limit !== undefined && limit < this.#maxBytes ? limit : this.#maxBytes
     let keyless = -1
     let only = -1
     let spread = false
@@ -298,6 +308,13 @@ export class KeyRouter {
         p = partitionForKey(cursor.data, partitions, cursor.keyStart, cursor.keyLength)
       }
       let o = open[p]
+      // A batch the target topic would refuse as too large is closed before this record joins it
+      // (BatchBuilder counts a record as its bytes plus 21 for its length, delta and timestamp varints).
+      if (o !== undefined && o.builder.count > 0 && o.builder.bytes + 21 + (cursor.end - cursor.tailStart) > maxBytes) {
+        this.#close(topic, open, p)
+        closedAny = true
+        o = undefined
+      }
       if (o === undefined) o = open[p] = { builder: new BatchBuilder(), codec, parts: [] }
       if (only === -1) {
         only = p
@@ -308,7 +325,7 @@ export class KeyRouter {
       if (last !== undefined && last.tag === tag) last.records++
       else o.parts.push({ tag, records: 1 })
       kept++
-      if (o.builder.bytes >= this.#maxBytes) {
+      if (o.builder.bytes >= maxBytes) {
         this.#close(topic, open, p)
         closedAny = true
       }

@@ -101,6 +101,11 @@ export interface WorkerHost {
   endOffset? (topic: string, partition: number): bigint | undefined
   /** Partitions of the target topic, for key partitioning. */
   targetPartitions (topic: string): number
+  /**
+   * The largest record batch the target topic takes, in bytes (its max.message.bytes less a
+   * margin), by target topic name; undefined: not known, the 256 KiB default cap applies.
+   */
+  targetMaxBatchBytes? (topic: string): number | undefined
   /** True for a partition added to the topic while the mirror ran: without a committed offset it starts at the log start. */
   fromLogStart? (topic: string, partition: number): boolean
   /** Called in offset order for each source partition as the target acknowledges its batches. */
@@ -699,7 +704,7 @@ export class CopyWorker {
     // Key partitioning: the records of every partition of the answer are routed together, so each
     // target partition gets one batch per answer (up to the batch size), not one per source partition.
     const routing = this.#options.partitioning === 'key'
-      ? { router: new KeyRouter({ compression: this.#options.compression, forceReencode: this.#options.forceReencode, maxBatchBytes: Math.min(DEFAULT_MERGED_BATCH_BYTES, this.#limits.maxRequestBytes) }), spans: new Map<Span, PartitionState>() }
+      ? { router: new KeyRouter({ compression: this.#options.compression, forceReencode: this.#options.forceReencode, maxBatchBytes: Math.min(DEFAULT_MERGED_BATCH_BYTES, this.#limits.maxRequestBytes), topicMaxBytes: topic => this.#host.targetMaxBatchBytes?.(topic) }), spans: new Map<Span, PartitionState>() }
       : undefined
     try {
       for (const t of response.responses) {
@@ -772,6 +777,7 @@ export class CopyWorker {
         abortedTransactions: p.abortedTransactions,
         compression: this.#options.compression,
         forceReencode: this.#options.forceReencode,
+        mergedBatchBytes: Math.min(DEFAULT_MERGED_BATCH_BYTES, this.#host.targetMaxBatchBytes?.(state.topic) ?? Infinity),
         byKey: routing !== undefined ? { router: routing.router, tag: span, topic: state.topic, partitions: targetPartitions, keylessPartition: () => this.#nextKeyless(state.topic, targetPartitions), skip: state.skip !== undefined ? offset => state.skip!.delete(offset) : undefined } : undefined
       })
     } catch (error) {
@@ -989,7 +995,7 @@ export class TargetProducer {
   #closing: Promise<void> | undefined
 
   /** `host.error` counts the target's refusals (retried or not) by Kafka error name, for the metrics. */
-  constructor (target: TargetSettings, clientId: string, limits: WorkerLimits, options: Pick<WorkerOptions, 'skipRefused'>, host: Pick<WorkerHost, 'error'>) {
+  constructor (target: TargetSettings, clientId: string, limits: WorkerLimits, options: Pick<WorkerOptions, 'skipRefused'>, host: Pick<WorkerHost, 'error' | 'targetMaxBatchBytes'>) {
     this.producer = new RawProducer<UnitContext>({
       client: baseClientOptions(target, clientId),
       acks: target.acks,
@@ -999,7 +1005,8 @@ export class TargetProducer {
       retryBackoffMs: target.retryBackoffMs,
       maxRequestBytes: limits.maxRequestBytes,
       maxInFlightRequests: target.maxInFlight,
-      skipRefused: options.skipRefused
+      skipRefused: options.skipRefused,
+      topicMaxBatchBytes: topic => host.targetMaxBatchBytes?.(topic)
     }, {
       acknowledged: (topic, partition, units) => {
         for (let i = units.length - 1; i >= 0; i--) {

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { test } from 'node:test'
 import { Admin } from '@platformatic/kafka'
-import { startCluster, startZooKeeperCluster } from '../../harness/cluster.ts'
+import { freePort, startCluster, startZooKeeperCluster } from '../../harness/cluster.ts'
 import { createTestTopic, testClusters } from '../helpers/clusters.ts'
 import { kcatConsume, kcatProduce } from '../helpers/kcat.ts'
 
@@ -62,4 +63,14 @@ test('the ZooKeeper-mode cluster starts and lists its brokers under /brokers/ids
   } finally {
     await cluster.stop()
   }
+})
+
+test('broker ports are picked outside the range of outgoing connections, never twice', async () => {
+  // Given the kernel's range for the local ports of outgoing connections
+  const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number)
+  // When 200 ports are picked
+  const ports = await Promise.all(Array.from({ length: 200 }, async () => await freePort()))
+  // Then none is in that range (a client socket could take it before the broker binds) and none repeats
+  assert.deepEqual(ports.filter(p => p >= low && p <= high), [])
+  assert.equal(new Set(ports).size, ports.length)
 })

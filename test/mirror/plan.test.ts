@@ -327,3 +327,27 @@ test('one KeyRouter over several source partitions: one batch per target partiti
   assert.equal(total, 50)
   assert.deepEqual(router.finish(), [], 'nothing left after finish')
 })
+
+test('a KeyRouter keeps each target topic\'s batches under its limit: every record once, in order, none over', () => {
+  // Given a router whose topic "small" takes batches of at most 2 KiB, and "big" the default
+  const router = new KeyRouter({ compression: CompressionCodecs.none, topicMaxBytes: topic => topic === 'small' ? 2048 : undefined })
+  const many = encodeRecordBatch(records(0n, 300).map(r => ({ ...r, key: Buffer.from('one-key') })), { producerId: 1n, producerEpoch: 0, baseSequence: 0 })
+  // When 300 records of one key (about 14 KiB) go to each topic
+  planFetchedRecords(many, 0n, { ...plain, byKey: { router, tag: 'a', topic: 'small', partitions: 1, keylessPartition: () => 0 } })
+  planFetchedRecords(many, 0n, { ...plain, byKey: { router, tag: 'b', topic: 'big', partitions: 1, keylessPartition: () => 0 } })
+  const routed = router.finish()
+  // Then "small" got several batches, none over 2 KiB, the records in order; "big" one batch
+  const small = routed.filter(r => r.topic === 'small')
+  assert.ok(small.length >= 7, `batches: ${small.length}`)
+  assert.ok(small.every(r => r.batch.length <= 2048), `sizes: ${small.map(r => r.batch.length).join(',')}`)
+  assert.deepEqual(small.flatMap(r => decodeRecords(readRecordBatch(r.batch)).map(x => String(x.value))), records(0n, 300).map(r => String(r.value)))
+  assert.equal(routed.filter(r => r.topic === 'big').length, 1)
+})
+
+test('runs of small batches are merged no larger than mergedBatchBytes', () => {
+  const fetched = Buffer.concat(Array.from({ length: 40 }, (_, i) => batch(BigInt(i * 5), 5)))
+  const plan = planFetchedRecords(fetched, 0n, { ...plain, mergeBelowBytes: 16 << 10, mergedBatchBytes: 1500 })
+  assert.ok(plan.units.length >= 3, `units: ${plan.units.length}`)
+  assert.ok(plan.units.every(u => u.batch!.length <= 1500 + 61), `sizes: ${plan.units.map(u => u.batch!.length).join(',')}`)
+  assert.equal(plan.units.reduce((n, u) => n + u.records, 0), 200)
+})

@@ -3,7 +3,8 @@
 // get UNSUPPORTED_COMPRESSION_TYPE), so v5 alone would leave zstd topics of those brokers uncopied.
 // Fetch sessions are not used (session id 0, epoch -1: a full fetch each time), as with v12.
 import { createAPI, Writer, type Reader } from '@platformatic/kafka'
-import { FETCH_API_KEY, type IsolationLevel, type RawFetchPartition, type RawFetchResponse, type RawFetchTopicRequest } from './fetch-v12.ts'
+import { readTopicResponses } from './fetch-v5.ts'
+import { FETCH_API_KEY, type IsolationLevel, type RawFetchResponse, type RawFetchTopicRequest } from './fetch-v12.ts'
 
 export const FETCH_VERSION = 10
 
@@ -42,36 +43,14 @@ export function createRequest (maxWaitMs: number, minBytes: number, maxBytes: nu
       partitions => partition_index error_code high_watermark last_stable_offset log_start_offset [aborted_transactions] records
         aborted_transactions => producer_id first_offset
         records => RECORDS
-  Answered in the shape of Fetch v12. Partition errors are returned, not thrown.
+  The responses are laid out as v5's (read by fetch-v5.ts). Answered in the shape of Fetch v12.
+  Partition errors are returned, not thrown.
 */
 export function parseResponse (_correlationId: number, _apiKey: number, _apiVersion: number, reader: Reader): RawFetchResponse {
   const throttleTimeMs = reader.readInt32()
   const errorCode = reader.readInt16()
   const sessionId = reader.readInt32()
-  const responses = reader.readArray(r => ({
-    topic: r.readString(false),
-    partitions: r.readArray(r => {
-      const partition: RawFetchPartition = {
-        partitionIndex: r.readInt32(),
-        errorCode: r.readInt16(),
-        highWatermark: r.readInt64(),
-        lastStableOffset: r.readInt64(),
-        logStartOffset: r.readInt64(),
-        abortedTransactions: r.readNullableArray(r => ({ producerId: r.readInt64(), firstOffset: r.readInt64() }), false, false),
-        preferredReadReplica: -1,
-        records: null,
-        currentLeader: { leaderId: -1, leaderEpoch: -1 }
-      }
-      const size = r.readInt32() // -1: null
-      if (size > 0) {
-        // A view where the response arrived in one piece, a copy where it spans socket reads.
-        partition.records = r.buffer.slice(r.position, r.position + size)
-        r.skip(size)
-      }
-      return partition
-    }, false, false)
-  }), false, false)
-  return { throttleTimeMs, errorCode, sessionId, responses }
+  return { throttleTimeMs, errorCode, sessionId, responses: readTopicResponses(reader) }
 }
 
 export const api = createAPI<[maxWaitMs: number, minBytes: number, maxBytes: number, isolationLevel: IsolationLevel, topics: RawFetchTopicRequest[], rackId?: string], RawFetchResponse>(

@@ -43,7 +43,12 @@ export function createRequest (maxWaitMs: number, minBytes: number, maxBytes: nu
 */
 export function parseResponse (_correlationId: number, _apiKey: number, _apiVersion: number, reader: Reader): RawFetchResponse {
   const throttleTimeMs = reader.readInt32()
-  const responses = reader.readArray(r => ({
+  return { throttleTimeMs, errorCode: 0, sessionId: 0, responses: readTopicResponses(reader) }
+}
+
+/** The responses array of Fetch v4 to v11 (laid out alike), in the shape of Fetch v12's. */
+export function readTopicResponses (reader: Reader): RawFetchResponse['responses'] {
+  return reader.readArray(r => ({
     topic: r.readString(false),
     partitions: r.readArray(r => {
       const partition: RawFetchPartition = {
@@ -66,7 +71,6 @@ export function parseResponse (_correlationId: number, _apiKey: number, _apiVers
       return partition
     }, false, false)
   }), false, false)
-  return { throttleTimeMs, errorCode: 0, sessionId: 0, responses }
 }
 
 export const api = createAPI<[maxWaitMs: number, minBytes: number, maxBytes: number, isolationLevel: IsolationLevel, topics: RawFetchTopicRequest[], rackId?: string], RawFetchResponse>(

@@ -33,6 +33,11 @@ export function createRequest (acks: number, timeoutMs: number, topics: RawProdu
   Answered in the shape of Produce v9. Partition errors are returned, not thrown.
 */
 export function parseResponse (_correlationId: number, _apiKey: number, _apiVersion: number, reader: Reader): RawProduceResponse {
+  return readProduceResponse(reader, false)
+}
+
+/** The answer of Produce v3 to v7 (v5+ add log_start_offset), in the shape of Produce v9's. */
+export function readProduceResponse (reader: Reader, withLogStartOffset: boolean): RawProduceResponse {
   const responses = reader.readArray(r => ({
     topic: r.readString(false),
     partitions: r.readArray((r): RawProducePartitionResponse => ({
@@ -40,7 +45,7 @@ export function parseResponse (_correlationId: number, _apiKey: number, _apiVers
       errorCode: r.readInt16(),
       baseOffset: r.readInt64(),
       logAppendTimeMs: r.readInt64(),
-      logStartOffset: -1n,
+      logStartOffset: withLogStartOffset ? r.readInt64() : -1n,
       recordErrors: [],
       errorMessage: null
     }), false, false)

@@ -64,6 +64,8 @@ export interface RawProducerOptions {
    * more than maxRequestBytes); 0 turns merging off. Default 256 KiB.
    */
   mergedBatchBytes?: number
+  /** The largest batch a topic takes (its max.message.bytes less a margin); merges stay below it. */
+  topicMaxBatchBytes?: (topic: string) => number | undefined
 }
 
 export interface ProduceUnit<T> {
@@ -402,12 +404,14 @@ export class RawProducer<T> {
     if (this.#mergeCap <= 0 || queue.noMerge || first.alone) return first
     const codec = mergeableCodec(first.batch!)
     if (codec < 0) return first
+    const limit = this.#options.topicMaxBatchBytes?.(queue.topic)
+    const cap = limit !== undefined && limit < this.#mergeCap ? limit : this.#mergeCap
     let bytes = first.batch!.length
     let end = at + 1
     while (end < entries.length) {
       const next = entries[end]
       if (next.state !== 'queued' || next.sequence !== undefined || next.alone) break
-      if (bytes + next.batch!.length > this.#mergeCap || mergeableCodec(next.batch!) !== codec) break
+      if (bytes + next.batch!.length > cap || mergeableCodec(next.batch!) !== codec) break
       bytes += next.batch!.length
       end++
     }

@@ -385,3 +385,22 @@ test('a merged batch refused as too large with batches in flight behind it: they
   assert.deepEqual(broker.log('t', 0).ids, Array.from({ length: 60 }, (_, i) => i))
   assert.deepEqual(acked.get(0), Array.from({ length: 60 }, (_, i) => i))
 })
+
+test('a topic\'s batch limit caps the batches merged for it', async () => {
+  // Given one request in flight at a time, and topic "small" whose batches may be at most 300 bytes
+  const broker = new FakeBroker()
+  const { producer, failed } = producerFor(broker, 1, { maxInFlightRequests: 1, topicMaxBatchBytes: topic => topic === 't' ? 300 : undefined })
+  await producer.start()
+  await producer.prepareTopics(['t'])
+  // When 30 small units are queued behind the first
+  for (let i = 0; i < 30; i++) producer.enqueue('t', 0, { batch: unitBatch(i), context: i })
+  await settle(producer)
+  await producer.close()
+  // Then they went merged, in order, none of the merged batches over the limit
+  assert.deepEqual(failed, [])
+  const sent = batchesOf(broker, 0)
+  assert.deepEqual(sent.flat(), Array.from({ length: 30 }, (_, i) => i))
+  assert.ok(sent.some(ids => ids.length > 1), 'nothing was merged')
+  const one = unitBatch(0).length
+  assert.ok(sent.every(ids => ids.length === 1 || ids.length * one <= 300), `merged sizes (units): ${sent.map(ids => ids.length).join(',')}, one unit ${one} bytes`)
+})
