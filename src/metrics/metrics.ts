@@ -40,6 +40,9 @@ export const metricDeclarations: MetricDeclaration[] = [
   { name: 'kafka_mirror_send_errors_total', type: 'counter', labels: ['error'], help: 'Failed produce attempts on the target, by Kafka error name (NETWORK_ERROR: no answer), retried or not.' },
   { name: 'kafka_mirror_retries_total', type: 'counter', labels: ['operation'], help: 'Failed attempts that were tried again, by operation (fetch, send).' },
   { name: 'kafka_mirror_rebalances_total', type: 'counter', labels: [], help: 'Assignments the consumer group handed this process\'s streams (one per stream at start, one per stream after each rebalance).' },
+  { name: 'kafka_mirror_reconciled_partitions_total', type: 'counter', labels: [], help: 'Partitions reconciled with the target when assigned: the copy starts after the records already on the target.' },
+  { name: 'kafka_mirror_reconcile_fallbacks_total', type: 'counter', labels: [], help: 'Partitions whose target did not match their commit when assigned (another writer, a topic made again): the copy starts at the committed offset, and records already there may be copied again.' },
+  { name: 'kafka_mirror_reconciled_records_total', type: 'counter', labels: [], help: 'Records past the committed offset found on the target when partitions were assigned, and not copied again.' },
   { name: 'kafka_mirror_data_loss_gaps_total', type: 'counter', labels: TP, help: 'Ranges of source records gone before they were copied (retention, topic made again) that the mirror went past with --on.data.loss continue; partition -1: the whole topic was made again.' },
   { name: 'kafka_mirror_failed_records_total', type: 'counter', labels: [], help: 'Records the target refused and the mirror gave up (--abort.on.send.failure false).' },
   { name: 'kafka_mirror_buffered_bytes', type: 'gauge', labels: [], help: 'Bytes of record batches fetched and not yet acknowledged by the target.' },
@@ -124,6 +127,9 @@ export class MirrorMetrics {
     counter('kafka_mirror_send_errors_total', byError('send'))
     counter('kafka_mirror_retries_total', function * (stats) { for (const [operation, count] of Object.entries(stats.retries)) yield [{ operation }, count] })
     counter('kafka_mirror_rebalances_total', function * (stats) { yield [{}, stats.rebalances] })
+    counter('kafka_mirror_reconciled_partitions_total', function * (stats) { yield [{}, stats.reconciliation.matched] })
+    counter('kafka_mirror_reconcile_fallbacks_total', function * (stats) { yield [{}, stats.reconciliation.fallbacks] })
+    counter('kafka_mirror_reconciled_records_total', function * (stats) { yield [{}, stats.reconciliation.recordsFound] })
     counter('kafka_mirror_data_loss_gaps_total', function * (stats) {
       const counts = new Map<string, { topic: string, partition: number, n: number }>()
       for (const g of stats.gaps) {

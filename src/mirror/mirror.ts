@@ -301,6 +301,12 @@ export class Mirror extends EventEmitter {
         if (this.#endOffsets !== undefined) this.#checkOnceDone()
       },
       written: (batch: WrittenBatch) => { this.emit('written', batch) },
+      reconciled: (topic: string, partition: number, r: { outcome: 'none' | 'matched' | 'fallback', found: number }) => {
+        if (r.outcome === 'matched') this.stats.reconciliation.matched++
+        if (r.outcome === 'fallback') this.stats.reconciliation.fallbacks++
+        this.stats.reconciliation.recordsFound += r.found
+        this.emit('reconciled', { topic, partition, ...r })
+      },
       skipped: (topic: string, partition: number, records: number, error: Error) => {
         // --abort.on.send.failure false: the user chose to go on; the records are counted as lost.
         this.stats.recordFailed(records)

@@ -23,6 +23,8 @@ export interface CommittableOffset {
   /** The next offset to read: one past the last record the target acknowledged. */
   offset: bigint
   leaderEpoch: number
+  /** Where the target holds this partition's records from the offset on (reconcile.ts); null: nothing said. */
+  metadata?: string | null
 }
 
 export const partitionKey = (topic: string, partition: number): string => `${topic}:${partition}`
@@ -110,11 +112,11 @@ export class OffsetCommitter {
     const memberId = consumer.memberId
     if (memberId === null || memberId === '') throw new CommitRefusedError('UNKNOWN_MEMBER_ID', '')
     const generation = consumer.generationId
-    const topics = new Map<string, { name: string, partitions: Array<{ partitionIndex: number, committedOffset: bigint, committedLeaderEpoch: number, committedMetadata: null }> }>()
+    const topics = new Map<string, { name: string, partitions: Array<{ partitionIndex: number, committedOffset: bigint, committedLeaderEpoch: number, committedMetadata: string | null }> }>()
     for (const o of offsets) {
       let t = topics.get(o.topic)
       if (t === undefined) topics.set(o.topic, t = { name: o.topic, partitions: [] })
-      t.partitions.push({ partitionIndex: o.partition, committedOffset: o.offset, committedLeaderEpoch: o.leaderEpoch, committedMetadata: null })
+      t.partitions.push({ partitionIndex: o.partition, committedOffset: o.offset, committedLeaderEpoch: o.leaderEpoch, committedMetadata: o.metadata ?? null })
     }
     const coordinator = consumer.coordinatorId ?? await consumer.findGroupCoordinator()
     const broker = consumer.currentMetadata?.brokers.get(coordinator) ?? (await consumer.metadata({ topics: [] })).brokers.get(coordinator)

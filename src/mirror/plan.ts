@@ -94,6 +94,8 @@ export interface KeyPartitioning {
   keylessPartition: () => number
   /** Uncompressed bytes at which a target batch is closed and the next begun (without a router). Default 256 KiB. */
   maxBatchBytes?: number
+  /** Source records already on the target (reconcile.ts): true leaves the record at this offset out. */
+  skip?: (offset: bigint) => boolean
 }
 
 export interface PlanOptions {
@@ -201,7 +203,7 @@ export function planFetchedRecords (records: Buffer | null, fetchOffset: bigint,
     }
     const reason = reencodeReason(batch, position, end, options.compression, options.forceReencode, options.rewrite !== undefined)
     if (router !== undefined) {
-      const routed = router.route(byKey!.topic ?? '', byKey!.partitions, byKey!.keylessPartition, batch, position, end, reason, byKey!.tag)
+      const routed = router.route(byKey!.topic ?? '', byKey!.partitions, byKey!.keylessPartition, batch, position, end, reason, byKey!.tag, byKey!.skip)
       if (routed === 'raw') plan.counts.raw++
       else if (routed === 'copied') plan.counts.reencoded++
     } else if (reason === undefined) {
@@ -288,7 +290,7 @@ export class KeyRouter {
    * 'raw': the batch goes as it is; 'copied': its records were copied into open batches; 'none':
    * no record was in range.
    */
-  route (topic: string, partitions: number, keylessPartition: () => number, batch: RecordBatch, from: bigint, end: bigint | undefined, reason: ReencodeReason | undefined, tag: unknown): 'raw' | 'copied' | 'none' {
+  route (topic: string, partitions: number, keylessPartition: () => number, batch: RecordBatch, from: bigint, end: bigint | undefined, reason: ReencodeReason | undefined, tag: unknown, skip?: (offset: bigint) => boolean): 'raw' | 'copied' | 'none' {
     let open = this.#open.get(topic)
     if (open === undefined || open.length !== partitions) {
       if (open !== undefined) for (let p = 0; p < open.length; p++) this.#close(topic, open, p)
@@ -309,6 +311,7 @@ export class KeyRouter {
     let kept = 0
     while (cursor.next()) {
       if (cursor.offsetDelta < fromDelta || cursor.offsetDelta >= endDelta) continue
+      if (skip !== undefined && skip(batch.baseOffset + BigInt(cursor.offsetDelta))) continue
       let p: number
       if (cursor.keyLength < 0) {
         if (keyless < 0) keyless = keylessPartition()

@@ -67,6 +67,12 @@ export class MirrorStats {
   readonly retries = { fetch: 0, send: 0 }
   /** Assignments the group handed this process's consumers (each join after a rebalance). */
   rebalances = 0
+  /**
+   * Partitions reconciled with the target on assignment (reconcile.ts): matched (records past the
+   * committed offset found there: `recordsFound`, not copied again) or fallen back to the
+   * committed offset because the target did not match the commit (`fallbacks`).
+   */
+  readonly reconciliation = { matched: 0, fallbacks: 0, recordsFound: 0 }
   /** The last lag probe: per partition, and when it ran (0: never). */
   lag: PartitionLag[] = []
   lagAt = 0

@@ -35,6 +35,14 @@
 //   the host, which stops the mirror or reports the gap; the position never moves past one silently.
 // - Offsets of what was written: every acknowledged target batch is reported with its target base
 //   offset and the source span it came from (host.written).
+// - Reconcile (reconcile.ts says how and what it guarantees): each commit's metadata names, per
+//   target partition, a target offset before which none of the partition's records past the
+//   committed offset lie (kept by a TargetTrack per partition state from the acknowledgements).
+//   A partition newly assigned at the group's committed offset (not at MM2's position, not at a
+//   reset) gets no position until the target was read from there: it starts after the records
+//   already on the target, skipping (key partitioning) later ones already there, and commits that
+//   position at once. A target that does not match the commit makes it start at the committed
+//   offset, reported. An idle partition's commit is made again with fresh target positions.
 import { Consumer, ProtocolError, protocolErrors, protocolErrorsCodesById, type GroupAssignment } from '@platformatic/kafka'
 import type { SourceSettings, TargetSettings } from '../config/mirror-config.ts'
 import { DataLossError, ErrorCodes, KafkaMirrorError, SendFailedError, describeCause } from '../errors.ts'
@@ -44,11 +52,13 @@ import type { RawFetchPartition, RawFetchTopicRequest } from '../kafka/raw/fetch
 import { RawFetcher } from '../kafka/raw/raw-fetcher.ts'
 import { UnsupportedBrokerError } from '../kafka/raw/versions.ts'
 import { RawProducer, type ProduceUnit } from '../kafka/raw/raw-producer.ts'
+import { decodeRecords, encodeRecordBatch, readRecordBatch, type DecodedRecord } from '../kafka/raw/record-batch.ts'
 import type { Logger } from '../log.ts'
 import { OffsetCommitter, partitionKey, type CommittableOffset } from './offset-committer.ts'
 import { Membership, ownedPartitions } from './membership.ts'
 import { DEFAULT_MERGED_BATCH_BYTES, KeyRouter, planFetchedRecords, type PlannedUnit, type RecordRewrite, type RoutedBatch } from './plan.ts'
 import { SpanQueue, type Span } from './spans.ts'
+import { Reconciler, type Reconciled, type TargetTrack } from './reconcile.ts'
 
 export { partitionKey, type CommittableOffset }
 
@@ -113,6 +123,8 @@ export interface WorkerHost {
    * (deleted up to `deletedTo`); the copy goes on at `resumeAt`. Throws to stop the mirror.
    */
   onDataLoss (topic: string, partition: number, from: bigint, deletedTo: bigint, resumeAt: bigint): void
+  /** A newly assigned partition was reconciled with the target (reconcile.ts): where it starts, and why. */
+  reconciled? (topic: string, partition: number, result: Pick<Reconciled, 'outcome' | 'found' | 'reason'>): void
   /** A partition's offsets went back from `from` to `to` (topic made again, log truncated). Throws to stop the mirror. */
   onOffsetsWentBack (topic: string, partition: number, from: bigint, to: bigint): void
   /** A failed fetch or produce attempt, by Kafka error name; `retried` when it is tried again. For metrics. */
@@ -173,7 +185,16 @@ interface PartitionState {
   spans: SpanQueue
   /** Made when the partition's offsets went back (topic made again, log truncated): it copies the new log from its start. */
   startedOver?: boolean
+  /** Where its records are on the target, for the commit's metadata (reconcile.ts); undefined: none is written. */
+  track?: TargetTrack
+  /** Key partitioning, after reconciling: source offsets past the position already on the target, not to copy. */
+  skip?: Set<bigint>
+  /** The offset last given to the committer, and when: an idle partition's metadata is refreshed. */
+  committed?: { offset: bigint, leaderEpoch: number, at: number }
 }
+
+/** How old an idle partition's commit metadata may get before it is committed again with fresh target positions. */
+const METADATA_REFRESH_MS = 10_000
 
 /** Which source spans a target batch carries records of (several with key partitioning). */
 interface UnitPart {
@@ -199,6 +220,22 @@ interface UnitContext {
   bytes: number
 }
 
+/**
+ * A routed batch encoded again with the records of the parts not dropped: KeyRouter adds a fetch
+ * answer's records partition after partition, so each part is one run of records, in part order.
+ */
+function withoutParts (batch: Buffer, parts: Array<{ records: number, drop: boolean }>): Buffer {
+  const header = readRecordBatch(batch)
+  const records = decodeRecords(header)
+  const kept: DecodedRecord[] = []
+  let at = 0
+  for (const part of parts) {
+    if (!part.drop) kept.push(...records.slice(at, at + part.records))
+    at += part.records
+  }
+  return encodeRecordBatch(kept, { compression: header.compression })
+}
+
 /** Fetch errors after which the partition leader may have moved. */
 const RETRIABLE_FETCH_ERRORS = new Set([3, 5, 6, 7, 13, 56, 74, 75, 100])
 const ERROR_OFFSET_OUT_OF_RANGE = 1
@@ -222,6 +259,7 @@ export class CopyWorker {
   #owner: UnitOwner
   #partitions = new Map<string, PartitionState>()
   #offsets: OffsetCommitter
+  #reconciler: Reconciler
   #membership = new Membership()
   #pendingBytes = 0
   #fetches = new Map<number, Promise<void>>()
@@ -256,6 +294,7 @@ export class CopyWorker {
       autocommit: false
     })
     this.#offsets = new OffsetCommitter(this.consumer)
+    this.#reconciler = new Reconciler(source, target, this.#log, options.partitioning, (topic, partition) => this.#target.ends.get(partitionKey(topic, partition)))
     this.#fetcher = new RawFetcher(baseClientOptions(source, `${source.clientId}-${index}-fetch`))
     this.#target = options.producer ?? new TargetProducer(target, `${target.clientId}-${index}`, limits, options, host)
     this.#target.use()
@@ -434,13 +473,51 @@ export class CopyWorker {
   /** Forgets the batches not sent yet of these partition states, over every target partition; returns their records. */
   #dropUnsent (states: Set<PartitionState>): number {
     if (states.size === 0) return 0
-    let records = 0
-    // A batch with records of a partition kept as well is sent anyway: the new owner may copy those records again, none is lost.
+    let records = this.#dropMixed(states)
     for (const unit of this.#producer.drop(u => u.context.parts.every(part => states.has(part.owner)))) {
       this.#pendingBytes -= unit.context.bytes
       records += unit.context.records
     }
     return records
+  }
+
+  /**
+   * Key partitioning: a batch not sent yet with records of lost partitions and of kept ones is
+   * encoded again without the lost ones (their new owner reconciles with the target now, and
+   * would not see them if they landed later). The batches behind it on its target partition are
+   * taken out and put back in order, so the partition's order holds. Returns the records dropped.
+   */
+  #dropMixed (states: Set<PartitionState>): number {
+    if (this.#options.partitioning !== 'key') return 0
+    const isLost = (part: UnitPart): boolean => states.has(part.owner)
+    let dropped = 0
+    for (const topic of new Set([...states].map(st => st.topic))) {
+      for (let p = 0; p < this.#host.targetPartitions(topic); p++) {
+        const units = this.#producer.unreported(topic, p)
+        const first = units.findIndex(u => u.context.owner === this.#owner && u.context.parts.some(isLost) && !u.context.parts.every(isLost))
+        if (first < 0) continue
+        const behind = new Set(units.slice(first))
+        for (const unit of this.#producer.drop(u => behind.has(u))) {
+          const mine = unit.context.owner === this.#owner
+          if (mine && unit.context.parts.every(isLost)) {
+            this.#pendingBytes -= unit.context.bytes
+            dropped += unit.context.records
+            continue
+          }
+          if (mine && unit.context.parts.some(isLost) && unit.batch !== null) {
+            const kept = withoutParts(unit.batch, unit.context.parts.map(part => ({ records: part.records, drop: isLost(part) })))
+            const parts = unit.context.parts.filter(part => !isLost(part))
+            const records = parts.reduce((n, part) => n + part.records, 0)
+            dropped += unit.context.records - records
+            this.#pendingBytes += kept.length - unit.context.bytes
+            this.#producer.enqueue(topic, p, { batch: kept, context: { owner: this.#owner, parts, records, bytes: kept.length } })
+            continue
+          }
+          this.#producer.enqueue(topic, p, unit)
+        }
+      }
+    }
+    return dropped
   }
 
   /** The committed offset of each new partition, or auto.offset.reset's where there is none. */
@@ -471,12 +548,66 @@ export class CopyWorker {
       for (const s of missing) partitions[s.topic] = [...(partitions[s.topic] ?? []), s.partition]
       resets = await this.consumer.listOffsets({ topics: Object.keys(partitions), partitions, timestamp: reset === 'latest' ? -1n : -2n })
     }
+    const positions = new Map<PartitionState, bigint>()
     for (const s of states) {
-      if (this.#partitions.get(s.key) !== s) continue
+      // The larger of the group's commit and a position kept outside the group (MM2's).
       const c = start(s)
-      s.position = c >= 0n ? c : logStarts.get(s.key) ?? resets.get(s.topic)?.[s.partition] ?? 0n
-      this.#log.debug({ partition: s.key, position: String(s.position), committed: String(committed.get(s.topic)?.[s.partition] ?? -1n), external: String(external?.get(s.key) ?? 'none') }, 'starting position')
+      positions.set(s, c >= 0n ? c : logStarts.get(s.key) ?? resets.get(s.topic)?.[s.partition] ?? 0n)
+      this.#log.debug({ partition: s.key, position: String(positions.get(s)), committed: String(committed.get(s.topic)?.[s.partition] ?? -1n), external: String(external?.get(s.key) ?? 'none') }, 'starting position')
     }
+    await this.#reconcile(positions, committed)
+  }
+
+  /**
+   * Reconciles the new partitions with the target (reconcile.ts): a partition that starts at the
+   * group's committed offset starts after the records already on the target, and each gets the
+   * track its commits' metadata comes from.
+   */
+  async #reconcile (positions: Map<PartitionState, bigint>, committed: Map<string, bigint[]>): Promise<void> {
+    // Only a position that is the group's committed offset (not MM2's, not a reset) is reconciled.
+    const fromGroup = (s: PartitionState, at: bigint): bigint | undefined => (committed.get(s.topic)?.[s.partition] ?? -1n) === at && at >= 0n ? at : undefined
+    const results = await this.#reconciler.reconcile([...positions].map(([s, at]) => ({ topic: s.topic, partition: s.partition, committed: fromGroup(s, at), targetTopic: this.#targetTopic(s.topic), targetPartitions: this.#host.targetPartitions(s.topic) })))
+    let commitNow = false
+    for (const [s, at] of positions) {
+      if (this.#partitions.get(s.key) !== s) continue
+      const r = results.get(s.key)
+      s.track = r?.track
+      s.position = at
+      // The starting position is committed at once with the target positions (below), so that even
+      // a crash before the first interval's commit can be reconciled.
+      s.committed = { offset: at, leaderEpoch: -1, at: 0 }
+      commitNow ||= s.track !== undefined
+      if (r === undefined) continue
+      if (r.outcome !== 'none') this.#host.reconciled?.(s.topic, s.partition, r)
+      // Past the group's offset only when the target holds the records before it (matched), or the
+      // group committed again meanwhile (the last owner's hand-over).
+      if (r.position === undefined || r.position <= at) continue
+      s.position = r.position
+      s.skip = r.skip
+      // What was found is on the target: committed now, with where the rest will land.
+      this.#offsets.set({ topic: s.topic, partition: s.partition, offset: r.position, leaderEpoch: -1, metadata: this.#metadata(s, r.position) })
+      s.committed = { offset: r.position, leaderEpoch: -1, at: Date.now() }
+    }
+    if (commitNow) this.commit().catch(error => this.#log.debug({ err: describeCause(error) }, 'committing the starting positions failed; they are committed at the next interval'))
+  }
+
+  /**
+   * An idle partition's last commit names target positions that grow older while other source
+   * partitions write to the same target partitions: it is committed again with fresh ones, so a
+   * new owner reads little of the target.
+   */
+  #refreshIdleMetadata (): void {
+    const now = Date.now()
+    for (const s of this.#partitions.values()) {
+      const c = s.committed
+      if (c === undefined || s.track === undefined || now - c.at < METADATA_REFRESH_MS || this.#offsets.pending.has(s.key)) continue
+      this.#offsets.set({ topic: s.topic, partition: s.partition, offset: c.offset, leaderEpoch: c.leaderEpoch, metadata: this.#metadata(s, c.offset) })
+      c.at = now
+    }
+  }
+
+  #metadata (state: PartitionState, offset: bigint): string | null {
+    return state.track?.metadata(offset, this.#options.partitioning === 'source', this.#log, state.key) ?? null
   }
 
   // ---- Fetching ----
@@ -663,7 +794,7 @@ export class CopyWorker {
         forceReencode: this.#options.forceReencode,
         rewrite: this.#options.rewrite,
         mergedBatchBytes: Math.min(DEFAULT_MERGED_BATCH_BYTES, this.#host.targetMaxBatchBytes?.(this.#targetTopic(state.topic)) ?? Infinity),
-        byKey: routing !== undefined ? { router: routing.router, tag: span, topic: this.#targetTopic(state.topic), partitions: targetPartitions, keylessPartition: () => this.#nextKeyless(state.topic, targetPartitions) } : undefined
+        byKey: routing !== undefined ? { router: routing.router, tag: span, topic: this.#targetTopic(state.topic), partitions: targetPartitions, keylessPartition: () => this.#nextKeyless(state.topic, targetPartitions), skip: state.skip !== undefined ? offset => state.skip!.delete(offset) : undefined } : undefined
       })
     } catch (error) {
       // Records routed before the failure still name the span: it ends where it began.
@@ -689,6 +820,7 @@ export class CopyWorker {
     for (const unit of plan.units) this.#enqueue(state, unit, now)
     state.position = plan.nextOffset
     state.done = plan.reachedEnd
+    if (state.skip !== undefined && state.skip.size === 0) state.skip = undefined
   }
 
   /** Keyless records of one source batch go to one target partition; the next batch's to the next. */
@@ -773,6 +905,7 @@ export class CopyWorker {
           continue
         }
         owner.spans.acknowledged(span, records, bytes)
+        owner.track?.written(partition, unit.baseOffset ?? -1n, unit.context.records, span.nextOffset)
         acked.records += records
         acked.bytes += bytes
         acked.since = Math.min(acked.since, span.openedAt)
@@ -790,7 +923,10 @@ export class CopyWorker {
   #settle (state: PartitionState, acked = { records: 0, bytes: 0, since: Date.now() }): void {
     const settled = state.spans.settle()
     // An acknowledgement that arrives after the partition moved on is not ours to commit.
-    if (settled !== undefined && this.#partitions.get(state.key) === state) this.#offsets.set({ topic: state.topic, partition: state.partition, offset: settled.nextOffset, leaderEpoch: settled.leaderEpoch })
+    if (settled !== undefined && this.#partitions.get(state.key) === state) {
+      this.#offsets.set({ topic: state.topic, partition: state.partition, offset: settled.nextOffset, leaderEpoch: settled.leaderEpoch, metadata: this.#metadata(state, settled.nextOffset) })
+      state.committed = { offset: settled.nextOffset, leaderEpoch: settled.leaderEpoch, at: Date.now() }
+    }
     if (settled === undefined && acked.records === 0) return
     this.#host.delivered({ topic: state.topic, partition: state.partition, records: acked.records, bytes: acked.bytes, nextOffset: settled?.nextOffset, ms: Date.now() - acked.since })
   }
@@ -827,6 +963,7 @@ export class CopyWorker {
   /** Commits acknowledged offsets; concurrent calls share one request. */
   async commit (extra: CommittableOffset[] = []): Promise<void> {
     if (this.#closed) return
+    this.#refreshIdleMetadata()
     await this.#offsets.commit(extra)
   }
 
@@ -854,7 +991,7 @@ export class CopyWorker {
     this.#closed = true
     clearTimeout(this.#wakeTimer)
     await this.consumer.close(true).catch(error => this.#log.debug({ err: String(error) }, 'closing the consumer failed'))
-    await Promise.allSettled([this.#target.release(), this.#fetcher.close()])
+    await Promise.allSettled([this.#target.release(), this.#fetcher.close(), this.#reconciler.close()])
   }
 
   /** This worker's units enqueued and not yet reported (a partition the target refused excepted). */
@@ -873,6 +1010,8 @@ export class CopyWorker {
  */
 export class TargetProducer {
   readonly producer: RawProducer<UnitContext>
+  /** Per target partition ("topic:partition"): the end of the last batch acknowledged with its offset (reconcile.ts). */
+  readonly ends = new Map<string, bigint>()
   #users = 0
   #started: Promise<void> | undefined
   #closing: Promise<void> | undefined
@@ -892,6 +1031,14 @@ export class TargetProducer {
       topicMaxBatchBytes: topic => host.targetMaxBatchBytes?.(topic)
     }, {
       acknowledged: (topic, partition, units) => {
+        for (let i = units.length - 1; i >= 0; i--) {
+          const u = units[i]
+          if (u.baseOffset === undefined || u.baseOffset < 0n || u.skipped !== undefined || !Number.isInteger(u.context.records)) continue
+          const key = partitionKey(topic, partition)
+          const end = u.baseOffset + BigInt(u.context.records)
+          if (end > (this.ends.get(key) ?? -1n)) this.ends.set(key, end)
+          break
+        }
         // In enqueue order, each run of one worker's units to that worker.
         let from = 0
         for (let i = 1; i <= units.length; i++) {

@@ -111,8 +111,11 @@ export function scenarioPartitioning (): 'key' | 'source' {
 export function mirrorArgs (files: { consumer: string, producer: string }, topic: string, extra: string[] = []): string[] {
   const partitioning = extra.includes('--partitioning') ? extra[extra.indexOf('--partitioning') + 1] : scenarioPartitioning()
   lastPartitioning = partitioning
+  // --partitioning and --offset.commit.interval.ms in `extra` replace the defaults.
+  const replaced = new Set(['--partitioning', '--offset.commit.interval.ms'])
+  const commitInterval = extra.includes('--offset.commit.interval.ms') ? extra[extra.indexOf('--offset.commit.interval.ms') + 1] : '500'
   return ['--consumer.config', files.consumer, '--producer.config', files.producer, '--whitelist', topic,
-    '--offset.commit.interval.ms', '500', '--status.interval.ms', '0', '--partitioning', partitioning, ...extra.filter((a, i) => a !== '--partitioning' && extra[i - 1] !== '--partitioning')]
+    '--offset.commit.interval.ms', commitInterval, '--status.interval.ms', '0', '--partitioning', partitioning, ...extra.filter((a, i) => !replaced.has(a) && !replaced.has(extra[i - 1]))]
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,664 @@
+// Reconciliation (issue 15): when a member gets a source partition, the records the target already
+// holds past the group's committed offset are not copied again, without transactions. The mirror
+// is the only writer of its target partitions.
+//
+// Invariants:
+// - The commit's metadata. With each offset c committed for source partition S, the commit's
+//   metadata (encodeTargetPositions) names, for each target partition P that S writes to, a target
+//   offset x_P such that every record of S at or after c this mirror wrote on P (since S was last
+//   assigned) is at or after x_P. A TargetTrack per source partition state keeps what it needs:
+//   per P, the target base offset of each acknowledged batch carrying S's records with the end of
+//   its source span, and the end of the last one; at assignment, before anything is written, the
+//   target's end offsets. x_P is the base of the first batch on P whose span ends after c; when
+//   there is none, the end of the last batch the target producer got acknowledged on P (of any
+//   source partition): the idempotent producer keeps a target partition's batches in order, and a
+//   source partition's records go to it in source order, so a record not acknowledged yet lands
+//   after it. Starting positions are committed at once with their x_P (a crash before the first
+//   interval is reconciled too), and an idle partition's commit is made again every 10 s with
+//   fresh ones, so the window a new owner reads stays about one commit interval long.
+//   x_P is "tight" when, besides, no record of S before c is at or after x_P on P; it is not when a
+//   batch was acknowledged without its base offset (a resend the broker already had), until the
+//   next one with a known base.
+// - Matching, on assignment (Reconciler.reconcile), from the committed offset c and {x_P}:
+//   `--partitioning source` (P is S's number, one writer): the records from x_P to P's end must
+//   equal, one by one, the records of S from c (control records and, with read_committed,
+//   aborted ones skipped; compaction gaps are just offsets missing): the copy resumes after the
+//   last one. Only a tight x_P is written for this partitioning.
+//   `--partitioning key`: each record of S from c goes to partitionForKey(key) (a keyless one to
+//   any P); it is on the target when an equal record (timestamp, key, value, headers, byte for
+//   byte) stands on that P at or after x_P and after the record matched before it for S on that
+//   P. Records of other source partitions are interleaved on P and skipped over. Per P, S's
+//   records form a prefix: the first one missing on P closes P (every later record of S for P is
+//   missing too). The copy resumes at the first missing record; records after it already on
+//   their P are skipped, by source offset (PartitionState.skip, KeyRouter's skip).
+// - What is guaranteed: a record is taken as copied only when an equal record (same timestamp,
+//   key, value and headers, byte for byte) stands where its copy would be, so no record is lost
+//   unless two source partitions hold equal records of the same key written in the same window
+//   since the last commit (then one may be taken for the other). Sources partitioned by key, as
+//   Kafka's producers do, never have that: a key lives in one source partition.
+// - Fallback: when the target does not match the metadata (another writer's records, a target
+//   topic made again (another topic id or partition count), x_P past the end or before the log
+//   start, the time budget spent), the copy resumes at the committed offset and it is reported
+//   (warn line, `reconciled` with outcome 'fallback'): duplicates, never a skipped record. A
+//   foreign record is seen with `--partitioning source` always, with key partitioning when the
+//   member reconciles every partition of the topic at once with tight bounds (one stream, a
+//   full restart); otherwise foreign records are skipped over and nothing of them is taken.
+// - The group's offset is read again with its metadata: when it is past the one the member read
+//   (the last owner's hand-over commit landed meanwhile), that one is used.
+// - Key partitioning, on a rebalance: a batch not sent yet that carries records of partitions
+//   that moved away and of kept ones is encoded again without the moved ones (worker.ts
+//   #dropMixed), so they cannot land after their new owner read the target.
+// - Not reconciled: a position from outside the group (MirrorMaker 2's, trusted as it is), a
+//   commit without metadata (first start, an older kafka-mirror), metadata that does not fit the
+//   broker's offset.metadata.max.bytes (4096 by default: said once per partition in the log).
+// - Not reachable without transactions: a zombie member (frozen past its session timeout, or cut
+//   off) whose batches in flight are acknowledged after the new owner read the target, and a
+//   killed member's request the broker appends after the restart read it: those records are
+//   copied twice. Nothing is lost.
+// - Bounded: reading stops at the deadline (RECONCILE_DEADLINE_MS); the time taken is logged.
+import { Admin } from '@platformatic/kafka'
+import type { SourceSettings, TargetSettings } from '../config/mirror-config.ts'
+import { describeCause } from '../errors.ts'
+import { baseClientOptions } from '../kafka/client-options.ts'
+import type { AbortedTransaction } from '../kafka/raw/fetch-v12.ts'
+import { RawFetcher } from '../kafka/raw/raw-fetcher.ts'
+import { ControlTypes, RecordCursor, controlType, readRecordBatches } from '../kafka/raw/record-batch.ts'
+import type { Logger } from '../log.ts'
+import { partitionKey } from './offset-committer.ts'
+import { partitionForKey } from './partitioner.ts'
+
+/** The broker's default offset.metadata.max.bytes: longer metadata is not written. */
+export const MAX_METADATA_BYTES = 4096
+/** How long one assignment's reconciliation may read before it falls back to the committed offsets. */
+export const RECONCILE_DEADLINE_MS = 30_000
+const PREFIX = 'km1'
+
+// ---- The commit's metadata ----
+
+export interface TargetPositions {
+  /** The start of the target topic's id: another id means the topic was made again. */
+  topicId: string
+  /** The target topic's partition count when committed. */
+  partitions: number
+  /** x_P per target partition P. */
+  offsets: Map<number, { offset: bigint, tight: boolean }>
+}
+
+/** `km1;<topic id start>;<partitions>;<P>.<x>[~],...` (base 36; `~`: not tight). */
+export function encodeTargetPositions (p: TargetPositions): string {
+  const entries: string[] = []
+  for (const [partition, { offset, tight }] of [...p.offsets].sort((a, b) => a[0] - b[0])) entries.push(`${partition.toString(36)}.${offset.toString(36)}${tight ? '' : '~'}`)
+  return `${PREFIX};${p.topicId};${p.partitions.toString(36)};${entries.join(',')}`
+}
+
+/** undefined for metadata kafka-mirror did not write (or cannot read). */
+export function decodeTargetPositions (metadata: string | null | undefined): TargetPositions | undefined {
+  if (metadata === null || metadata === undefined) return undefined
+  const parts = metadata.split(';')
+  if (parts.length !== 4 || parts[0] !== PREFIX) return undefined
+  const partitions = parseInt(parts[2], 36)
+  if (!Number.isInteger(partitions) || partitions <= 0) return undefined
+  const offsets = new Map<number, { offset: bigint, tight: boolean }>()
+  if (parts[3] !== '') {
+    for (const entry of parts[3].split(',')) {
+      const m = /^([0-9a-z]+)\.([0-9a-z]+)(~?)$/.exec(entry)
+      if (m === null) return undefined
+      let offset = 0n
+      for (const ch of m[2]) offset = offset * 36n + BigInt(parseInt(ch, 36))
+      offsets.set(parseInt(m[1], 36), { offset, tight: m[3] === '' })
+    }
+  }
+  return { topicId: parts[1], partitions, offsets }
+}
+
+/** The part of a topic id kept in the metadata. */
+export const shortTopicId = (id: string | undefined): string => (id ?? '').replaceAll('-', '').slice(0, 12)
+
+// ---- Where a source partition's records are on the target ----
+
+interface Landing {
+  /** One past the last source offset of the records it holds (of this source partition). */
+  sourceNext: bigint
+  /** A target offset at or before its first record. */
+  targetBase: bigint
+  tight: boolean
+}
+
+/** Per source partition state: what x_P to commit with each committable offset. */
+export class TargetTrack {
+  readonly topicId: string
+  readonly partitions: number
+  /** Per target partition: landings not yet behind the committed offset, in target order. */
+  #landings = new Map<number, Landing[]>()
+  #lastEnd = new Map<number, { offset: bigint, tight: boolean, producerEndAt?: bigint }>()
+  #producerEnd: (partition: number) => bigint | undefined
+  /** Target partitions this source partition writes to: every one (key), or its own (source). */
+  #only: number | undefined
+  #tooLong = false
+
+  /**
+   * `ends`: the target's end offsets before this member wrote anything for the partition.
+   * `producerEnd`: the end of the last batch the target producer got acknowledged on a target
+   * partition (any source partition's): a record not acknowledged yet lands after it.
+   */
+  constructor (topicId: string, partitions: number, ends: Map<number, bigint>, only?: number, producerEnd: (partition: number) => bigint | undefined = () => undefined) {
+    this.topicId = topicId
+    this.partitions = partitions
+    this.#only = only
+    this.#producerEnd = producerEnd
+    for (const [p, end] of ends) if (only === undefined || p === only) this.#lastEnd.set(p, { offset: end, tight: true })
+  }
+
+  /** A record of this source partition found on the target (reconciliation), not to be written again. */
+  found (partition: number, sourceOffset: bigint, targetOffset: bigint): void {
+    this.#push(partition, { sourceNext: sourceOffset + 1n, targetBase: targetOffset, tight: true })
+  }
+
+  /** An acknowledged target batch with records of the source span ending at `sourceNext`; baseOffset -1 when unknown. */
+  written (partition: number, baseOffset: bigint, records: number, sourceNext: bigint): void {
+    const last = this.#lastEnd.get(partition)
+    if (last === undefined) return
+    if (baseOffset >= 0n) {
+      this.#push(partition, { sourceNext, targetBase: baseOffset, tight: true })
+      this.#lastEnd.set(partition, { offset: baseOffset + BigInt(records), tight: true })
+    } else {
+      this.#push(partition, { sourceNext, targetBase: last.offset, tight: false })
+      this.#lastEnd.set(partition, { offset: last.offset, tight: false, producerEndAt: this.#producerEnd(partition) ?? -1n })
+    }
+  }
+
+  #push (partition: number, landing: Landing): void {
+    let list = this.#landings.get(partition)
+    if (list === undefined) this.#landings.set(partition, list = [])
+    list.push(landing)
+  }
+
+  /** x_P for committing `offset` (landings behind it are forgotten); only tight ones when `tightOnly`. */
+  positions (offset: bigint, tightOnly: boolean): TargetPositions {
+    const offsets = new Map<number, { offset: bigint, tight: boolean }>()
+    for (const [p, last] of this.#lastEnd) {
+      const list = this.#landings.get(p)
+      let drop = 0
+      while (list !== undefined && drop < list.length && list[drop].sourceNext <= offset) drop++
+      if (drop > 0) list!.splice(0, drop)
+      const head = list?.[0]
+      let x = head !== undefined ? { offset: head.targetBase, tight: head.tight } : { offset: last.offset, tight: last.tight }
+      // None of this partition's records past `offset` is acknowledged on P: they land after
+      // everything the producer got acknowledged there, which keeps the window to read small.
+      const end = head === undefined ? this.#producerEnd(p) : undefined
+      if (end !== undefined && end > x.offset) x = { offset: end, tight: last.tight || end > (last.producerEndAt ?? -1n) }
+      if (!tightOnly || x.tight) offsets.set(p, x)
+    }
+    return { topicId: this.topicId, partitions: this.partitions, offsets }
+  }
+
+  /** The commit's metadata for `offset`, or null (said once in the log) when it does not fit. */
+  metadata (offset: bigint, tightOnly: boolean, log?: Logger, key?: string): string | null {
+    const positions = this.positions(offset, tightOnly)
+    if (positions.offsets.size === 0) return null
+    const text = encodeTargetPositions(positions)
+    if (Buffer.byteLength(text) <= MAX_METADATA_BYTES) return text
+    if (!this.#tooLong) log?.warn({ partition: key, bytes: Buffer.byteLength(text), limit: MAX_METADATA_BYTES }, 'the target positions do not fit the offset commit\'s metadata: this partition is not reconciled on a restart (records copied but not committed may be copied again)')
+    this.#tooLong = true
+    return null
+  }
+}
+
+// ---- Matching ----
+
+/** A record as matching sees it: its timestamp and its key, value and headers as bytes. */
+export interface RecordView {
+  offset: bigint
+  timestamp: number
+  /** Null for a keyless record. */
+  key: Buffer | null
+  /** From the key length to the end of the headers, as the record batch has them. */
+  tail: Buffer
+}
+
+const same = (a: RecordView, b: RecordView): boolean => a.timestamp === b.timestamp && a.tail.equals(b.tail)
+
+export type MatchResult =
+  | { kind: 'matched', resumeAt: bigint, found: Array<{ sourceOffset: bigint, partition: number, targetOffset: bigint }> }
+  | { kind: 'mismatch', reason: string }
+
+/**
+ * `--partitioning source`: the target records from x_P must be the source records from the
+ * committed offset, in order. Feed the source records as they are read; `done` says when to stop.
+ */
+export class SourceOrderMatcher {
+  readonly #target: RecordView[]
+  readonly #partition: number
+  #matched: bigint[] = []
+  #next: bigint
+  #mismatch: string | undefined
+
+  constructor (target: RecordView[], partition: number, committed: bigint) {
+    this.#target = target
+    this.#partition = partition
+    this.#next = committed
+  }
+
+  get done (): boolean {
+    return this.#mismatch !== undefined || this.#matched.length >= this.#target.length
+  }
+
+  feed (records: RecordView[]): void {
+    for (const r of records) {
+      if (this.done) return
+      const t = this.#target[this.#matched.length]
+      if (!same(t, r)) {
+        this.#mismatch = `target offset ${t.offset} is not the source record at offset ${r.offset} (another writer, or a topic made again)`
+        return
+      }
+      this.#matched.push(r.offset)
+      this.#next = r.offset + 1n
+    }
+  }
+
+  /** `sourceEnd`: the source was read to its end. */
+  result (sourceEnd: boolean): MatchResult {
+    if (this.#mismatch !== undefined) return { kind: 'mismatch', reason: this.#mismatch }
+    const left = this.#target.length - this.#matched.length
+    if (left > 0) return { kind: 'mismatch', reason: sourceEnd ? `the target holds ${left} records more than the source has past the committed offset (another writer?)` : 'the time to reconcile ran out' }
+    return { kind: 'matched', resumeAt: this.#next, found: this.#matched.map((sourceOffset, i) => ({ sourceOffset, partition: this.#partition, targetOffset: this.#target[i].offset })) }
+  }
+}
+
+/**
+ * `--partitioning key`: each source record is looked for on its target partition after the one
+ * matched before it (see the invariants). `targets` holds, per target partition, its records
+ * from this source partition's x_P on.
+ */
+export class KeyOrderMatcher {
+  readonly #targets: Map<number, RecordView[]>
+  readonly #partitions: number
+  #cursor = new Map<number, number>()
+  #closed = new Set<number>()
+  #firstMissing: bigint | undefined
+  #next: bigint
+  #found: Array<{ sourceOffset: bigint, partition: number, targetOffset: bigint }> = []
+  #missesSinceFound = 0
+  #stopped = false
+
+  constructor (targets: Map<number, RecordView[]>, partitions: number, committed: bigint) {
+    this.#targets = targets
+    this.#partitions = partitions
+    this.#next = committed
+    for (const p of targets.keys()) this.#cursor.set(p, 0)
+    for (let p = 0; p < partitions; p++) if (!targets.has(p)) this.#closed.add(p)
+  }
+
+  /** Target records after the cursors of partitions still open: what could still match. */
+  get #left (): number {
+    let left = 0
+    for (const [p, list] of this.#targets) if (!this.#closed.has(p)) left += list.length - this.#cursor.get(p)!
+    return left
+  }
+
+  get done (): boolean {
+    return this.#stopped || this.#closed.size === this.#partitions
+  }
+
+  feed (records: RecordView[]): void {
+    for (const r of records) {
+      if (this.done) return
+      const left = this.#left
+      // Nothing more can match; or more misses in a row than records left: the rest is copied
+      // (a record still there is copied twice, none skipped).
+      if (left === 0 || this.#missesSinceFound > Math.max(1000, left)) {
+        this.#stopped = true
+        return
+      }
+      const candidates = r.key === null ? [...this.#targets.keys()].filter(p => !this.#closed.has(p)) : [partitionForKey(r.key, this.#partitions)]
+      let hit: { p: number, j: number } | undefined
+      for (const p of candidates) {
+        if (this.#closed.has(p)) continue
+        const list = this.#targets.get(p)!
+        for (let j = this.#cursor.get(p)!; j < list.length; j++) {
+          if (same(list[j], r)) {
+            if (hit === undefined || j - this.#cursor.get(p)! < hit.j - this.#cursor.get(hit.p)!) hit = { p, j }
+            break
+          }
+        }
+      }
+      if (hit !== undefined) {
+        this.#cursor.set(hit.p, hit.j + 1)
+        this.#found.push({ sourceOffset: r.offset, partition: hit.p, targetOffset: this.#targets.get(hit.p)![hit.j].offset })
+        this.#missesSinceFound = 0
+      } else {
+        this.#firstMissing ??= r.offset
+        this.#missesSinceFound++
+        // Per target partition a source partition's records are a prefix: none after this one is there.
+        if (r.key !== null) this.#closed.add(candidates[0])
+      }
+      this.#next = r.offset + 1n
+    }
+  }
+
+  result (): MatchResult {
+    return { kind: 'matched', resumeAt: this.#firstMissing ?? this.#next, found: this.#found }
+  }
+}
+
+/** A record batch's records as RecordViews: `from` on, control batches and aborted records left out. */
+export function recordViews (records: Buffer | null, from: bigint, aborted: AbortedTransaction[] | null, readCommitted: boolean): { views: RecordView[], next: bigint, truncatedBytes: number } {
+  const views: RecordView[] = []
+  let next = from
+  if (records === null || records.length === 0) return { views, next, truncatedBytes: 0 }
+  const { batches, truncatedBytes } = readRecordBatches(records)
+  const pending = readCommitted ? [...(aborted ?? [])].sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0)) : []
+  const abortedProducers = new Set<bigint>()
+  for (const batch of batches) {
+    if (batch.lastOffset < next) continue
+    next = batch.lastOffset + 1n
+    if (readCommitted && batch.producerId >= 0n) {
+      while (pending.length > 0 && pending[0].firstOffset <= batch.lastOffset) abortedProducers.add(pending.shift()!.producerId)
+      if (batch.control && controlType(batch) === ControlTypes.ABORT) abortedProducers.delete(batch.producerId)
+      else if (batch.transactional && abortedProducers.has(batch.producerId)) continue
+    }
+    if (batch.control || batch.recordCount === 0 || batch.magic !== 2) continue
+    const cursor = new RecordCursor(batch)
+    while (cursor.next()) {
+      const offset = batch.baseOffset + BigInt(cursor.offsetDelta)
+      if (offset < from) continue
+      views.push({ offset, timestamp: cursor.timestamp, key: cursor.keyLength < 0 ? null : cursor.data.subarray(cursor.keyStart, cursor.keyStart + cursor.keyLength), tail: cursor.data.subarray(cursor.tailStart, cursor.end) })
+    }
+  }
+  return { views, next, truncatedBytes }
+}
+
+// ---- Reconciling an assignment ----
+
+export interface ReconcileRequest {
+  topic: string
+  partition: number
+  /** The group's committed offset the copy would start at; undefined: not from the group (not reconciled). */
+  committed: bigint | undefined
+  targetTopic: string
+  /** Target partitions (key partitioning). */
+  targetPartitions: number
+}
+
+export interface Reconciled {
+  /** Where the copy starts. */
+  position: bigint | undefined
+  /** Key partitioning: source offsets at or after `position` already on the target. */
+  skip?: Set<bigint>
+  /** Undefined when the target could not be read: commits carry no metadata. */
+  track: TargetTrack | undefined
+  outcome: 'none' | 'matched' | 'fallback'
+  /** Records past the committed offset found on the target. */
+  found: number
+  reason?: string
+}
+
+interface Clients { sourceAdmin: Admin, targetAdmin: Admin, sourceFetcher: RawFetcher, targetFetcher: RawFetcher }
+
+/** Fetch errors after which the leader may have moved: read again after a metadata refresh. */
+const RETRIABLE = new Set([3, 5, 6, 7, 13, 56, 74, 75, 100])
+
+export class Reconciler {
+  #source: SourceSettings
+  #target: TargetSettings
+  #log: Logger
+  #partitioning: 'key' | 'source'
+  #clients: Clients | undefined
+  #closed = false
+  #producerEnd: (topic: string, partition: number) => bigint | undefined
+  readonly deadlineMs: number
+
+  /** `producerEnd`: the target producer's last acknowledged end on a target partition (TargetTrack). */
+  constructor (source: SourceSettings, target: TargetSettings, log: Logger, partitioning: 'key' | 'source', producerEnd: (topic: string, partition: number) => bigint | undefined = () => undefined, deadlineMs = RECONCILE_DEADLINE_MS) {
+    this.#producerEnd = producerEnd
+    this.#source = source
+    this.#target = target
+    this.#log = log
+    this.#partitioning = partitioning
+    this.deadlineMs = deadlineMs
+  }
+
+  #open (): Clients {
+    if (this.#clients === undefined) {
+      const id = `${this.#source.clientId}-reconcile`
+      this.#clients = {
+        sourceAdmin: new Admin(baseClientOptions(this.#source, id)),
+        targetAdmin: new Admin(baseClientOptions(this.#target, `${this.#target.clientId}-reconcile`)),
+        sourceFetcher: new RawFetcher(baseClientOptions(this.#source, `${id}-fetch`)),
+        targetFetcher: new RawFetcher(baseClientOptions(this.#target, `${this.#target.clientId}-reconcile-fetch`))
+      }
+    }
+    return this.#clients
+  }
+
+  async close (): Promise<void> {
+    this.#closed = true
+    const c = this.#clients
+    if (c === undefined) return
+    await Promise.allSettled([c.sourceAdmin.close(), c.targetAdmin.close(), c.sourceFetcher.close(), c.targetFetcher.close()])
+  }
+
+  /**
+   * Where each partition's copy starts, and its TargetTrack. Never throws: a failure leaves the
+   * committed offsets (and is reported).
+   */
+  async reconcile (requests: ReconcileRequest[]): Promise<Map<string, Reconciled>> {
+    const results = new Map<string, Reconciled>()
+    for (const r of requests) results.set(partitionKey(r.topic, r.partition), { position: r.committed, track: undefined, outcome: 'none', found: 0 })
+    if (requests.length === 0 || this.#closed) return results
+    const started = Date.now()
+    const deadline = started + this.deadlineMs
+    const byTarget = new Map<string, ReconcileRequest[]>()
+    for (const r of requests) byTarget.set(r.targetTopic, [...(byTarget.get(r.targetTopic) ?? []), r])
+    for (const [targetTopic, group] of byTarget) {
+      try {
+        await this.#reconcileTopic(targetTopic, group, results, deadline)
+      } catch (error) {
+        for (const r of group) {
+          const res = results.get(partitionKey(r.topic, r.partition))!
+          if (res.outcome === 'matched') continue
+          if (r.committed === undefined) continue
+          res.position = r.committed
+          res.skip = undefined
+          res.outcome = 'fallback'
+          res.reason = `reading the target or the source failed: ${describeCause(error)}`
+        }
+        this.#log.warn({ targetTopic, err: describeCause(error) }, 'reconciling with the target failed: copying from the committed offsets')
+      }
+    }
+    const summary = [...results.values()]
+    this.#log.info({ partitions: requests.length, matched: summary.filter(r => r.outcome === 'matched').length, fallbacks: summary.filter(r => r.outcome === 'fallback').length, recordsFound: summary.reduce((n, r) => n + r.found, 0), ms: Date.now() - started }, 'reconciled the assigned partitions with the target')
+    return results
+  }
+
+  async #reconcileTopic (targetTopic: string, requests: ReconcileRequest[], results: Map<string, Reconciled>, deadline: number): Promise<void> {
+    const { sourceAdmin, targetAdmin, sourceFetcher, targetFetcher } = this.#open()
+    const metadata = await targetAdmin.metadata({ topics: [targetTopic], forceUpdate: true })
+    const t = metadata.topics.get(targetTopic)
+    if (t === undefined) throw new Error(`the target topic ${targetTopic} is not in the target's metadata`)
+    const topicId = shortTopicId(t.id)
+    const count = t.partitionsCount
+    const targetPartitions = Array.from({ length: count }, (_, p) => p)
+    const [ends, starts] = await Promise.all([-1n, -2n].map(async timestamp => {
+      const answer = await targetAdmin.listOffsets({ topics: [{ name: targetTopic, partitions: targetPartitions.map(partitionIndex => ({ partitionIndex, timestamp })) }] })
+      const m = new Map<number, bigint>()
+      for (const tt of answer) for (const p of tt.partitions) m.set(p.partitionIndex, BigInt(p.offset))
+      return m
+    }))
+    // Every partition gets a track from the target's ends now, before it writes anything.
+    const bySource = this.#partitioning === 'source'
+    for (const r of requests) {
+      results.get(partitionKey(r.topic, r.partition))!.track = new TargetTrack(topicId, count, ends, bySource ? r.partition : undefined, p => this.#producerEnd(targetTopic, p))
+    }
+    const toMatch = requests.filter(r => r.committed !== undefined)
+    if (toMatch.length === 0) return
+    // The committed offsets again, with their metadata (the consumer's own list has no metadata).
+    const sourceTopics = [...new Set(toMatch.map(r => r.topic))]
+    const committed = new Map<string, { offset: bigint, metadata: string | null }>()
+    for (const g of await sourceAdmin.listConsumerGroupOffsets({ groups: [{ groupId: this.#source.groupId, topics: sourceTopics.map(name => ({ name, partitionIndexes: toMatch.filter(r => r.topic === name).map(r => r.partition) })) }] })) {
+      for (const tt of g.topics) for (const p of tt.partitions) committed.set(partitionKey(tt.name, p.partitionIndex), { offset: p.committedOffset, metadata: p.metadata ?? null })
+    }
+    const fallback = (r: ReconcileRequest, reason: string): void => {
+      const res = results.get(partitionKey(r.topic, r.partition))!
+      res.outcome = 'fallback'
+      res.reason = reason
+      res.position = r.committed
+      res.skip = undefined
+      this.#log.warn({ partition: partitionKey(r.topic, r.partition), committed: String(r.committed), targetTopic, reason }, 'the target does not match what the commit says: copying from the committed offset (records already there may be copied again; none is skipped)')
+    }
+    // Each request's x_P, checked against the target as it is now.
+    const plans: Array<{ r: ReconcileRequest, x: Map<number, bigint>, tight: boolean }> = []
+    for (const r of toMatch) {
+      const c = committed.get(partitionKey(r.topic, r.partition))
+      if (c === undefined || c.offset < r.committed!) continue
+      if (c.offset > r.committed!) {
+        // Committed again since the member read its offsets: the partition's last owner handed it
+        // over (its acknowledged records). Everything before it is on the target: start from there.
+        r.committed = c.offset
+        results.get(partitionKey(r.topic, r.partition))!.position = c.offset
+      }
+      const positions = decodeTargetPositions(c.metadata)
+      if (positions === undefined) continue
+      if (positions.topicId !== topicId) { fallback(r, `the target topic's id changed (${positions.topicId} in the commit, ${topicId} now): it was made again`); continue }
+      if (positions.partitions !== count) { fallback(r, `the target topic had ${positions.partitions} partitions at the commit and has ${count} now`); continue }
+      const wanted = bySource ? [r.partition] : targetPartitions
+      const x = new Map<number, bigint>()
+      let problem: string | undefined
+      let tight = true
+      for (const p of wanted) {
+        const at = positions.offsets.get(p)
+        if (at === undefined) { problem = `the commit names no target position for partition ${p}`; break }
+        if (at.offset > ends.get(p)!) { problem = `target partition ${p} ends at ${ends.get(p)}, before ${at.offset} where the commit says this partition's records start (records gone, or the topic made again)`; break }
+        if (at.offset < starts.get(p)!) { problem = `target partition ${p} starts at ${starts.get(p)}, after ${at.offset} (records deleted)`; break }
+        if (!at.tight) tight = false
+        x.set(p, at.offset)
+      }
+      if (problem !== undefined) { fallback(r, problem); continue }
+      plans.push({ r, x, tight })
+    }
+    if (plans.length === 0) return
+    // Each target partition read once, from the lowest x_P of the plans to its end.
+    const from = new Map<number, bigint>()
+    for (const { x } of plans) for (const [p, o] of x) if (!from.has(p) || o < from.get(p)!) from.set(p, o)
+    const target = new Map<number, RecordView[]>()
+    await targetFetcher.refresh([targetTopic])
+    for (const [p, o] of from) target.set(p, await this.#read(targetFetcher, targetTopic, p, o, ends.get(p)!, false, deadline))
+    const slice = (p: number, x: bigint): RecordView[] => {
+      const list = target.get(p)!
+      let i = 0
+      while (i < list.length && list[i].offset < x) i++
+      return list.slice(i)
+    }
+    await sourceFetcher.refresh(sourceTopics)
+    const claimed = new Map<number, Set<bigint>>()
+    for (const { r, x } of plans) {
+      const c = r.committed!
+      const matcher = bySource
+        ? new SourceOrderMatcher(slice(r.partition, x.get(r.partition)!), r.partition, c)
+        : new KeyOrderMatcher(new Map([...x].map(([p, o]) => [p, slice(p, o)])), count, c)
+      const sourceEnd = await this.#feedSource(sourceFetcher, r.topic, r.partition, c, matcher, deadline)
+      const result = matcher instanceof SourceOrderMatcher ? matcher.result(sourceEnd) : matcher.result()
+      if (result.kind === 'mismatch') { fallback(r, result.reason); continue }
+      const res = results.get(partitionKey(r.topic, r.partition))!
+      res.outcome = 'matched'
+      res.position = result.resumeAt
+      res.found = result.found.length
+      const skip = new Set<bigint>()
+      for (const f of result.found) {
+        let set = claimed.get(f.partition)
+        if (set === undefined) claimed.set(f.partition, set = new Set())
+        set.add(f.targetOffset)
+        if (f.sourceOffset >= result.resumeAt) {
+          skip.add(f.sourceOffset)
+          res.track!.found(f.partition, f.sourceOffset, f.targetOffset)
+        }
+      }
+      if (skip.size > 0) res.skip = skip
+      this.#log.info({ partition: partitionKey(r.topic, r.partition), committed: String(c), resumeAt: String(result.resumeAt), found: result.found.length, skipped: skip.size }, 'records past the committed offset are already on the target: not copied again')
+    }
+    // Key partitioning, every partition of the topic here with tight bounds: a record past every
+    // x_P that none of them claimed was written by someone else.
+    if (!bySource && plans.length > 0 && plans.every(pl => pl.tight) && await this.#holdsEverySourcePartition(sourceAdmin, plans.map(pl => pl.r))) {
+      for (const [p, list] of target) {
+        let high = -1n
+        for (const { x } of plans) if (x.get(p)! > high) high = x.get(p)!
+        const foreign = list.find(v => v.offset >= high && claimed.get(p)?.has(v.offset) !== true)
+        if (foreign !== undefined) {
+          for (const { r } of plans) fallback(r, `target partition ${p} holds at offset ${foreign.offset} a record of no source partition (another writer)`)
+          return
+        }
+      }
+    }
+  }
+
+  async #holdsEverySourcePartition (admin: Admin, requests: ReconcileRequest[]): Promise<boolean> {
+    const topics = [...new Set(requests.map(r => r.topic))]
+    if (topics.length !== 1) return false
+    const metadata = await admin.metadata({ topics })
+    return metadata.topics.get(topics[0])?.partitionsCount === new Set(requests.map(r => r.partition)).size
+  }
+
+  /** Feeds the source records from `from` to the matcher until it is done; true when the source's end was reached. */
+  async #feedSource (fetcher: RawFetcher, topic: string, partition: number, from: bigint, matcher: { done: boolean, feed: (records: RecordView[]) => void }, deadline: number): Promise<boolean> {
+    let next = from
+    let end: bigint | undefined
+    let maxBytes = 1 << 20
+    while (!matcher.done) {
+      if (Date.now() > deadline) return false
+      const answer = await this.#fetchOnce(fetcher, topic, partition, next, maxBytes, this.#source.readCommitted, deadline)
+      end ??= this.#source.readCommitted ? answer.lastStableOffset : answer.highWatermark
+      const { views, next: after, truncatedBytes } = recordViews(answer.records, next, answer.abortedTransactions, this.#source.readCommitted)
+      if (after === next) {
+        if (truncatedBytes > 0) { maxBytes *= 2; continue }
+        return next >= end
+      }
+      matcher.feed(views)
+      next = after
+      if (next >= end) return true
+    }
+    return next >= (end ?? next)
+  }
+
+  /** A target partition's records from `from` to `to`. */
+  async #read (fetcher: RawFetcher, topic: string, partition: number, from: bigint, to: bigint, readCommitted: boolean, deadline: number): Promise<RecordView[]> {
+    const views: RecordView[] = []
+    let next = from
+    let maxBytes = 1 << 20
+    while (next < to) {
+      if (Date.now() > deadline) throw new Error(`reading ${topic}:${partition} of the target took longer than ${this.deadlineMs} ms`)
+      const answer = await this.#fetchOnce(fetcher, topic, partition, next, maxBytes, readCommitted, deadline)
+      const got = recordViews(answer.records, next, answer.abortedTransactions, readCommitted)
+      if (got.next === next) {
+        if (got.truncatedBytes > 0) { maxBytes *= 2; continue }
+        if (answer.highWatermark <= next) break
+        throw new Error(`the target answered nothing for ${topic}:${partition} at ${next}, below its end ${to}`)
+      }
+      for (const v of got.views) if (v.offset < to) views.push(v)
+      next = got.next
+    }
+    return views
+  }
+
+  async #fetchOnce (fetcher: RawFetcher, topic: string, partition: number, offset: bigint, maxBytes: number, readCommitted: boolean, deadline: number): Promise<{ records: Buffer | null, highWatermark: bigint, lastStableOffset: bigint, abortedTransactions: AbortedTransaction[] | null }> {
+    while (true) {
+      const leader = fetcher.leaderOf(topic, partition)
+      let error: unknown
+      if (leader !== undefined) {
+        try {
+          const response = await fetcher.fetch(leader, { maxWaitMs: 0, minBytes: 1, maxBytes, isolationLevel: readCommitted ? 1 : 0 }, [{ topic, partitions: [{ partition, fetchOffset: offset, partitionMaxBytes: maxBytes }] }])
+          const p = response.responses[0]?.partitions[0]
+          if (response.errorCode === 0 && p !== undefined && p.errorCode === 0) return p
+          const code = response.errorCode !== 0 ? response.errorCode : p?.errorCode ?? -1
+          if (!RETRIABLE.has(code)) throw new Error(`fetching ${topic}:${partition} at ${offset} failed with Kafka error ${code}`)
+          error = new Error(`Kafka error ${code}`)
+        } catch (e) {
+          if (e instanceof Error && e.message.startsWith('fetching ')) throw e
+          error = e
+        }
+      }
+      if (Date.now() > deadline || this.#closed) throw new Error(`fetching ${topic}:${partition} at ${offset}: ${describeCause(error ?? 'no leader')}`)
+      await new Promise(resolve => setTimeout(resolve, 200))
+      await fetcher.refresh([topic]).catch(() => {})
+    }
+  }
+}
