@@ -3,6 +3,7 @@
 import { formatDefault } from '../config/definition.ts'
 import { ConfigError, ExitCodes, KafkaMirrorError, describeCause, type ConfigProblem } from '../errors.ts'
 import { createLogger, RecentProblems } from '../log.ts'
+import { listenAddress } from '../config/mirror-config.ts'
 import { loadMm2Config, mm2Flags, mm2Keys, runningFlows, type Mm2Config } from '../mm2/config.ts'
 import { builtInFlowPlugins } from '../mm2/plugins.ts'
 import { flowMirrorSettings, Mm2Runner } from '../mm2/runner.ts'
@@ -48,6 +49,8 @@ export interface LoadedMm2 {
   config: Mm2Config
   onlyTargets?: string[]
   validateOnly: boolean
+  /** --http.listener: where to serve metrics and status; undefined: nowhere. */
+  httpListener?: { host: string, port: number }
   logLevel: string
   logFormat: 'text' | 'json'
 }
@@ -75,6 +78,7 @@ export function loadMm2Argv (argv: string[]): LoadedMm2 {
     config,
     onlyTargets,
     validateOnly: parsed.values.get('validate') === true,
+    httpListener: parsed.values.get('http.listener') === undefined ? undefined : listenAddress(String(parsed.values.get('http.listener'))),
     logLevel: String(parsed.values.get('log.level')),
     logFormat: parsed.values.get('log.format') === 'json' ? 'json' : 'text'
   }
@@ -113,8 +117,21 @@ export const mm2Command: Command = async (argv, io) => {
     runner.stop().catch(() => {})
   }
   io.signal.addEventListener('abort', onAbort, { once: true })
+  let server: { close: () => Promise<void> } | undefined
   try {
     await runner.start()
+    if (loaded.httpListener !== undefined) {
+      // Once the flows exist: each flow's Mirror is made when the runner starts.
+      const { MirrorServer } = await import('../http/server.ts')
+      const http = new MirrorServer(runner.flows.map(f => ({ name: f.flow.name, mirror: f.mirror })), { version, config: Object.fromEntries(loaded.config.properties), problems: recent })
+      const address = loaded.httpListener
+      const bound = await http.listen(address).catch(async (error: NodeJS.ErrnoException) => {
+        await runner.stop().catch(() => {})
+        throw new ConfigError([{ source: 'command line', key: '--http.listener', message: `cannot listen on ${address.host}:${address.port}: ${error.code ?? error.message}`, fix: 'pick a free port, or an address of this host' }])
+      })
+      server = http
+      log.info({ url: `http://${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}/` }, 'serving metrics and status')
+    }
     const summaries = await runner.finished
     log.info({ records: summaries.reduce((n, s) => n + s.records, 0), bytes: summaries.reduce((n, s) => n + s.bytes, 0) }, 'stopped')
     return ExitCodes.OK
@@ -123,5 +140,6 @@ export const mm2Command: Command = async (argv, io) => {
     throw error
   } finally {
     io.signal.removeEventListener('abort', onAbort)
+    await server?.close()
   }
 }

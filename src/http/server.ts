@@ -7,7 +7,7 @@ import { readFile, stat } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, extname, join, normalize, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { MirrorMetrics } from '../metrics/metrics.ts'
+import { FlowsMetrics, MirrorMetrics } from '../metrics/metrics.ts'
 import type { Mirror } from '../mirror/mirror.ts'
 import { health, readiness, statusDocument, type StatusContext } from './status.ts'
 
@@ -54,17 +54,28 @@ export interface MirrorServerOptions extends StatusContext {
   stallMs?: number
 }
 
+/** One of several Mirrors served together (the mm2 command's flows), by name (`A->B`). */
+export interface ServedFlow {
+  name: string
+  mirror: Mirror
+}
+
 export class MirrorServer {
-  readonly metrics: MirrorMetrics
+  readonly metrics: MirrorMetrics | FlowsMetrics
   #server: Server
-  #mirror: Mirror
+  #flows: ServedFlow[]
   #options: MirrorServerOptions
   #assets = uplotAssets()
 
-  constructor (mirror: Mirror, options: MirrorServerOptions) {
-    this.#mirror = mirror
+  /**
+   * One Mirror (the mirror command), or several flows: then every metric series has a `flow`
+   * label, /healthz and /readyz answer for all of them (naming the first flow that is not), and
+   * /api/status is `{ version, flows: [{ flow, ...one mirror's document }] }`.
+   */
+  constructor (mirror: Mirror | ServedFlow[], options: MirrorServerOptions) {
+    this.#flows = Array.isArray(mirror) ? mirror : [{ name: '', mirror }]
     this.#options = options
-    this.metrics = new MirrorMetrics(mirror, { version: options.version })
+    this.metrics = Array.isArray(mirror) ? new FlowsMetrics(mirror, { version: options.version }) : new MirrorMetrics(mirror, { version: options.version })
     this.#server = createServer((request, response) => {
       this.#handle(request, response).catch(() => {
         if (!response.headersSent) this.#send(response, 500, 'text/plain; charset=utf-8', 'internal error\n')
@@ -108,24 +119,32 @@ export class MirrorServer {
       return
     }
     const path = new URL(request.url ?? '/', 'http://localhost').pathname
-    const mirror = this.#mirror
+    const flows = this.#flows
+    const single = flows.length === 1 && flows[0].name === ''
+    const named = (flow: ServedFlow, reason: string): string => single ? reason : `${flow.name}: ${reason}`
     switch (path) {
       case '/metrics':
         this.#send(response, 200, this.metrics.contentType, await this.metrics.text(), head)
         return
       case '/healthz': {
-        const h = health(mirror)
-        this.#send(response, h.ok ? 200 : 503, 'text/plain; charset=utf-8', `${h.reason}\n`, head)
+        const sick = flows.map(f => ({ f, h: health(f.mirror) })).find(x => !x.h.ok)
+        this.#send(response, sick === undefined ? 200 : 503, 'text/plain; charset=utf-8', `${sick === undefined ? 'ok' : named(sick.f, sick.h.reason)}\n`, head)
         return
       }
       case '/readyz': {
-        const r = readiness(mirror, this.#options.stallMs ?? 60_000)
-        this.#send(response, r.ready ? 200 : 503, 'text/plain; charset=utf-8', `${r.reason}\n`, head)
+        const answers = flows.map(f => ({ f, r: readiness(f.mirror, this.#options.stallMs ?? 60_000) }))
+        const not = answers.find(x => !x.r.ready)
+        const reason = not !== undefined ? named(not.f, not.r.reason) : single ? answers[0].r.reason : 'ok'
+        this.#send(response, not === undefined ? 200 : 503, 'text/plain; charset=utf-8', `${reason}\n`, head)
         return
       }
-      case '/api/status':
-        this.#send(response, 200, 'application/json', `${JSON.stringify(statusDocument(mirror, this.#options), null, 2)}\n`, head)
+      case '/api/status': {
+        const body = single
+          ? statusDocument(flows[0].mirror, this.#options)
+          : { version: this.#options.version, flows: flows.map(f => ({ flow: f.name, ...statusDocument(f.mirror, this.#options) })) }
+        this.#send(response, 200, 'application/json', `${JSON.stringify(body, null, 2)}\n`, head)
         return
+      }
     }
     const asset = this.#assets.get(path)
     if (asset !== undefined) {

@@ -29,6 +29,13 @@ Start the mirror with \`--http.listener [host:]port\` (off by default; a bare po
 \`status.interval.ms\`, at most 5 s apart, and wait at most twice that), or when nothing was
 copied for 60 s while the lag is above 0.
 
+\`kafka-mirror mm2 mm2.properties --http.listener [host:]port\` serves the same paths for every flow
+of the file once they started: each series of a flow carries a \`flow\` label (\`flow="A->B"\`;
+the process metrics have none), \`/healthz\` and \`/readyz\` answer for all flows and name the
+first one that is not healthy or ready, and \`/api/status\` is \`{ "version", "flows": [{ "flow": "A->B", ... }] }\`,
+one document as above per flow. The dashboard shows one mirror: for the mm2 command use
+\`/metrics\` (the Grafana dashboard's panels add the flows up).
+
 ## How they are measured
 
 - Counters (\`_total\`) are totals since the process started, per source topic and partition,

@@ -5,7 +5,7 @@
 // batch acknowledged (the Mirror's 'written' event), using the batch's maxTimestamp, never per
 // record. Labels: topic and partition (source), Kafka error names, never anything per record.
 // Every metric is declared once in `metricDeclarations`, which docs/metrics.md is generated from.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type CollectFunction } from 'prom-client'
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type CollectFunction } from 'prom-client'
 import type { Mirror } from '../mirror/mirror.ts'
 import type { MirrorStats } from '../mirror/stats.ts'
 import type { WrittenBatch } from '../mirror/worker.ts'
@@ -171,6 +171,38 @@ export class MirrorMetrics {
 
   close (): void {
     this.#mirror.off('written', this.#onWritten)
+  }
+}
+
+/**
+ * The metrics of several Mirrors in one process (the mm2 command's flows): each flow's series carry
+ * a `flow` label (`A->B`), the process metrics appear once. Scraped as one text.
+ */
+export class FlowsMetrics {
+  #flows: MirrorMetrics[]
+  #process = new Registry()
+
+  constructor (flows: Array<{ name: string, mirror: Mirror }>, options: { version?: string } = {}) {
+    registerProcessMetrics(this.#process)
+    this.#flows = flows.map(({ name, mirror }) => {
+      const registry = new Registry()
+      registry.setDefaultLabels({ flow: name })
+      return new MirrorMetrics(mirror, { registry, version: options.version, processMetrics: false })
+    })
+  }
+
+  async text (): Promise<string> {
+    const all = await Promise.all([this.#process, ...this.#flows.map(f => f.registry)].map(async r => await r.getMetricsAsJSON()))
+    // Series of one name from every flow under one HELP and TYPE; their flow labels keep them apart.
+    return await AggregatorRegistry.aggregate(all).metrics()
+  }
+
+  get contentType (): string {
+    return this.#process.contentType
+  }
+
+  close (): void {
+    for (const f of this.#flows) f.close()
   }
 }
 

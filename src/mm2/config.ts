@@ -13,7 +13,7 @@ import { basename } from 'node:path'
 import { consumerConfig, commonClientKeys, producerConfig } from '../config/client-config.ts'
 import { configProviderKeys, resolveConfigReferences } from '../config/config-providers.ts'
 import { closest, ConfigDefinition, type ConfigKey, type ConfigValue } from '../config/definition.ts'
-import { readPropertiesFile, sourceSettings, targetSettings, type SourceSettings, type TargetSettings } from '../config/mirror-config.ts'
+import { listenAddress, mirrorFlagKeys, readPropertiesFile, sourceSettings, targetSettings, type SourceSettings, type TargetSettings } from '../config/mirror-config.ts'
 import { HIDDEN, looksSecret, rememberSecret } from '../config/secrets.ts'
 import { javaRegexToJs, type TopicFilter } from '../config/topic-filter.ts'
 import { ConfigError, formatProblem, type ConfigProblem } from '../errors.ts'
@@ -130,6 +130,7 @@ export const mm2Config = new ConfigDefinition(mm2Keys)
 export const mm2FlagKeys: ConfigKey[] = [
   { name: 'clusters', type: 'list', doc: 'Run only the flows into these cluster aliases (connect-mirror-maker.sh\'s --clusters): --clusters B or --clusters B,C or --clusters B C. Default: every enabled flow.' },
   { name: 'validate', type: 'boolean', default: false, doc: 'Check the file (config provider references included), print the flows that would run and exit without connecting: 0 when valid, 2 when not. Default false.' },
+  { ...mirrorFlagKeys.find(k => k.name === 'http.listener')!, doc: 'Serve metrics and status over HTTP at [host:]port once the flows started: /metrics (Prometheus; every series of a flow labelled flow="A->B"), /healthz and /readyz (all flows healthy, ready), /api/status (JSON, one document per flow). A bare port binds 127.0.0.1 only; 0.0.0.0:9090 binds every interface. Default: none. See docs/metrics.md.' },
   { name: 'log.level', type: 'string', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'silent'], doc: 'Least level logged. Default info.' },
   { name: 'log.format', type: 'string', default: 'text', choices: ['text', 'json'], doc: 'text for people, json for log collectors. Default text.' },
   { name: 'help', type: 'boolean', default: false, doc: 'Print this help and exit.' }

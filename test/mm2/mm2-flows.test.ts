@@ -12,7 +12,7 @@ import { Admin } from '@platformatic/kafka'
 import { mm2ConfigFromProperties } from '../../src/mm2/config.ts'
 import { Mm2Runner, type FlowPluginRegistration } from '../../src/mm2/runner.ts'
 import { PROVENANCE_HEADER } from '../../src/mm2/provenance.ts'
-import { startCluster } from '../../harness/cluster.ts'
+import { freePort, startCluster } from '../../harness/cluster.ts'
 import { startCli, type CliRun } from '../helpers/cli.ts'
 import { createTestTopic, createTopicPair, testClusters, topicRecordCount, uniqueName, waitForRecords } from '../helpers/clusters.ts'
 import { kcatConsume, type KcatRecord } from '../helpers/kcat.ts'
@@ -80,10 +80,38 @@ test('given Kafka\'s own config/connect-mirror-maker.properties with only the bo
   const firstRun = await first.finished
   assert.equal(firstRun.code, 0, firstRun.stderr)
 
-  // And again, with more records and the remote topics now there for the other flow to see.
+  // And again, with more records and the remote topics now there for the other flow to see,
+  // serving metrics and status.
   await produceRecords(source, onA, makeRecords(100, { keys: 20 }))
-  const second = startCli(['mm2', file])
+  const port = await freePort()
+  const second = startCli(['mm2', file, '--http.listener', `127.0.0.1:${port}`])
   await whileRunning(second, waitForRecords(target, `A.${onA}`, 400))
+  // The listener: each flow's series under one HELP and TYPE, labelled by flow; this run's 100
+  // records counted for A->B; both flows healthy; one status document per flow.
+  const get = async (path: string): Promise<{ status: number, text: string }> => {
+    const deadline = Date.now() + 20_000
+    while (true) {
+      try {
+        const answer = await fetch(`http://127.0.0.1:${port}${path}`)
+        return { status: answer.status, text: await answer.text() }
+      } catch (error) {
+        if (Date.now() > deadline) throw error
+        await new Promise(resolve => setTimeout(resolve, 200))
+      }
+    }
+  }
+  let metrics = ''
+  const countedBy = Date.now() + 20_000
+  const copied = (text: string): number => text.split('\n').filter(l => l.startsWith(`kafka_mirror_records_total{topic="${onA}",`) && l.includes('flow="A->B"')).reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0)
+  do metrics = (await get('/metrics')).text
+  while (copied(metrics) < 100 && Date.now() < countedBy && await new Promise(resolve => setTimeout(resolve, 500, true)))
+  assert.equal(copied(metrics), 100, metrics.split('\n').filter(l => l.startsWith('kafka_mirror_records_total')).join('\n'))
+  assert.equal(metrics.split('\n').filter(l => l === '# TYPE kafka_mirror_records_total counter').length, 1)
+  assert.match(metrics, /kafka_mirror_info\{[^}]*flow="B->A"[^}]*\} 1/)
+  assert.match(metrics, /^kafka_mirror_process_cpu_seconds_total \d/m, 'process metrics once, without a flow label')
+  assert.deepEqual(await get('/healthz'), { status: 200, text: 'ok\n' })
+  const status = JSON.parse((await get('/api/status')).text) as { flows: Array<{ flow: string, state: string }> }
+  assert.deepEqual(status.flows.map(f => f.flow).sort(), ['A->B', 'B->A'])
   // A few fetch rounds more, for any copy back or copy twice to show.
   await new Promise(resolve => setTimeout(resolve, 3000))
   second.interrupt()
