@@ -291,7 +291,12 @@ export class CopyWorker {
       sessionTimeout: source.sessionTimeoutMs,
       heartbeatInterval: source.heartbeatIntervalMs,
       rebalanceTimeout: source.rebalanceTimeoutMs,
-      autocommit: false
+      autocommit: false,
+      // roundrobin first (every kafka-mirror member prefers it, so kafka-mirror groups keep it), and
+      // range, the first of the Java consumer's defaults: a group MirrorMaker 1 still holds (its
+      // members alive, or killed and not yet timed out) takes this member in instead of refusing it
+      // (INCONSISTENT_GROUP_PROTOCOL), so switching from MirrorMaker 1 needs no wait.
+      protocols: [{ name: 'roundrobin', version: 1 }, { name: 'range', version: 1 }]
     })
     this.#offsets = new OffsetCommitter(this.consumer)
     this.#reconciler = new Reconciler(source, target, this.#log, options.partitioning, (topic, partition) => this.#target.ends.get(partitionKey(topic, partition)))

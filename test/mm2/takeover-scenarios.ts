@@ -127,11 +127,11 @@ export async function mm1Takeover (signal: StopSignal, partitioning: Partitionin
   const admin = new Admin({ clientId: 'test-helper', bootstrapBrokers: source.split(',') })
   const groups = await admin.listConsumerGroupOffsets({ groups: [run.settings.source.groupId] }).finally(async () => { await admin.close() })
   const committed = groups.flatMap(g => g.topics).filter(t => t.name === topic).flatMap(t => t.partitions).reduce((sum, p) => sum + (p.committedOffset > 0n ? p.committedOffset : 0n), 0n)
-  // After SIGKILL: kafka-mirror starts once MM1's dead members left the group (JoinGroup refuses
-  // a member whose protocols differ from the members': INCONSISTENT_GROUP_PROTOCOL)
-  const waitedMs = signal === 'SIGKILL' ? await waitForEmptyGroup(source, run.settings.source.groupId) : 0
-  // When kafka-mirror runs with the same two files
+  // When kafka-mirror runs with the same two files, at once (after SIGKILL MM1's dead members are
+  // still in the group: kafka-mirror's join waits for them to time out instead of being refused)
+  const joining = Date.now()
   await run.start()
+  const waitedMs = Date.now() - joining
   let summary
   try {
     await waitForRecords(target, topic, total, 120_000)
@@ -147,5 +147,5 @@ export async function mm1Takeover (signal: StopSignal, partitioning: Partitionin
   // Exactly what MM1 copied past its last commit
   assert.equal(duplicates, Number(javaCopied - committed))
   if (signal === 'SIGTERM') assert.equal(duplicates, 0, 'MirrorMaker 1 commits on a clean shutdown')
-  return `| MM1 3.9.1 → kafka-mirror | ${signal} | ${partitioning} | ${total} | ${javaCopied} (${exit}) | group committed ${committed}${waitedMs > 0 ? `, MM1's members gone after ${Math.round(waitedMs / 1000)} s` : ''} | ${summary.records} | ${read.length} | 0 | ${duplicates} | ${Math.round((Date.now() - started) / 1000)} s |`
+  return `| MM1 3.9.1 → kafka-mirror | ${signal} | ${partitioning} | ${total} | ${javaCopied} (${exit}) | group committed ${committed}${signal === 'SIGKILL' ? `, kafka-mirror started in ${Math.round(waitedMs / 1000)} s (MM1's dead members in the group)` : ''} | ${summary.records} | ${read.length} | 0 | ${duplicates} | ${Math.round((Date.now() - started) / 1000)} s |`
 }
