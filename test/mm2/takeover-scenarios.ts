@@ -30,22 +30,6 @@ async function endOffsets (bootstrap: string, topic: string): Promise<bigint[]> 
   }
 }
 
-/** Waits until the group has no members (those of a killed process leave at their session timeout); returns the wait. */
-async function waitForEmptyGroup (bootstrap: string, group: string, timeoutMs = 90_000): Promise<number> {
-  const admin = new Admin({ clientId: 'test-helper', bootstrapBrokers: bootstrap.split(',') })
-  const started = Date.now()
-  try {
-    while (Date.now() - started < timeoutMs) {
-      const described = await admin.describeGroups({ groups: [group] })
-      if ((described.get(group)?.members.size ?? 0) === 0) return Date.now() - started
-      await new Promise(resolve => setTimeout(resolve, 500))
-    }
-    throw new Error(`group ${group} still has members after ${timeoutMs} ms`)
-  } finally {
-    await admin.close()
-  }
-}
-
 async function deleteTopics (bootstrap: string, topics: string[]): Promise<void> {
   const admin = new Admin({ clientId: 'test-helper', bootstrapBrokers: bootstrap.split(',') })
   try {
