@@ -113,13 +113,8 @@ export const mirrorCommand: Command = async (argv, io) => {
   try {
     if (loaded.httpListener !== undefined) {
       // Loaded only when asked for: prom-client and the server cost nothing otherwise.
-      const { MirrorServer } = await import('../http/server.ts')
-      const http = new MirrorServer(mirror, { version, config: describeConfig(flags.pairs, loaded.properties), problems: recent })
-      const bound = await http.listen(loaded.httpListener).catch((error: NodeJS.ErrnoException) => {
-        throw new ConfigError([{ source: 'command line', key: '--http.listener', message: `cannot listen on ${loaded.httpListener!.host}:${loaded.httpListener!.port}: ${error.code ?? error.message}`, fix: 'pick a free port, or an address of this host' }])
-      })
-      server = http
-      log.info({ url: `http://${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}/` }, 'serving metrics and status')
+      const { serveHttp } = await import('../http/server.ts')
+      server = await serveHttp(mirror, loaded.httpListener, { version, config: describeConfig(flags.pairs, loaded.properties), problems: recent }, log)
     }
     await mirror.start()
     const summary = await mirror.finished

@@ -122,15 +122,12 @@ export const mm2Command: Command = async (argv, io) => {
     await runner.start()
     if (loaded.httpListener !== undefined) {
       // Once the flows exist: each flow's Mirror is made when the runner starts.
-      const { MirrorServer } = await import('../http/server.ts')
-      const http = new MirrorServer(runner.flows.map(f => ({ name: f.flow.name, mirror: f.mirror })), { version, config: Object.fromEntries(loaded.config.properties), problems: recent })
-      const address = loaded.httpListener
-      const bound = await http.listen(address).catch(async (error: NodeJS.ErrnoException) => {
+      const { serveHttp } = await import('../http/server.ts')
+      const flows = runner.flows.map(f => ({ name: f.flow.name, mirror: f.mirror }))
+      server = await serveHttp(flows, loaded.httpListener, { version, config: Object.fromEntries(loaded.config.properties), problems: recent }, log).catch(async (error: unknown) => {
         await runner.stop().catch(() => {})
-        throw new ConfigError([{ source: 'command line', key: '--http.listener', message: `cannot listen on ${address.host}:${address.port}: ${error.code ?? error.message}`, fix: 'pick a free port, or an address of this host' }])
+        throw error
       })
-      server = http
-      log.info({ url: `http://${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}/` }, 'serving metrics and status')
     }
     const summaries = await runner.finished
     log.info({ records: summaries.reduce((n, s) => n + s.records, 0), bytes: summaries.reduce((n, s) => n + s.bytes, 0) }, 'stopped')

@@ -7,6 +7,8 @@ import { readFile, stat } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, extname, join, normalize, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { ConfigError } from '../errors.ts'
+import type { Logger } from '../log.ts'
 import { FlowsMetrics, MirrorMetrics } from '../metrics/metrics.ts'
 import type { Mirror } from '../mirror/mirror.ts'
 import { health, readiness, statusDocument, type StatusContext } from './status.ts'
@@ -171,4 +173,18 @@ export class MirrorServer {
     }
     this.#send(response, 200, contentTypes[extname(file)] ?? 'application/octet-stream', await readFile(file), head)
   }
+}
+
+/**
+ * --http.listener of a command: serves `served` at `address` and logs the URL; a port that cannot
+ * be bound is a ConfigError naming the flag.
+ */
+export async function serveHttp (served: Mirror | ServedFlow[], address: ListenAddress, options: MirrorServerOptions, log: Logger): Promise<MirrorServer> {
+  const server = new MirrorServer(served, options)
+  const bound = await server.listen(address).catch(async (error: NodeJS.ErrnoException) => {
+    await server.close().catch(() => {})
+    throw new ConfigError([{ source: 'command line', key: '--http.listener', message: `cannot listen on ${address.host}:${address.port}: ${error.code ?? error.message}`, fix: 'pick a free port, or an address of this host' }])
+  })
+  log.info({ url: `http://${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}/` }, 'serving metrics and status')
+  return server
 }
