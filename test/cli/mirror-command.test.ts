@@ -53,6 +53,25 @@ test('bad input: a missing file is named, exit 2; --help prints every flag', asy
   for (const flag of ['--consumer.config', '--producer.config', '--whitelist', '--include', '--num.streams', '--once', '--abort.on.send.failure']) assert.ok(mirrorHelp.stdout.includes(flag), flag)
 })
 
+test('bad input: --http.listener on a port already taken is named with the fix, exit 2, before any connection', async () => {
+  // Given a port another server holds
+  const { createServer } = await import('node:net')
+  const holder = createServer()
+  await new Promise<void>(resolve => holder.listen(0, '127.0.0.1', resolve))
+  const port = (holder.address() as { port: number }).port
+  try {
+    // When the mirror is asked to serve there (its clusters unreachable: it must not get that far)
+    const files = writeTutorialConfigs('127.0.0.1:1', '127.0.0.1:1')
+    const result = await runKafkaMirror(['--consumer.config', files.consumer, '--producer.config', files.producer, '--include', 't', '--http.listener', `127.0.0.1:${port}`])
+    // Then the flag, the address and the fix are named, exit 2
+    assert.equal(result.code, 2, result.stderr)
+    assert.match(result.stderr, new RegExp(`--http\\.listener: cannot listen on 127\\.0\\.0\\.1:${port}: EADDRINUSE`))
+    assert.match(result.stderr, /pick a free port/)
+  } finally {
+    holder.close()
+  }
+})
+
 test('an unreachable broker gives a clear error within 30 s', async () => {
   const files = writeTutorialConfigs('127.0.0.1:1', '127.0.0.1:1', { consumer: { 'socket.connection.setup.timeout.ms': '2000' } })
   const started = Date.now()
