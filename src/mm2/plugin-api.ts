@@ -1,58 +1,21 @@
-// What the offset-sync, checkpoint, group-offset-sync and heartbeat plug-ins need from the mm2
-// runner (mm2-config's src/mm2/runner.ts and policy.ts, CONTRACTS.md), declared here as the
-// smallest structural types so the plug-ins build and test before the runner is merged: the
-// runner's FlowPlugin context and ReplicationPolicy satisfy them as they are.
-import type { Admin } from '@platformatic/kafka'
+// What the offset-sync, checkpoint, group-offset-sync and heartbeat plug-ins read of a flow: the
+// runner's types (runner.ts, config.ts, policy.ts) narrowed to the parts they use, so their tests
+// can give a flow of a few keys (settings.ts flowOf) and a policy of a few methods.
 import type { Logger } from '../log.ts'
-import type { Mirror } from '../mirror/mirror.ts'
+import type { Mm2Flow } from './config.ts'
+import type { ReplicationPolicy } from './policy.ts'
+import type { FlowContext as RunnerFlowContext, FlowPlugin as RunnerFlowPlugin } from './runner.ts'
 
-/** The part of MM2's ReplicationPolicy these plug-ins use (src/mm2/policy.ts has all of it). */
-export interface ReplicationPolicyLike {
-  formatRemoteTopic (sourceAlias: string, topic: string): string
-  topicSource (topic: string): string | undefined
-  originalTopic (topic: string): string
-  heartbeatsTopic (): string
-  offsetSyncsTopic (clusterAlias: string): string
-  checkpointsTopic (clusterAlias: string): string
-}
+/** The part of MM2's ReplicationPolicy these plug-ins use. */
+export type ReplicationPolicyLike = Pick<ReplicationPolicy, 'formatRemoteTopic' | 'topicSource' | 'originalTopic' | 'heartbeatsTopic' | 'offsetSyncsTopic' | 'checkpointsTopic'>
 
-/** One replication flow A->B, as the runner resolves it: aliases, and MM2's key lookup (`A->B.key` over `key` over MM2's default). */
-export interface FlowLike {
-  source: string
-  target: string
-  /** A key's value: text, or already typed (number, boolean, list) by the runner's declarations. */
-  get (key: string): unknown
-  /** The flow's `groups` / `groups.exclude` filter (MM2's DefaultGroupFilter), when the runner has one. */
-  groupFilter?: (group: string) => boolean
-}
+/** One replication flow A->B: aliases, MM2's key lookup and, when there is one, the groups filter. */
+export type FlowLike = Pick<Mm2Flow, 'source' | 'target' | 'get'> & Partial<Pick<Mm2Flow, 'groupFilter'>>
 
-export interface FlowContext {
+export type FlowContext = Pick<RunnerFlowContext, 'mirror' | 'sourceAdmin' | 'targetAdmin'> & {
   flow: FlowLike
-  mirror: Mirror
-  sourceAdmin: Admin
-  targetAdmin: Admin
   policy: ReplicationPolicyLike
   logger?: Logger
 }
 
-export interface FlowPlugin {
-  /** Before the flow's Mirror starts (the Mirror is built, not started). */
-  beforeStart? (ctx: FlowContext): Promise<void>
-  /** After the flow's Mirror started. */
-  start (ctx: FlowContext): Promise<void>
-  stop (): Promise<void>
-}
-
-/** MM2's DefaultReplicationPolicy with the default separator: enough for tests and a flow without a policy. */
-export const defaultPolicy: ReplicationPolicyLike = {
-  formatRemoteTopic: (sourceAlias, topic) => `${sourceAlias}.${topic}`,
-  topicSource: topic => { const i = topic.indexOf('.'); return i <= 0 || i === topic.length - 1 ? undefined : topic.slice(0, i) },
-  originalTopic (topic) {
-    let t = topic
-    while (this.topicSource(t) !== undefined) t = t.slice(t.indexOf('.') + 1)
-    return t
-  },
-  heartbeatsTopic: () => 'heartbeats',
-  offsetSyncsTopic: alias => `mm2-offset-syncs.${alias}.internal`,
-  checkpointsTopic: alias => `${alias}.checkpoints.internal`
-}
+export type FlowPlugin = RunnerFlowPlugin<FlowContext>

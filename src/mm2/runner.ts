@@ -29,11 +29,12 @@ export interface FlowContext {
   logger: Logger
 }
 
-export interface FlowPlugin {
+/** `C`: the part of the context a plug-in reads (plugin-api.ts narrows it for the offset plug-ins). */
+export interface FlowPlugin<C = FlowContext> {
   /** Before the flow's Mirror starts (a take-over reads MM2's positions here); the Mirror is built, not started. */
-  beforeStart?: (ctx: FlowContext) => Promise<void>
+  beforeStart?: (ctx: C) => Promise<void>
   /** After the flow's Mirror started. */
-  start: (ctx: FlowContext) => Promise<void>
+  start: (ctx: C) => Promise<void>
   /** Before the flow's Mirror stops. */
   stop: () => Promise<void>
 }

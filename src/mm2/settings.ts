@@ -32,7 +32,7 @@ export const MM2_DEFAULT_GROUPS_EXCLUDE = 'console-consumer-.*, connect-.*, __.*
 /** A key's value as MM2's properties text (lists joined by commas); undefined when not given. */
 function text (flow: FlowLike, key: string): string | undefined {
   const value = flow.get(key)
-  if (value === undefined || value === null) return undefined
+  if (value === undefined) return undefined
   const t = (Array.isArray(value) ? value.join(',') : String(value)).trim()
   return t === '' ? undefined : t
 }

@@ -2,6 +2,7 @@
 // runner already typed, and MM2's group filter.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import type { ConfigValue } from '../../src/config/definition.ts'
 import { flowOf, groupFilter, heartbeatsSettings, offsetsSettings } from '../../src/mm2/settings.ts'
 
 test('without keys, MM2 4.x\'s defaults; `A->B.key` wins over `key`; typed values read as their text', () => {
@@ -14,7 +15,7 @@ test('without keys, MM2 4.x\'s defaults; `A->B.key` wins over `key`; typed value
   const layered = offsetsSettings(flowOf('A', 'B', { 'emit.checkpoints.interval.seconds': '5', 'A->B.emit.checkpoints.interval.seconds': '2', 'offset-syncs.topic.location': 'target' }))
   assert.equal(layered.emitCheckpointsIntervalMs, 2000)
   assert.equal(layered.offsetSyncsTopicLocation, 'target')
-  const typed = { source: 'A', target: 'B', get: (key: string): unknown => ({ 'sync.group.offsets.enabled': true, 'sync.group.offsets.interval.seconds': 7, groups: ['billing.*', 'orders'] } as Record<string, unknown>)[key] }
+  const typed = { source: 'A', target: 'B', get: (key: string): ConfigValue | undefined => ({ 'sync.group.offsets.enabled': true, 'sync.group.offsets.interval.seconds': 7, groups: ['billing.*', 'orders'] } as Record<string, ConfigValue>)[key] }
   const settings = offsetsSettings(typed)
   assert.equal(settings.syncGroupOffsetsEnabled, true)
   assert.equal(settings.syncGroupOffsetsIntervalMs, 7000)
