@@ -49,8 +49,10 @@ describe('mirroring between old and new brokers', () => {
   const old = new Map<string, KafkaCluster>()
 
   before(async () => {
-    // One single-broker cluster per old line, started once for every test of the file.
-    for (const name of ['0.11', '2.4']) old.set(name, await startLine(LINES[name]))
+    // One single-broker cluster per old line, started once for every test of the file, side by side.
+    const names = ['0.11', '2.4']
+    const started = await Promise.all(names.map(async name => await startLine(LINES[name])))
+    names.forEach((name, i) => old.set(name, started[i]))
   })
 
   after(async () => {

@@ -66,7 +66,9 @@ export function startMirror (argv: string[]): MirrorProcess {
 export async function signalMirror (mirror: MirrorProcess, signal: NodeJS.Signals, timeoutMs = 30_000): Promise<number | 'timeout'> {
   if (mirror.done()) return await mirror.exited
   mirror.child.kill(signal)
-  const result = await Promise.race([mirror.exited, sleep(timeoutMs).then(() => 'timeout' as const)])
+  // An unref'd timer: once the mirror exited, it must not hold the test file's process for timeoutMs
+  // (node --test waits for that process to exit).
+  const result = await Promise.race([mirror.exited, sleep(timeoutMs, undefined, { ref: false }).then(() => 'timeout' as const)])
   if (result === 'timeout') {
     mirror.child.kill('SIGKILL')
     await mirror.exited

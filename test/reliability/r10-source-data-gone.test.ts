@@ -98,7 +98,7 @@ test('R10b: the topic is deleted and created again under a running mirror: stop 
 
       if (policy === 'stop') {
         // Then with --on.data.loss stop the mirror exits 3 saying the topic was created again
-        const code = await Promise.race([mirror.exited, sleep(60_000).then(() => 'timeout')])
+        const code = await Promise.race([mirror.exited, sleep(60_000, undefined, { ref: false }).then(() => 'timeout')])
         assert.equal(code, 3, mirror.output())
         // (Two checks see it, whichever first: the topic id changed at a topic refresh, or the fetch
         // offset is past the new log's end; both name the topic and the cause, and exit 3.)

@@ -206,7 +206,7 @@ test('R7: SIGTERM while the mirror is cut off from both clusters: the process en
     await sleep(1000)
     const signalled = Date.now()
     mirror.child.kill('SIGTERM')
-    const code = await Promise.race([mirror.exited, sleep(45_000).then(() => 'still running' as const)])
+    const code = await Promise.race([mirror.exited, sleep(45_000, undefined, { ref: false }).then(() => 'still running' as const)])
     const ms = Date.now() - signalled
     step(`exit ${code} ${seconds(ms)} after SIGTERM`)
     // Then it ended within the 25 s deadline (and the second a process takes to exit), saying why
