@@ -26,7 +26,8 @@
 //   caller knows when a fetch's end offset is committable: once every batch holding its records
 //   was acknowledged (the plan is `grouped`).
 import type { AbortedTransaction } from '../kafka/raw/fetch-v12.ts'
-import { BatchBuilder, ControlTypes, RecordCursor, controlType, decodeRecords, encodeRecordBatch, mergeRecordBatches, readRecordBatch, readRecordBatches, type DecodedRecord, type RecordBatch } from '../kafka/raw/record-batch.ts'
+import { ReadCommittedFilter } from '../kafka/raw/read-committed.ts'
+import { BatchBuilder, RecordCursor, decodeRecords, encodeRecordBatch, mergeRecordBatches, readRecordBatch, readRecordBatches, type DecodedRecord, type RecordBatch } from '../kafka/raw/record-batch.ts'
 import { partitionForKey } from './partitioner.ts'
 
 export type ReencodeReason = 'before-fetch-offset' | 'after-end-offset' | 'compacted' | 'log-append-time' | 'delete-horizon' | 'compression' | 'merged' | 'split-by-key' | 'forced' | 'rewritten'
@@ -158,8 +159,7 @@ export function planFetchedRecords (records: Buffer | null, fetchOffset: bigint,
   plan.truncatedBytes = truncatedBytes
   if (truncatedBytes >= 12) plan.truncatedBatchBytes = 12 + records.readInt32BE(records.length - truncatedBytes + 8)
 
-  const aborted = options.readCommitted ? [...(options.abortedTransactions ?? [])].sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0)) : []
-  const abortedProducers = new Set<bigint>()
+  const filter = new ReadCommittedFilter(options.abortedTransactions, options.readCommitted)
   let position = fetchOffset
   const byKey = options.byKey
   if (byKey !== undefined && options.rewrite !== undefined) throw new Error('a record rewrite needs source partitioning')
@@ -186,17 +186,7 @@ export function planFetchedRecords (records: Buffer | null, fetchOffset: bigint,
       break
     }
     const next = end !== undefined && batch.lastOffset + 1n > end ? end : batch.lastOffset + 1n
-    if (options.readCommitted && batch.producerId >= 0n) {
-      while (aborted.length > 0 && aborted[0].firstOffset <= batch.lastOffset) abortedProducers.add(aborted.shift()!.producerId)
-      if (batch.control && controlType(batch) === ControlTypes.ABORT) {
-        abortedProducers.delete(batch.producerId)
-      } else if (batch.transactional && abortedProducers.has(batch.producerId)) {
-        skip(batch, next)
-        position = next
-        continue
-      }
-    }
-    if (batch.control || batch.recordCount === 0) {
+    if (filter.aborted(batch) || batch.control || batch.recordCount === 0) {
       skip(batch, next)
       position = next
       continue

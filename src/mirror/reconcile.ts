@@ -62,7 +62,8 @@ import { describeCause } from '../errors.ts'
 import { baseClientOptions } from '../kafka/client-options.ts'
 import type { AbortedTransaction } from '../kafka/raw/fetch-v12.ts'
 import { RawFetcher } from '../kafka/raw/raw-fetcher.ts'
-import { ControlTypes, RecordCursor, controlType, readRecordBatches } from '../kafka/raw/record-batch.ts'
+import { PartitionReader, dataBatches } from '../kafka/raw/partition-reader.ts'
+import { RecordCursor, type RecordBatch } from '../kafka/raw/record-batch.ts'
 import type { Logger } from '../log.ts'
 import { partitionKey } from './offset-committer.ts'
 import { partitionForKey } from './partitioner.ts'
@@ -344,28 +345,20 @@ export class KeyOrderMatcher {
 /** A record batch's records as RecordViews: `from` on, control batches and aborted records left out. */
 export function recordViews (records: Buffer | null, from: bigint, aborted: AbortedTransaction[] | null, readCommitted: boolean): { views: RecordView[], next: bigint, truncatedBytes: number } {
   const views: RecordView[] = []
-  let next = from
-  if (records === null || records.length === 0) return { views, next, truncatedBytes: 0 }
-  const { batches, truncatedBytes } = readRecordBatches(records)
-  const pending = readCommitted ? [...(aborted ?? [])].sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0)) : []
-  const abortedProducers = new Set<bigint>()
-  for (const batch of batches) {
-    if (batch.lastOffset < next) continue
-    next = batch.lastOffset + 1n
-    if (readCommitted && batch.producerId >= 0n) {
-      while (pending.length > 0 && pending[0].firstOffset <= batch.lastOffset) abortedProducers.add(pending.shift()!.producerId)
-      if (batch.control && controlType(batch) === ControlTypes.ABORT) abortedProducers.delete(batch.producerId)
-      else if (batch.transactional && abortedProducers.has(batch.producerId)) continue
-    }
-    if (batch.control || batch.recordCount === 0 || batch.magic !== 2) continue
-    const cursor = new RecordCursor(batch)
-    while (cursor.next()) {
-      const offset = batch.baseOffset + BigInt(cursor.offsetDelta)
-      if (offset < from) continue
-      views.push({ offset, timestamp: cursor.timestamp, key: cursor.keyLength < 0 ? null : cursor.data.subarray(cursor.keyStart, cursor.keyStart + cursor.keyLength), tail: cursor.data.subarray(cursor.tailStart, cursor.end) })
-    }
-  }
+  const { batches, next, truncatedBytes } = dataBatches(records, from, aborted, readCommitted)
+  for (const batch of batches) batchViews(batch, from, undefined, views)
   return { views, next, truncatedBytes }
+}
+
+/** The records of one data batch in [from, to) as RecordViews, added to `views` (older formats have none). */
+function batchViews (batch: RecordBatch, from: bigint, to: bigint | undefined, views: RecordView[]): void {
+  if (batch.magic !== 2) return
+  const cursor = new RecordCursor(batch)
+  while (cursor.next()) {
+    const offset = batch.baseOffset + BigInt(cursor.offsetDelta)
+    if (offset < from || (to !== undefined && offset >= to)) continue
+    views.push({ offset, timestamp: cursor.timestamp, key: cursor.keyLength < 0 ? null : cursor.data.subarray(cursor.keyStart, cursor.keyStart + cursor.keyLength), tail: cursor.data.subarray(cursor.tailStart, cursor.end) })
+  }
 }
 
 // ---- Reconciling an assignment ----
@@ -393,10 +386,9 @@ export interface Reconciled {
   reason?: string
 }
 
-interface Clients { sourceAdmin: Admin, targetAdmin: Admin, sourceFetcher: RawFetcher, targetFetcher: RawFetcher }
+interface Clients { sourceAdmin: Admin, targetAdmin: Admin, sourceFetcher: RawFetcher, targetFetcher: RawFetcher, sourceReader: PartitionReader, targetReader: PartitionReader }
 
 /** Fetch errors after which the leader may have moved: read again after a metadata refresh. */
-const RETRIABLE = new Set([3, 5, 6, 7, 13, 56, 74, 75, 100])
 
 export class Reconciler {
   #source: SourceSettings
@@ -421,11 +413,16 @@ export class Reconciler {
   #open (): Clients {
     if (this.#clients === undefined) {
       const id = `${this.#source.clientId}-reconcile`
+      const sourceFetcher = new RawFetcher(baseClientOptions(this.#source, `${id}-fetch`))
+      const targetFetcher = new RawFetcher(baseClientOptions(this.#target, `${this.#target.clientId}-reconcile-fetch`))
+      const closed = (): boolean => this.#closed
       this.#clients = {
         sourceAdmin: new Admin(baseClientOptions(this.#source, id)),
         targetAdmin: new Admin(baseClientOptions(this.#target, `${this.#target.clientId}-reconcile`)),
-        sourceFetcher: new RawFetcher(baseClientOptions(this.#source, `${id}-fetch`)),
-        targetFetcher: new RawFetcher(baseClientOptions(this.#target, `${this.#target.clientId}-reconcile-fetch`))
+        sourceFetcher,
+        targetFetcher,
+        sourceReader: new PartitionReader(sourceFetcher, { backoffMs: 200, closed }),
+        targetReader: new PartitionReader(targetFetcher, { backoffMs: 200, closed })
       }
     }
     return this.#clients
@@ -472,7 +469,7 @@ export class Reconciler {
   }
 
   async #reconcileTopic (targetTopic: string, requests: ReconcileRequest[], results: Map<string, Reconciled>, deadline: number): Promise<void> {
-    const { sourceAdmin, targetAdmin, sourceFetcher, targetFetcher } = this.#open()
+    const { sourceAdmin, targetAdmin, sourceFetcher, targetFetcher, sourceReader, targetReader } = this.#open()
     const metadata = await targetAdmin.metadata({ topics: [targetTopic], forceUpdate: true })
     const t = metadata.topics.get(targetTopic)
     if (t === undefined) throw new Error(`the target topic ${targetTopic} is not in the target's metadata`)
@@ -542,7 +539,7 @@ export class Reconciler {
     for (const { x } of plans) for (const [p, o] of x) if (!from.has(p) || o < from.get(p)!) from.set(p, o)
     const target = new Map<number, RecordView[]>()
     await targetFetcher.refresh([targetTopic])
-    for (const [p, o] of from) target.set(p, await this.#read(targetFetcher, targetTopic, p, o, ends.get(p)!, false, deadline))
+    for (const [p, o] of from) target.set(p, await this.#read(targetReader, targetTopic, p, o, ends.get(p)!, false, deadline))
     const slice = (p: number, x: bigint): RecordView[] => {
       const list = target.get(p)!
       let i = 0
@@ -556,7 +553,7 @@ export class Reconciler {
       const matcher = bySource
         ? new SourceOrderMatcher(slice(r.partition, x.get(r.partition)!), r.partition, c)
         : new KeyOrderMatcher(new Map([...x].map(([p, o]) => [p, slice(p, o)])), count, c)
-      const sourceEnd = await this.#feedSource(sourceFetcher, r.topic, r.partition, c, matcher, deadline)
+      const sourceEnd = await this.#feedSource(sourceReader, r.topic, r.partition, c, matcher, deadline)
       const result = matcher instanceof SourceOrderMatcher ? matcher.result(sourceEnd) : matcher.result()
       if (result.kind === 'mismatch') { fallback(r, result.reason); continue }
       const res = results.get(partitionKey(r.topic, r.partition))!
@@ -599,66 +596,23 @@ export class Reconciler {
   }
 
   /** Feeds the source records from `from` to the matcher until it is done; true when the source's end was reached. */
-  async #feedSource (fetcher: RawFetcher, topic: string, partition: number, from: bigint, matcher: { done: boolean, feed: (records: RecordView[]) => void }, deadline: number): Promise<boolean> {
-    let next = from
-    let end: bigint | undefined
-    let maxBytes = 1 << 20
-    while (!matcher.done) {
-      if (Date.now() > deadline) return false
-      const answer = await this.#fetchOnce(fetcher, topic, partition, next, maxBytes, this.#source.readCommitted, deadline)
-      end ??= this.#source.readCommitted ? answer.lastStableOffset : answer.highWatermark
-      const { views, next: after, truncatedBytes } = recordViews(answer.records, next, answer.abortedTransactions, this.#source.readCommitted)
-      if (after === next) {
-        if (truncatedBytes > 0) { maxBytes *= 2; continue }
-        return next >= end
-      }
+  async #feedSource (reader: PartitionReader, topic: string, partition: number, from: bigint, matcher: { done: boolean, feed: (records: RecordView[]) => void }, deadline: number): Promise<boolean> {
+    if (matcher.done) return true
+    const read = await reader.read(topic, partition, from, { readCommitted: this.#source.readCommitted, deadline }, batch => {
+      const views: RecordView[] = []
+      batchViews(batch, from, undefined, views)
       matcher.feed(views)
-      next = after
-      if (next >= end) return true
-    }
-    return next >= (end ?? next)
+      return !matcher.done
+    })
+    return read.next >= read.end
   }
 
   /** A target partition's records from `from` to `to`. */
-  async #read (fetcher: RawFetcher, topic: string, partition: number, from: bigint, to: bigint, readCommitted: boolean, deadline: number): Promise<RecordView[]> {
+  async #read (reader: PartitionReader, topic: string, partition: number, from: bigint, to: bigint, readCommitted: boolean, deadline: number): Promise<RecordView[]> {
     const views: RecordView[] = []
-    let next = from
-    let maxBytes = 1 << 20
-    while (next < to) {
-      if (Date.now() > deadline) throw new Error(`reading ${topic}:${partition} of the target took longer than ${this.deadlineMs} ms`)
-      const answer = await this.#fetchOnce(fetcher, topic, partition, next, maxBytes, readCommitted, deadline)
-      const got = recordViews(answer.records, next, answer.abortedTransactions, readCommitted)
-      if (got.next === next) {
-        if (got.truncatedBytes > 0) { maxBytes *= 2; continue }
-        if (answer.highWatermark <= next) break
-        throw new Error(`the target answered nothing for ${topic}:${partition} at ${next}, below its end ${to}`)
-      }
-      for (const v of got.views) if (v.offset < to) views.push(v)
-      next = got.next
-    }
+    const read = await reader.read(topic, partition, from, { readCommitted, deadline, to }, batch => { batchViews(batch, from, to, views) })
+    if (read.timedOut) throw new Error(`reading ${topic}:${partition} of the target took longer than ${this.deadlineMs} ms`)
+    if (read.next < read.end && read.highWatermark > read.next) throw new Error(`the target answered nothing for ${topic}:${partition} at ${read.next}, below its end ${to}`)
     return views
-  }
-
-  async #fetchOnce (fetcher: RawFetcher, topic: string, partition: number, offset: bigint, maxBytes: number, readCommitted: boolean, deadline: number): Promise<{ records: Buffer | null, highWatermark: bigint, lastStableOffset: bigint, abortedTransactions: AbortedTransaction[] | null }> {
-    while (true) {
-      const leader = fetcher.leaderOf(topic, partition)
-      let error: unknown
-      if (leader !== undefined) {
-        try {
-          const response = await fetcher.fetch(leader, { maxWaitMs: 0, minBytes: 1, maxBytes, isolationLevel: readCommitted ? 1 : 0 }, [{ topic, partitions: [{ partition, fetchOffset: offset, partitionMaxBytes: maxBytes }] }])
-          const p = response.responses[0]?.partitions[0]
-          if (response.errorCode === 0 && p !== undefined && p.errorCode === 0) return p
-          const code = response.errorCode !== 0 ? response.errorCode : p?.errorCode ?? -1
-          if (!RETRIABLE.has(code)) throw new Error(`fetching ${topic}:${partition} at ${offset} failed with Kafka error ${code}`)
-          error = new Error(`Kafka error ${code}`)
-        } catch (e) {
-          if (e instanceof Error && e.message.startsWith('fetching ')) throw e
-          error = e
-        }
-      }
-      if (Date.now() > deadline || this.#closed) throw new Error(`fetching ${topic}:${partition} at ${offset}: ${describeCause(error ?? 'no leader')}`)
-      await new Promise(resolve => setTimeout(resolve, 200))
-      await fetcher.refresh([topic]).catch(() => {})
-    }
   }
 }

@@ -7,7 +7,8 @@ import { baseClientOptions } from '../kafka/client-options.ts'
 import { ErrorCodes, KafkaMirrorError, describeCause } from '../errors.ts'
 import { createTopic, waitForLeaders } from '../admin/topics.ts'
 import { RawFetcher } from '../kafka/raw/raw-fetcher.ts'
-import { decodeRecords, readRecordBatches, type DecodedRecord } from '../kafka/raw/record-batch.ts'
+import { PartitionReadError, PartitionReader } from '../kafka/raw/partition-reader.ts'
+import { decodeRecords, type DecodedRecord } from '../kafka/raw/record-batch.ts'
 import { planFetchedRecords } from '../mirror/plan.ts'
 
 /**
@@ -25,7 +26,8 @@ export async function ensureCompactedTopic (admin: Admin, cluster: string, topic
   return created
 }
 
-const READ = { maxWaitMs: 100, minBytes: 1, maxBytes: 8 << 20, isolationLevel: 0 as const }
+/** How long reading one partition back may take, retries included. */
+const READ_DEADLINE_MS = 30_000
 
 /** Every record of a partition from its log start to its high watermark, in offset order. */
 export async function readPartition (connection: ClusterConnection, topic: string, partition = 0, clientId = `${connection.clientId}-mm2-read`): Promise<DecodedRecord[]> {
@@ -33,44 +35,17 @@ export async function readPartition (connection: ClusterConnection, topic: strin
   const records: DecodedRecord[] = []
   try {
     await fetcher.start()
-    let position = 0n
-    for (let attempt = 0; attempt < 1_000_000; attempt++) {
-      const p = await fetchOnce(fetcher, topic, partition, position, READ.maxBytes, READ.isolationLevel)
-      if (p.errorCode === 1 && p.logStartOffset > position) { position = p.logStartOffset; continue } // OFFSET_OUT_OF_RANGE: the log starts later
-      if (p.errorCode !== 0) throw new KafkaMirrorError(ErrorCodes.CONNECTION, `Reading ${topic}-${partition} failed with Kafka error ${p.errorCode}`, { retriable: true })
-      if (position >= p.highWatermark) break
-      const { batches } = readRecordBatches(p.records ?? Buffer.alloc(0))
-      const before = position
-      for (const batch of batches) {
-        if (batch.lastOffset < position) continue
-        if (!batch.control) for (const r of decodeRecords(batch)) if (r.offset >= position && r.offset < p.highWatermark) records.push(r)
-        position = batch.lastOffset + 1n
-      }
-      if (position === before) throw new KafkaMirrorError(ErrorCodes.INTERNAL, `Reading ${topic}-${partition} made no progress at offset ${position}`)
-    }
+    const read = await new PartitionReader(fetcher, { backoffMs: 200 }).read(topic, partition, 0n, { readCommitted: false, deadline: Date.now() + READ_DEADLINE_MS, maxBytes: 8 << 20, maxWaitMs: 100, fromLogStart: true }, (batch, wanted) => {
+      for (const r of decodeRecords(batch)) if (r.offset >= wanted.from && r.offset < wanted.to) records.push(r)
+    })
+    if (read.next < read.end) throw new KafkaMirrorError(ErrorCodes.CONNECTION, `Reading ${topic}-${partition} stopped at offset ${read.next}, before its end ${read.end}`, { retriable: true })
+  } catch (error) {
+    if (error instanceof PartitionReadError) throw new KafkaMirrorError(ErrorCodes.CONNECTION, `Reading ${topic}-${partition} failed: ${error.message}`, { retriable: true, cause: error })
+    throw error
   } finally {
     await fetcher.close()
   }
   return records
-}
-
-async function fetchOnce (fetcher: RawFetcher, topic: string, partition: number, offset: bigint, maxBytes: number, isolationLevel: 0 | 1): Promise<{ errorCode: number, highWatermark: bigint, logStartOffset: bigint, records: Buffer | null, abortedTransactions: Array<{ producerId: bigint, firstOffset: bigint }> | null }> {
-  for (let attempt = 0; ; attempt++) {
-    await fetcher.refresh([topic])
-    const leader = fetcher.leaderOf(topic, partition)
-    try {
-      if (leader === undefined) throw new Error(`${topic}-${partition} has no leader`)
-      const answer = await fetcher.fetch(leader, { maxWaitMs: READ.maxWaitMs, minBytes: READ.minBytes, maxBytes, isolationLevel }, [{ topic, partitions: [{ partition, fetchOffset: offset, partitionMaxBytes: maxBytes }] }])
-      const p = answer.responses[0]?.partitions[0]
-      if (p === undefined) throw new Error(`no answer for ${topic}-${partition}`)
-      // NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE, FENCED_LEADER_EPOCH: ask again
-      if ([6, 3, 5, 74].includes(p.errorCode) && attempt < 20) { await new Promise(resolve => setTimeout(resolve, 200)); continue }
-      return p
-    } catch (error) {
-      if (attempt >= 20) throw error
-      await new Promise(resolve => setTimeout(resolve, 200))
-    }
-  }
 }
 
 /** The engine's per-record rewrite (mm2-config's RecordRewrite): keeps, changes or drops (undefined) a record. */
@@ -84,6 +59,7 @@ export type RecordRewriteLike = (record: DecodedRecord) => DecodedRecord | undef
  */
 export class SourceRecordCounter {
   #fetcher: RawFetcher
+  #reader: PartitionReader
   #readCommitted: boolean
   #started: Promise<void> | undefined
 
@@ -93,6 +69,7 @@ export class SourceRecordCounter {
   /** `rewrite`: the Mirror's record rewrite (MirrorSettings.rewriteRecord, mm2-config), whose dropped records are not copied. */
   constructor (source: ClusterConnection & { readCommitted: boolean }, rewrite?: RecordRewriteLike) {
     this.#fetcher = new RawFetcher(baseClientOptions(source, `${source.clientId}-mm2-count`))
+    this.#reader = new PartitionReader(this.#fetcher, { backoffMs: 200 })
     this.#readCommitted = source.readCommitted
     this.#rewrite = rewrite
   }
@@ -113,10 +90,18 @@ export class SourceRecordCounter {
   async #count (topic: string, partition: number, from: bigint, to: bigint): Promise<bigint | undefined> {
     this.#started ??= this.#fetcher.start()
     await this.#started
+    const deadline = Date.now() + READ_DEADLINE_MS
     let position = from
     let records = 0n
     while (position < to) {
-      const p = await fetchOnce(this.#fetcher, topic, partition, position, 8 << 20, this.#readCommitted ? 1 : 0)
+      let p
+      try {
+        p = await this.#reader.fetch(topic, partition, position, { readCommitted: this.#readCommitted, deadline, maxBytes: 8 << 20, maxWaitMs: 100 })
+      } catch (error) {
+        // A Kafka error that is not retriable: not countable; a read that ran out of time: an error
+        if (error instanceof PartitionReadError && error.errorCode !== undefined) return undefined
+        throw error
+      }
       if (p.errorCode !== 0) return undefined
       // As the copy loop plans them, with its rewrite where the engine has one (a variable, so
       // the option is passed through whether or not this build's PlanOptions declares it).

@@ -23,7 +23,8 @@ import { Admin, FetchIsolationLevels } from '@platformatic/kafka'
 import { ErrorCodes, KafkaMirrorError, describeCause } from '../errors.ts'
 import { baseClientOptions, type ClusterConnection } from '../kafka/client-options.ts'
 import { RawFetcher } from '../kafka/raw/raw-fetcher.ts'
-import { ControlTypes, controlType, decodeRecords, readRecordBatches } from '../kafka/raw/record-batch.ts'
+import { PartitionReadError, PartitionReader } from '../kafka/raw/partition-reader.ts'
+import { decodeRecords } from '../kafka/raw/record-batch.ts'
 import { silentLogger, type Logger } from '../log.ts'
 import { partitionKey } from '../mirror/offset-committer.ts'
 
@@ -100,7 +101,6 @@ export interface ReadMm2PositionsOptions {
 }
 
 const defaultConnector = (name: string): boolean => name === MIRROR_SOURCE_CONNECTOR || name.endsWith(`.${MIRROR_SOURCE_CONNECTOR}`)
-const RETRIABLE = new Set([3, 5, 6, 7, 13, 56, 74, 75, 100])
 
 /** Reads MM2's offsets topic on `target` to its end and returns this flow's positions. */
 export async function readMm2Positions (target: ClusterConnection, options: ReadMm2PositionsOptions): Promise<Mm2Positions> {
@@ -122,65 +122,33 @@ export async function readMm2Positions (target: ClusterConnection, options: Read
     const request = [{ name: topic, partitions: Array.from({ length: count }, (_, partitionIndex) => ({ partitionIndex, timestamp: -2n })) }]
     const starts = await admin.listOffsets({ topics: request, isolationLevel: FetchIsolationLevels.READ_COMMITTED })
     const ends = await admin.listOffsets({ topics: request.map(t => ({ ...t, partitions: t.partitions.map(p => ({ ...p, timestamp: -1n })) })), isolationLevel: FetchIsolationLevels.READ_COMMITTED })
-    const position = new Map<number, bigint>()
     const end = new Map<number, bigint>()
-    for (const p of starts[0]?.partitions ?? []) position.set(p.partitionIndex, p.offset)
     for (const p of ends[0]?.partitions ?? []) end.set(p.partitionIndex, p.offset)
-    // Last value per Connect key; keys compared parsed (field order is a HashMap's).
+    // Last value per Connect key; keys compared parsed (field order is a HashMap's). One key is
+    // always in the same partition, so the partitions are read side by side.
     const latest = new Map<string, bigint | undefined>()
-    // Per partition of the offsets topic: producers whose open transaction was aborted (read_committed).
-    const aborting = new Map<number, Set<bigint>>()
-    const pending = (): number[] => [...end].filter(([p, e]) => (position.get(p) ?? 0n) < e).map(([p]) => p)
-    while (pending().length > 0) {
-      if (Date.now() > deadline) throw new KafkaMirrorError(ErrorCodes.TOPIC, `Could not read MirrorMaker 2's offsets topic ${topic} on the target to its end in time (partitions ${pending().join(',')} unfinished)`)
-      const byLeader = new Map<number, number[]>()
-      let unknownLeader = false
-      for (const p of pending()) {
-        const leader = fetcher.leaderOf(topic, p)
-        if (leader === undefined) { unknownLeader = true; continue }
-        byLeader.set(leader, [...(byLeader.get(leader) ?? []), p])
-      }
-      let retry = unknownLeader
-      await Promise.all([...byLeader].map(async ([leader, partitions]) => {
-        const response = await fetcher.fetch(leader, { maxWaitMs: 100, minBytes: 1, maxBytes: 8 << 20, isolationLevel: FetchIsolationLevels.READ_COMMITTED },
-          [{ topic, partitions: partitions.map(partition => ({ partition, fetchOffset: position.get(partition) ?? 0n, partitionMaxBytes: 4 << 20 })) }])
-        for (const t of response.responses) {
-          for (const p of t.partitions) {
-            if (p.errorCode !== 0) {
-              if (!RETRIABLE.has(p.errorCode)) throw new KafkaMirrorError(ErrorCodes.TOPIC, `Reading MirrorMaker 2's offsets topic ${topic}-${p.partitionIndex} failed with Kafka error ${p.errorCode}`)
-              retry = true
-              continue
-            }
-            const aborted = aborting.get(p.partitionIndex) ?? new Set<bigint>()
-            aborting.set(p.partitionIndex, aborted)
-            const abortedStarts = [...(p.abortedTransactions ?? [])].sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : 1))
-            let from = position.get(p.partitionIndex) ?? 0n
-            for (const batch of readRecordBatches(p.records ?? Buffer.alloc(0)).batches) {
-              if (batch.lastOffset < from) continue
-              while (abortedStarts.length > 0 && abortedStarts[0].firstOffset <= batch.lastOffset) aborted.add(abortedStarts.shift()!.producerId)
-              if (batch.control) {
-                if (controlType(batch) === ControlTypes.ABORT) aborted.delete(batch.producerId)
-              } else if (!(batch.transactional && aborted.has(batch.producerId))) {
-                for (const r of decodeRecords(batch)) {
-                  if (r.offset < from) continue
-                  result.records++
-                  const entry = parseMm2OffsetRecord(r.key, r.value)
-                  if (entry === undefined || entry.cluster !== options.sourceAlias || !connector(entry.connector)) continue
-                  result.matched++
-                  latest.set(partitionKey(entry.topic, entry.partition), entry.next)
-                }
-              }
-              from = batch.lastOffset + 1n
-            }
-            position.set(p.partitionIndex, from)
+    const reader = new PartitionReader(fetcher, { backoffMs: 200 })
+    await Promise.all((starts[0]?.partitions ?? []).map(async ({ partitionIndex, offset: from }) => {
+      const to = end.get(partitionIndex) ?? from
+      if (from >= to) return
+      let read
+      try {
+        read = await reader.read(topic, partitionIndex, from, { readCommitted: true, deadline, to, maxBytes: 4 << 20, maxWaitMs: 100, fromLogStart: true }, batch => {
+          for (const r of decodeRecords(batch)) {
+            if (r.offset < from || r.offset >= to) continue
+            result.records++
+            const entry = parseMm2OffsetRecord(r.key, r.value)
+            if (entry === undefined || entry.cluster !== options.sourceAlias || !connector(entry.connector)) continue
+            result.matched++
+            latest.set(partitionKey(entry.topic, entry.partition), entry.next)
           }
-        }
-      }))
-      if (retry) {
-        await new Promise(resolve => setTimeout(resolve, 200))
-        await fetcher.refresh([topic]).catch(() => {})
+        })
+      } catch (error) {
+        if (error instanceof PartitionReadError && error.errorCode !== undefined) throw new KafkaMirrorError(ErrorCodes.TOPIC, `Reading MirrorMaker 2's offsets topic ${topic}-${partitionIndex} failed with Kafka error ${error.errorCode}`, { cause: error })
+        throw error
       }
-    }
+      if (read.next < to) throw new KafkaMirrorError(ErrorCodes.TOPIC, `Could not read MirrorMaker 2's offsets topic ${topic} on the target to its end${read.timedOut ? ' in time' : ''} (partition ${partitionIndex} stopped at ${read.next} of ${to})`)
+    }))
     for (const [key, next] of latest) if (next !== undefined) result.positions.set(key, next)
     log.info({ cluster: 'target', topic, records: result.records, positions: result.positions.size }, 'read MirrorMaker 2\'s source positions')
     return result
