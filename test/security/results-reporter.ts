@@ -23,6 +23,7 @@ function commit (): string {
 }
 
 export default async function * securityResults (source: AsyncIterable<TestEvent>): AsyncGenerator<string> {
+  const started = Date.now()
   const rows: Row[] = []
   for await (const event of source) {
     if (event.type !== 'test:pass' && event.type !== 'test:fail') continue
@@ -34,7 +35,7 @@ export default async function * securityResults (source: AsyncIterable<TestEvent
   }
   const passed = rows.filter(r => r.outcome === 'passed').length
   yield `# Security tests, ${new Date().toISOString().slice(0, 10)}\n\n`
-  yield `\`npm run test:security\` (test/security/*.e2e.ts): Node ${process.version}, ${javaVersion()}, commit ${commit()}, ${cpus().length} cores.\n`
+  yield `\`npm run test:security\` (test/security/*.e2e.ts): Node ${process.version}, ${javaVersion()}, commit ${commit()}, ${cpus().length} cores; ${((Date.now() - started) / 1000).toFixed(1)} s in all.\n`
   yield `Each file starts a 1-broker cluster with SSL, mTLS, SASL_PLAINTEXT and SASL_SSL listeners (S3 also OAUTHBEARER against a token and JWKS endpoint on loopback) and mirrors to or from a plain cluster (${process.env.KAFKA_MIRROR_TEST_CLUSTERS !== undefined ? 'the target of KAFKA_MIRROR_TEST_CLUSTERS' : 'a 1-broker one of its own'}); records are read back with kcat and compared byte for byte.\n\n`
   yield `${passed} of ${rows.length} passed.\n\n| File | Case | Result | Time |\n|---|---|---|---|\n`
   for (const r of rows) yield `| ${r.file} | ${r.name.replace(/\|/g, '\\|')} | ${r.outcome} | ${r.seconds} s |\n`
