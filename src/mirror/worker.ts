@@ -10,7 +10,7 @@
 //   it was fetched from: an answer that was under way during a rebalance is dropped, never applied
 //   over a new position (franz-go's "consumer session" rule, kept per partition).
 // - Plan: `--partitioning source` sends batches as they are where it can (plan.ts says when they
-//   must be cut or encoded again); `--partitioning key` splits each fetch's records by key into one
+//   must be cut or encoded again; a batch larger than the target topic takes is cut to fit); `--partitioning key` splits each fetch's records by key into one
 //   batch per target partition, records copied as bytes.
 // - Send: the RawProducer keeps each target partition's batches in order, up to
 //   max.in.flight.requests.per.connection requests per broker, idempotent sequences making
@@ -802,6 +802,7 @@ export class CopyWorker {
         byKey: routing !== undefined ? { router: routing.router, tag: span, topic: this.#targetTopic(state.topic), partitions: targetPartitions, keylessPartition: () => this.#nextKeyless(state.topic, targetPartitions), skip: state.skip !== undefined ? offset => state.skip!.delete(offset) : undefined } : undefined
       })
     } catch (error) {
+        maxBatchBytes: this.#host.targetMaxBatchBytes?.(this.#targetTopic(state.topic)),
       // Records routed before the failure still name the span: it ends where it began.
       if (span !== undefined) routing!.spans.set(span, state)
       throw error
