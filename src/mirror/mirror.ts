@@ -332,7 +332,7 @@ export class Mirror extends EventEmitter {
     }
     // Key partitioning: every stream writes to every target partition, so they share one producer
     // (see TargetProducer); with source partitioning each stream's partitions are its own.
-    if (this.settings.partitioning === 'key') options.producer = new TargetProducer(target, target.clientId, limits, options, host)
+    if (this.settings.partitioning === 'key') options.producer = new TargetProducer(target, target.clientId, limits, options, host, numStreams > 1)
     for (let i = 0; i < numStreams; i++) this.#workers.push(new CopyWorker(i, this.settings.source, target, host, this.#log, limits, options))
     for (const w of this.#workers) this.#watchAssignments(w)
     for (const t of topics) this.#topics.add(t)

@@ -12,7 +12,10 @@
 //   Java consumer filters the same way).
 // - A batch goes as it is only when the target can take it as a producer's: records at offset deltas
 //   0..n-1 (compaction leaves gaps), CreateTime (LogAppendTime means every record takes the batch's
-//   max timestamp, which only re-encoding can write), no delete horizon, the wanted compression.
+//   max timestamp, which only re-encoding can write), no delete horizon, the wanted compression,
+//   and no larger than the target topic takes (options.maxBatchBytes). A batch too large for the
+//   target is cut into batches that fit, each a unit of its own: a span from its first record's
+//   source offset to the next one's, so the commit moves one cut batch at a time.
 // - nextOffset of a unit is one past the last source offset it accounts for, dropped batches
 //   included: committable once the unit and every unit before it are acknowledged.
 // - With key partitioning (options.byKey) the records are routed by the murmur2 of their keys into
@@ -27,10 +30,10 @@
 //   was acknowledged (the plan is `grouped`).
 import type { AbortedTransaction } from '../kafka/raw/fetch-v12.ts'
 import { ReadCommittedFilter } from '../kafka/raw/read-committed.ts'
-import { BatchBuilder, RecordCursor, decodeRecords, encodeRecordBatch, mergeRecordBatches, readRecordBatch, readRecordBatches, type DecodedRecord, type RecordBatch } from '../kafka/raw/record-batch.ts'
+import { BatchBuilder, RECORD_BATCH_OVERHEAD, RecordCursor, decodeRecords, encodeRecordBatch, mergeRecordBatches, readRecordBatch, readRecordBatches, type DecodedRecord, type RecordBatch } from '../kafka/raw/record-batch.ts'
 import { partitionForKey } from './partitioner.ts'
 
-export type ReencodeReason = 'before-fetch-offset' | 'after-end-offset' | 'compacted' | 'log-append-time' | 'delete-horizon' | 'compression' | 'merged' | 'split-by-key' | 'forced' | 'rewritten'
+export type ReencodeReason = 'before-fetch-offset' | 'after-end-offset' | 'compacted' | 'log-append-time' | 'delete-horizon' | 'compression' | 'merged' | 'split-by-key' | 'forced' | 'rewritten' | 'too-large'
 
 /**
  * Keeps (possibly with other headers) or drops (undefined) each record; MirrorMaker 2 flows use it
@@ -115,6 +118,11 @@ export interface PlanOptions {
   mergeBelowBytes?: number
   /** Default 256 KiB. */
   mergedBatchBytes?: number
+  /**
+   * The largest batch the target topic takes (its max.message.bytes less a margin); a batch that
+   * would be larger is cut into several (source partitioning). Undefined: no limit.
+   */
+  maxBatchBytes?: number
   /** Split records by key into target partitions (--partitioning key); absent: keep partitions. */
   byKey?: KeyPartitioning
   /** Encode every batch again, none as it is (--fast.path off). */
@@ -196,7 +204,7 @@ export function planFetchedRecords (records: Buffer | null, fetchOffset: bigint,
       const routed = router.route(byKey!.topic ?? '', byKey!.partitions, byKey!.keylessPartition, batch, position, end, reason, byKey!.tag, byKey!.skip)
       if (routed === 'raw') plan.counts.raw++
       else if (routed === 'copied') plan.counts.reencoded++
-    } else if (reason === undefined) {
+    } else if (reason === undefined && (options.maxBatchBytes === undefined || batch.bytes.length <= options.maxBatchBytes)) {
       plan.units.push({ batch: batch.bytes, records: batch.recordCount, firstOffset: position, nextOffset: next, leaderEpoch: batch.partitionLeaderEpoch })
       plan.counts.raw++
     } else {
@@ -206,7 +214,18 @@ export function planFetchedRecords (records: Buffer | null, fetchOffset: bigint,
         skip(batch, next)
       } else {
         const compression = options.compression === 'keep' ? batch.compression : options.compression
-        plan.units.push({ batch: encodeRecordBatch(kept, { compression, baseOffset: kept[0].offset }), records: kept.length, firstOffset: position, nextOffset: next, leaderEpoch: batch.partitionLeaderEpoch, reencoded: reason })
+        const pieces = encodeToFit(kept, compression, options.maxBatchBytes)
+        for (let i = 0; i < pieces.length; i++) {
+          const piece = pieces[i]
+          plan.units.push({
+            batch: piece.batch,
+            records: piece.records,
+            firstOffset: i === 0 ? position : piece.firstOffset,
+            nextOffset: i === pieces.length - 1 ? next : pieces[i + 1].firstOffset,
+            leaderEpoch: batch.partitionLeaderEpoch,
+            reencoded: reason ?? 'too-large'
+          })
+        }
         plan.counts.reencoded++
       }
     }
@@ -229,6 +248,44 @@ export function planFetchedRecords (records: Buffer | null, fetchOffset: bigint,
   }
   mergeSmallBatches(plan, options)
   return plan
+}
+
+/**
+ * `records` as one batch, or as several of at most `maxBytes` each when one would be larger (a
+ * record larger than that alone goes in a batch of its own, which the target then refuses and the
+ * mirror reports). Each piece names the source offset of its first record.
+ */
+function encodeToFit (records: DecodedRecord[], compression: number, maxBytes: number | undefined): Array<{ batch: Buffer, records: number, firstOffset: bigint }> {
+  const whole = encodeRecordBatch(records, { compression, baseOffset: records[0].offset })
+  if (maxBytes === undefined || whole.length <= maxBytes || records.length === 1) return [{ batch: whole, records: records.length, firstOffset: records[0].offset }]
+  // Cut where the uncompressed sizes say, then halve any piece a codec's framing still took over.
+  const pieces: Array<{ batch: Buffer, records: number, firstOffset: bigint }> = []
+  let start = 0
+  let bytes = RECORD_BATCH_OVERHEAD
+  const flush = (until: number): void => {
+    if (until > start) pieces.push(...encodeToFit(records.slice(start, until), compression, maxBytes))
+    start = until
+    bytes = RECORD_BATCH_OVERHEAD
+  }
+  for (let i = 0; i < records.length; i++) {
+    const size = recordUpperBound(records[i])
+    if (i > start && bytes + size > maxBytes) flush(i)
+    bytes += size
+  }
+  if (start === 0) {
+    // Every record fit uncompressed, the compressed batch did not: halve.
+    const half = records.length >> 1
+    return [...encodeToFit(records.slice(0, half), compression, maxBytes), ...encodeToFit(records.slice(half), compression, maxBytes)]
+  }
+  flush(records.length)
+  return pieces
+}
+
+/** Bytes a record takes in an uncompressed batch, at most (varints at their longest). */
+function recordUpperBound (r: DecodedRecord): number {
+  let size = 5 + 1 + 10 + 5 + 5 + (r.key?.length ?? 0) + 5 + (r.value?.length ?? 0) + 5
+  for (const [name, value] of r.headers) size += 10 + name.length + (value?.length ?? 0)
+  return size
 }
 
 /** A batch KeyRouter made for one target partition, with the plans (tags) its records came from. */

@@ -10,15 +10,18 @@
 //   it was fetched from: an answer that was under way during a rebalance is dropped, never applied
 //   over a new position (franz-go's "consumer session" rule, kept per partition).
 // - Plan: `--partitioning source` sends batches as they are where it can (plan.ts says when they
-//   must be cut or encoded again); `--partitioning key` splits each fetch's records by key into one
-//   batch per target partition, records copied as bytes.
+//   must be cut or encoded again; a batch larger than the target topic takes is cut to fit);
+//   `--partitioning key` splits each fetch's records by key into one batch per target partition,
+//   records copied as bytes.
 // - Send: the RawProducer keeps each target partition's batches in order, up to
 //   max.in.flight.requests.per.connection requests per broker, idempotent sequences making
 //   resends harmless. Small batches (below 16 KiB) of a target partition still waiting when it
 //   sends are merged into one of up to 256 KiB, whatever fetches or source partitions they came
 //   from: the merged batch carries every unit, and its acknowledgement acknowledges each unit's
 //   spans. With key partitioning the streams share one producer (TargetProducer), which hands
-//   each worker the acknowledgements of its own units. Fetching goes on while batches are in
+//   each worker the acknowledgements of its own units, and sends nothing until every stream's
+//   first fetch answer was planned (at most 1 s after the first), so that each target partition's
+//   first batch carries every stream's records. Fetching goes on while batches are in
 //   flight, bounded by maxPendingBytes (per worker).
 // - Commit: each fetch answer of a source partition is a span of source offsets [first, next)
 //   whose records went out in one or more target batches (several with key partitioning). A span
@@ -302,7 +305,7 @@ export class CopyWorker {
     this.#reconciler = new Reconciler(source, target, this.#log, options.partitioning, (topic, partition) => this.#target.ends.get(partitionKey(topic, partition)))
     this.#fetcher = new RawFetcher(baseClientOptions(source, `${source.clientId}-${index}-fetch`))
     this.#target = options.producer ?? new TargetProducer(target, `${target.clientId}-${index}`, limits, options, host)
-    this.#target.use()
+    this.#target.use(this)
     this.#producer = this.#target.producer
     this.#owner = {
       acknowledged: (topic, partition, units) => { this.#acknowledged(topic, partition, units) },
@@ -652,6 +655,7 @@ export class CopyWorker {
       const fetch = this.#fetchFrom(leader, states).catch(error => {
         if (!this.#stopping) this.#host.onFatal(error)
       }).finally(() => {
+        this.#target.answered(this)
         this.#fetches.delete(leader)
         this.#pumpFetches()
       })
@@ -799,6 +803,7 @@ export class CopyWorker {
         forceReencode: this.#options.forceReencode,
         rewrite: this.#options.rewrite,
         mergedBatchBytes: Math.min(DEFAULT_MERGED_BATCH_BYTES, this.#host.targetMaxBatchBytes?.(this.#targetTopic(state.topic)) ?? Infinity),
+        maxBatchBytes: this.#host.targetMaxBatchBytes?.(this.#targetTopic(state.topic)),
         byKey: routing !== undefined ? { router: routing.router, tag: span, topic: this.#targetTopic(state.topic), partitions: targetPartitions, keylessPartition: () => this.#nextKeyless(state.topic, targetPartitions), skip: state.skip !== undefined ? offset => state.skip!.delete(offset) : undefined } : undefined
       })
     } catch (error) {
@@ -996,7 +1001,7 @@ export class CopyWorker {
     this.#closed = true
     clearTimeout(this.#wakeTimer)
     await this.consumer.close(true).catch(error => this.#log.debug({ err: String(error) }, 'closing the consumer failed'))
-    await Promise.allSettled([this.#target.release(), this.#fetcher.close(), this.#reconciler.close()])
+    await Promise.allSettled([this.#target.release(this), this.#fetcher.close(), this.#reconciler.close()])
   }
 
   /** This worker's units enqueued and not yet reported (a partition the target refused excepted). */
@@ -1004,6 +1009,9 @@ export class CopyWorker {
     return this.#producer.pendingWhere(u => u.context.owner === this.#owner)
   }
 }
+
+/** The longest the first round of a shared producer waits for the other streams' first answers. */
+const FIRST_ROUND_HOLD_MS = 1000
 
 /**
  * One idempotent producer for the target, shared by the streams of a mirror (one connection per
@@ -1020,9 +1028,20 @@ export class TargetProducer {
   #users = 0
   #started: Promise<void> | undefined
   #closing: Promise<void> | undefined
+  /** Users whose first fetch answer is not planned yet, while the first round is held. */
+  #firstRound: Set<unknown> | undefined
+  #releaseFirstRound: (() => void) | undefined
+  #firstRoundTimer: NodeJS.Timeout | undefined
 
-  /** `host.error` counts the target's refusals (retried or not) by Kafka error name, for the metrics. */
-  constructor (target: TargetSettings, clientId: string, limits: WorkerLimits, options: Pick<WorkerOptions, 'skipRefused'>, host: Pick<WorkerHost, 'error' | 'targetMaxBatchBytes'>) {
+  /**
+   * `host.error` counts the target's refusals (retried or not) by Kafka error name, for the metrics.
+   * `holdFirstRound` (shared by streams): nothing is sent until every user's first fetch answer was
+   * planned, or FIRST_ROUND_HOLD_MS after the first one was. Each target partition then gets the
+   * first records of every stream in one batch, one append: at the start every partition has only
+   * one batch in flight (RawProducer), and a second batch of a fresh partition right behind the
+   * first made the broker hold acks=all answers for seconds (W6: 200 fresh topics).
+   */
+  constructor (target: TargetSettings, clientId: string, limits: WorkerLimits, options: Pick<WorkerOptions, 'skipRefused'>, host: Pick<WorkerHost, 'error' | 'targetMaxBatchBytes'>, holdFirstRound = false) {
     this.producer = new RawProducer<UnitContext>({
       client: baseClientOptions(target, clientId),
       acks: target.acks,
@@ -1056,6 +1075,10 @@ export class TargetProducer {
       sendError: (_topic, _partition, error) => { host.error?.('send', error.errorName, error.retriable) },
       reset: (topic, partition, cause) => { this.#resetOwner(topic, partition, cause) }
     })
+    if (holdFirstRound) {
+      this.#firstRound = new Set()
+      this.#releaseFirstRound = this.producer.hold()
+    }
   }
 
   #resetOwner (topic: string, partition: number, cause: Error): void {
@@ -1064,8 +1087,25 @@ export class TargetProducer {
   }
 
   /** A worker starts using it. */
-  use (): void {
+  use (user: unknown): void {
     this.#users++
+    this.#firstRound?.add(user)
+  }
+
+  /** `user` planned a fetch answer (or gave up on one). */
+  answered (user: unknown): void {
+    const waiting = this.#firstRound
+    if (waiting === undefined) return
+    waiting.delete(user)
+    if (waiting.size === 0) this.#endFirstRound()
+    else this.#firstRoundTimer ??= setTimeout(() => { this.#endFirstRound() }, FIRST_ROUND_HOLD_MS)
+  }
+
+  #endFirstRound (): void {
+    this.#firstRound = undefined
+    clearTimeout(this.#firstRoundTimer)
+    this.#releaseFirstRound?.()
+    this.#releaseFirstRound = undefined
   }
 
   async start (): Promise<void> {
@@ -1074,7 +1114,8 @@ export class TargetProducer {
   }
 
   /** A worker is done with it: closed once no worker uses it. */
-  async release (): Promise<void> {
+  async release (user: unknown): Promise<void> {
+    this.answered(user)
     if (--this.#users > 0) return
     this.#closing ??= this.producer.close()
     await this.#closing

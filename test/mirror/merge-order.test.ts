@@ -42,3 +42,29 @@ for (const partitioning of ['key', 'source'] as const) {
     assertMirrored(records, read)
   })
 }
+
+for (const partitioning of ['key', 'source'] as const) {
+  test(`--partitioning ${partitioning}: source batches of about 500 KiB into a target topic with max.message.bytes 65536 are cut to fit and arrive once each, in per-key order`, async () => {
+    const { source, target } = await testClusters()
+    // Given source batches of 500 records of 1 KiB (about 500 KiB each, as the producer sends them),
+    // and a target topic that takes batches of at most 64 KiB
+    const topic = await createTestTopic(source, { prefix: 'big-batch', partitions: 2 })
+    await createTestTopic(target, { name: topic, partitions: 2, replicas: 2, configs: { 'max.message.bytes': '65536' } })
+    const records = makeRecords(3000, { keys: 50, valueBytes: 1000 })
+    await produceRecords(source, topic, records)
+    // When the mirror copies them (the default fetch sizes take a whole source batch)
+    const files = writeTutorialConfigs(source, target)
+    const { settings } = loadMirrorConfig([['consumer.config', files.consumer], ['producer.config', files.producer], ['whitelist', topic], ['partitioning', partitioning], ['once', 'true'], ['status.interval.ms', '0']])
+    const mirror = new Mirror({ ...settings, logger: process.env.KAFKA_MIRROR_TEST_LOG !== undefined ? createLogger({ level: process.env.KAFKA_MIRROR_TEST_LOG }) : undefined })
+    await mirror.start()
+    const summary = await mirror.finished
+    // Then no batch was refused, and the target holds each record once, in per-key order, byte-equal
+    assert.deepEqual(Object.fromEntries(mirror.stats.errors), {}, 'send or fetch errors')
+    assert.ok(mirror.counts.reencoded > 0, 'every batch went as it was: the test did not reach the limit')
+    assert.equal(summary.records, records.length)
+    assert.equal(summary.failedRecords, 0)
+    const read = await kcatConsume(target, topic)
+    assert.equal(read.length, records.length)
+    assertMirrored(records, read)
+  })
+}

@@ -351,3 +351,30 @@ test('runs of small batches are merged no larger than mergedBatchBytes', () => {
   assert.ok(plan.units.every(u => u.batch!.length <= 1500 + 61), `sizes: ${plan.units.map(u => u.batch!.length).join(',')}`)
   assert.equal(plan.units.reduce((n, u) => n + u.records, 0), 200)
 })
+
+test('a source batch larger than the target takes is cut into batches that fit, each a span of its own, records in order', () => {
+  for (const codec of [CompressionCodecs.none, CompressionCodecs.lz4]) {
+    // Given one source batch of 300 records (about 14 KiB uncompressed) at offset 1000, and a
+    // target that takes batches of at most 2 KiB
+    const fetched = batch(1000n, 300, { codec })
+    assert.ok(fetched.length > 2048 || codec !== CompressionCodecs.none)
+    // When it is planned from offset 1000 with source partitioning
+    const plan = planFetchedRecords(fetched, 1000n, { ...plain, maxBatchBytes: 2048 })
+    // Then it went as several batches, none over the limit, in the source's codec, holding every
+    // record once in order, and their spans run without gap from 1000 to 1300
+    if (fetched.length > 2048) {
+      assert.ok(plan.units.length >= 2, `units: ${plan.units.length}`)
+      assert.ok(plan.units.every(u => u.batch!.length <= 2048 && u.reencoded === 'too-large'), `sizes: ${plan.units.map(u => u.batch!.length).join(',')}`)
+    }
+    assert.ok(plan.units.every(u => readRecordBatch(u.batch!).compression === codec))
+    assert.deepEqual(plan.units.flatMap(u => decodeRecords(readRecordBatch(u.batch!)).map(r => String(r.value))), records(1000n, 300).map(r => String(r.value)))
+    assert.equal(plan.units[0].firstOffset, 1000n)
+    for (let i = 1; i < plan.units.length; i++) assert.equal(plan.units[i].firstOffset, plan.units[i - 1].nextOffset)
+    assert.equal(plan.units.at(-1)!.nextOffset, 1300n)
+    assert.equal(plan.units.reduce((n, u) => n + u.records, 0), 300)
+    assert.equal(plan.nextOffset, 1300n)
+  }
+  // A batch that fits goes as it is
+  const small = batch(0n, 5)
+  assert.equal(planFetchedRecords(small, 0n, { ...plain, maxBatchBytes: 2048 }).units[0].reencoded, undefined)
+})

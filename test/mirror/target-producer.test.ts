@@ -36,11 +36,11 @@ function queueOf (target: TargetProducer): RawProducer<Ctx> {
   return target.producer as unknown as RawProducer<Ctx>
 }
 
-function shared (broker: FakeBroker): TargetProducer {
+function shared (broker: FakeBroker, holdFirstRound = false, partitions = 1): TargetProducer {
   const files = writeTutorialConfigs('127.0.0.1:1', '127.0.0.1:1')
   const { settings } = loadMirrorConfig([['consumer.config', files.consumer], ['producer.config', files.producer], ['whitelist', 'unused']])
-  const target = new TargetProducer(settings.target, 'fake', { maxPendingBytes: 1 << 20, maxRequestBytes: 1 << 20 }, {}, {})
-  wireToFakeBroker(target.producer as RawProducer<unknown>, broker, 1)
+  const target = new TargetProducer(settings.target, 'fake', { maxPendingBytes: 1 << 20, maxRequestBytes: 1 << 20 }, {}, {}, holdFirstRound)
+  wireToFakeBroker(target.producer as RawProducer<unknown>, broker, partitions)
   return target
 }
 
@@ -49,8 +49,8 @@ test('two streams\' batches for one partition go out merged; each stream is told
   const target = shared(broker)
   const a = fakeOwner('a')
   const b = fakeOwner('b')
-  target.use()
-  target.use()
+  target.use(a)
+  target.use(b)
   await target.start()
   await target.producer.prepareTopics(['t'])
   // Given one unit in flight, and units of both streams enqueued behind it, interleaved
@@ -59,8 +59,8 @@ test('two streams\' batches for one partition go out merged; each stream is told
   for (let i = 1; i < 12; i++) queueOf(target).enqueue('t', 0, { batch: unitBatch(i), context: { owner: (i % 3 === 0 ? a : b).owner, id: i } })
   const deadline = Date.now() + 5000
   while (target.producer.pending > 0 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 5))
-  await target.release()
-  await target.release()
+  await target.release(a)
+  await target.release(b)
   // Then the broker appended one batch for the waiting units, every unit once, in order
   assert.deepEqual(broker.requests.map(r => r.map(x => x.ids)), [[[0]], [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]]])
   assert.deepEqual(broker.log('t', 0).ids, Array.from({ length: 12 }, (_, i) => i))
@@ -75,7 +75,7 @@ test('a merged batch of two streams refused by the target: the stream of its fir
   const target = shared(broker)
   const a = fakeOwner('a')
   const b = fakeOwner('b')
-  target.use()
+  target.use(a)
   await target.start()
   await target.producer.prepareTopics(['t'])
   queueOf(target).enqueue('t', 0, { batch: unitBatch(0), context: { owner: a.owner, id: 0 } })
@@ -83,11 +83,64 @@ test('a merged batch of two streams refused by the target: the stream of its fir
   for (let i = 1; i < 5; i++) queueOf(target).enqueue('t', 0, { batch: unitBatch(i), context: { owner: (i % 2 === 0 ? a : b).owner, id: i } })
   const deadline = Date.now() + 5000
   while (b.failed.length === 0 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 5))
-  await target.release()
+  await target.release(a)
   assert.deepEqual(b.failed, [1])
   assert.deepEqual(a.failed, [])
   assert.deepEqual(a.acked.map(x => x.id), [0])
   assert.deepEqual(b.acked, [])
   // The refused partition no longer counts as pending for anyone: the streams can drain and stop
   assert.equal(target.producer.pendingWhere(() => true), 0)
+})
+
+test('holding the first round: nothing goes before both streams\' first answers are planned, then each partition gets one batch of both', async () => {
+  const broker = new FakeBroker()
+  const target = shared(broker, true, 2)
+  const a = fakeOwner('a')
+  const b = fakeOwner('b')
+  target.use(a)
+  target.use(b)
+  await target.start()
+  await target.producer.prepareTopics(['t'])
+  // Given stream a's first answer planned into two partitions
+  queueOf(target).enqueue('t', 0, { batch: unitBatch(0), context: { owner: a.owner, id: 0 } })
+  queueOf(target).enqueue('t', 1, { batch: unitBatch(1), context: { owner: a.owner, id: 1 } })
+  target.answered(a)
+  await new Promise(resolve => setTimeout(resolve, 50))
+  // Then nothing was sent while b's first answer is still out
+  assert.equal(broker.requests.length, 0)
+  // When b's first answer is planned into the same partitions
+  queueOf(target).enqueue('t', 0, { batch: unitBatch(2), context: { owner: b.owner, id: 2 } })
+  queueOf(target).enqueue('t', 1, { batch: unitBatch(3), context: { owner: b.owner, id: 3 } })
+  target.answered(b)
+  const deadline = Date.now() + 5000
+  while (target.producer.pending > 0 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 5))
+  // Then one request carried one batch per partition, each holding both streams' units in order
+  assert.deepEqual(broker.requests.map(r => r.map(x => x.ids)), [[[0, 2], [1, 3]]])
+  assert.deepEqual(a.acked.map(x => x.id), [0, 1])
+  assert.deepEqual(b.acked.map(x => x.id), [2, 3])
+  // And later answers are not held
+  queueOf(target).enqueue('t', 0, { batch: unitBatch(4), context: { owner: a.owner, id: 4 } })
+  while (target.producer.pending > 0 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 5))
+  assert.deepEqual(a.acked.map(x => x.id), [0, 1, 4])
+  await target.release(a)
+  await target.release(b)
+})
+
+test('holding the first round ends 1 s after the first answer when another stream has none', async () => {
+  const broker = new FakeBroker()
+  const target = shared(broker, true)
+  const a = fakeOwner('a')
+  target.use(a)
+  target.use('idle stream')
+  await target.start()
+  await target.producer.prepareTopics(['t'])
+  const started = Date.now()
+  queueOf(target).enqueue('t', 0, { batch: unitBatch(0), context: { owner: a.owner, id: 0 } })
+  target.answered(a)
+  const deadline = Date.now() + 5000
+  while (target.producer.pending > 0 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 5))
+  assert.deepEqual(a.acked.map(x => x.id), [0])
+  assert.ok(Date.now() - started >= 900, 'sent before the hold ended')
+  await target.release(a)
+  await target.release('idle stream')
 })

@@ -26,6 +26,8 @@
 //   A merged batch is one entry from then on: sent, resent, acknowledged or refused as a whole, and
 //   its acknowledgement reports every unit it carries, in their order. The target refusing it as
 //   too large splits it back into its units, which keep its sequence range between them.
+// - While held (hold()), nothing is sent; what was enqueued meanwhile is merged as above when the
+//   hold ends, so a user can gather several sources' batches for a partition into one append.
 // - Acknowledgements are reported in enqueue order: a batch is reported only once it and all before
 //   it are acknowledged. Units without a batch (nothing to send) are reported in that order too.
 // - A failure that a retry cannot fix (the target refused the batch), or retriable failures that
@@ -196,6 +198,7 @@ export class RawProducer<T> {
   #refreshTimer: NodeJS.Timeout | undefined
   #lastRefreshAt = 0
   #pumpScheduled = false
+  #holds = 0
   #maxInFlight: number
   #mergeCap: number
   /** Batches merged into others when first sent; batches sent (merged ones once). */
@@ -330,6 +333,20 @@ export class RawProducer<T> {
     return q === undefined ? [] : q.entries.slice(q.head).flatMap(e => e.units)
   }
 
+  /**
+   * Sends nothing until the returned function is called (once): batches enqueued meanwhile by
+   * several sources for one partition are then merged into one batch, one append.
+   */
+  hold (): () => void {
+    this.#holds++
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      if (--this.#holds === 0) this.#schedulePump()
+    }
+  }
+
   /** One pump after a burst of enqueues: the batches of one fetch share requests. */
   #schedulePump (): void {
     if (this.#pumpScheduled) return
@@ -346,7 +363,7 @@ export class RawProducer<T> {
   }
 
   #pump (): void {
-    if (!this.#started || this.#closed) return
+    if (!this.#started || this.#closed || this.#holds > 0) return
     const perPartition = this.#options.idempotent ? MAX_IN_FLIGHT_PER_PARTITION : 1
     const byLeader = new Map<number, Array<PartitionQueue<T>>>()
     let unknownLeader = false
