@@ -1,0 +1,120 @@
+// Exactly-once mode (issue 15, part 2): records and source positions in one target transaction.
+//   SIGKILL mid-copy again and again, restarted each time: a read_committed reader (kcat) counts 0
+//   lost, 0 duplicated, per-key order, byte-equal keys, values and headers, in both partitionings,
+//   while a read_uncommitted reader sees the records of the aborted transactions twice (so the
+//   transactions are what keeps them out).
+//   A member frozen (SIGSTOP) past its session while the other takes its partitions, then resumed:
+//   it is fenced, says so, and the read_committed count has no duplicate.
+//   Exactly once with acks=1 or enable.idempotence=false: exit 2 naming the key.
+// `npm test` runs it reduced; KAFKA_MIRROR_RELIABILITY=full (npm run test:reliability) with 10 kills.
+import assert from 'node:assert/strict'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { test } from 'node:test'
+import { testClusters, topicRecordCount, uniqueName } from '../helpers/clusters.ts'
+import { runKafkaMirror } from '../helpers/cli.ts'
+import { kcatConsume } from '../helpers/kcat.ts'
+import { assertMirrored, makeRecords, writeTutorialConfigs } from '../helpers/records.ts'
+import {
+  createTopicNamed, describeOutcome, faultConfigs, full, measure, mirrorArgs, produceInBackground,
+  recordResult, signalMirror, sized, startMirror, tailOf, waitForTargetCount, waitUntil
+} from './helpers.ts'
+
+const fixed = process.env.KAFKA_MIRROR_PARTITIONING
+const partitionings: Array<'key' | 'source'> = fixed === 'key' || fixed === 'source' ? [fixed] : ['key', 'source']
+const exactlyOnce = ['--exactly.once.support', 'enabled', '--transaction.interval.ms', '500']
+
+for (const partitioning of partitionings) {
+  test(`R14: given exactly once (--partitioning ${partitioning}), when the mirror is SIGKILLed mid-copy and restarted repeatedly, then a read_committed reader counts 0 lost, 0 duplicated, per-key order kept, and a read_uncommitted one sees the aborted copies`, async () => {
+    const { source, target } = await testClusters()
+    const kills = sized(3, 10)
+    const count = sized(12_000, 300_000)
+    const topic = uniqueName(`r14-eos-${partitioning}`)
+    await createTopicNamed(source, topic, { partitions: 4, replicas: 2 })
+    const records = makeRecords(count, { keys: 100, valueBytes: 100 })
+    const files = faultConfigs(source, target)
+    const args = mirrorArgs(files, topic, ['--partitioning', partitioning, ...exactlyOnce])
+    const started = Date.now()
+    // Given a source topic being written at a steady pace
+    const producer = produceInBackground(source, topic, records, { partitions: 4, durationMs: sized(12_000, 120_000) })
+    const outputs: string[] = []
+    for (let i = 0; i < kills; i++) {
+      // When a mirror that has copied part of it is killed, and a new one starts in its group
+      const mirror = startMirror(args)
+      const atStart = Number(await topicRecordCount(target, topic))
+      await waitForTargetCount(target, topic, atStart + Math.floor(count / (kills + 2)), mirror, 120_000)
+      await sleep([0, 300, 700][i % 3])
+      await signalMirror(mirror, 'SIGKILL')
+      outputs.push(mirror.output())
+    }
+    await producer.done
+    // And a last start with --once copies the rest
+    const last = startMirror([...args, '--once'])
+    const code = await last.exited
+    const ms = Date.now() - started
+    assert.equal(code, 0, tailOf(last))
+    // Then a read_committed reader finds every record once, in per-key order, byte for byte
+    const committed = await kcatConsume(target, topic, { isolation: 'read_committed' })
+    const outcome = measure(records, committed)
+    const uncommitted = measure(records, await kcatConsume(target, topic, { isolation: 'read_uncommitted' }))
+    recordResult(`R14 exactly once, SIGKILL ×${kills} + restart`, outcome, ms, `read_uncommitted reader: ${uncommitted.duplicated} duplicated (records of aborted transactions), ${uncommitted.lost} lost`)
+    assert.deepEqual({ lost: outcome.lost, duplicated: outcome.duplicated, orderViolations: outcome.orderViolations, foreign: outcome.foreign },
+      { lost: 0, duplicated: 0, orderViolations: 0, foreign: 0 }, describeOutcome(outcome))
+    assertMirrored(records, committed)
+    // And a read_uncommitted reader sees the copies the killed mirrors had not committed
+    assert.equal(uncommitted.lost, 0, describeOutcome(uncommitted))
+    assert.ok(uncommitted.duplicated > 0, `the kills left aborted transactions with records: ${describeOutcome(uncommitted)}`)
+    // And the positions are in the positions topic, in Kafka Connect's offsets format
+    const positions = (await kcatConsume(target, `kafka-mirror-offsets.${files.group}.internal`, { isolation: 'read_committed' })).map(r => [String(r.key), String(r.value)])
+    assert.ok(positions.some(([key, value]) => key.startsWith(`["MirrorSourceConnector",{"cluster":"source","partition":`) && key.endsWith(`"topic":"${topic}"}]`) && /^\{"offset":\d+\}$/.test(value)), JSON.stringify(positions.slice(0, 3)))
+  })
+}
+
+test(`R14: given exactly once (--partitioning ${partitionings[0]}) and two members in one group, when one is frozen past its session while the other takes its partitions and then resumed, then it is fenced and a read_committed reader counts 0 duplicated, 0 lost`, async () => {
+  const { source, target } = await testClusters()
+  const count = sized(12_000, 200_000)
+  const topic = uniqueName('r14-eos-zombie')
+  await createTopicNamed(source, topic, { partitions: 4, replicas: 2 })
+  const records = makeRecords(count, { keys: 100, valueBytes: 100 })
+  const files = faultConfigs(source, target)
+  const args = mirrorArgs(files, topic, ['--partitioning', partitionings[0], ...exactlyOnce])
+  const started = Date.now()
+  const producer = produceInBackground(source, topic, records, { partitions: 4, durationMs: sized(25_000, 90_000) })
+  // Given two members sharing the partitions, both copying
+  const one = startMirror(args)
+  const two = startMirror(args)
+  await waitForTargetCount(target, topic, Math.floor(count / 8), one, 120_000)
+  await waitUntil(async () => /assignment|partitions/.test(two.output()) || two.done(), 30_000, 'the second member to start')
+  // When one is frozen past its session timeout (6 s) and the other takes its partitions
+  one.child.kill('SIGSTOP')
+  const atFreeze = await topicRecordCount(target, topic)
+  await sleep(12_000)
+  await waitUntil(async () => await topicRecordCount(target, topic) > atFreeze, 30_000, 'the other member to copy on')
+  // And then resumed
+  one.child.kill('SIGCONT')
+  await sleep(5000)
+  await producer.done
+  await signalMirror(one, 'SIGTERM')
+  await signalMirror(two, 'SIGTERM')
+  const last = startMirror([...args, '--once'])
+  assert.equal(await last.exited, 0, tailOf(last))
+  // Then the resumed member says it was fenced
+  assert.match(one.output(), /fenced/, tailOf(one, 60))
+  // And a read_committed reader counts every record once
+  const committed = await kcatConsume(target, topic, { isolation: 'read_committed' })
+  const outcome = measure(records, committed)
+  recordResult('R14 exactly once, member frozen past its session (SIGSTOP) and resumed', outcome, Date.now() - started, 'the resumed member was fenced')
+  assert.deepEqual({ lost: outcome.lost, duplicated: outcome.duplicated, orderViolations: outcome.orderViolations, foreign: outcome.foreign },
+    { lost: 0, duplicated: 0, orderViolations: 0, foreign: 0 }, describeOutcome(outcome))
+  assertMirrored(records, committed)
+})
+
+if (!full) {
+  test('R14: given exactly once with acks=1 or enable.idempotence=false, when the mirror starts, then it exits 2 naming the key and the fix', async () => {
+    for (const [producer, key] of [[{ acks: '1' }, 'acks'], [{ 'enable.idempotence': 'false' }, 'enable.idempotence']] as const) {
+      const files = writeTutorialConfigs('127.0.0.1:1', '127.0.0.1:1', { producer })
+      const run = await runKafkaMirror(['--consumer.config', files.consumer, '--producer.config', files.producer, '--whitelist', 't', '--exactly.once.support', 'enabled'])
+      assert.equal(run.code, 2, run.stderr)
+      assert.match(run.stderr, new RegExp(`${key.replace('.', '\\.')}.*cannot go with --exactly\\.once\\.support enabled`), run.stderr)
+    }
+  })
+}
