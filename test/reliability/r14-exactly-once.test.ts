@@ -15,7 +15,7 @@ import { runKafkaMirror } from '../helpers/cli.ts'
 import { kcatConsume } from '../helpers/kcat.ts'
 import { assertMirrored, makeRecords, writeTutorialConfigs } from '../helpers/records.ts'
 import {
-  createTopicNamed, describeOutcome, faultConfigs, full, measure, mirrorArgs, produceInBackground,
+  createTopicNamed, describeOutcome, faultConfigs, full, measure, mirrorArgs, produceAll, produceInBackground,
   recordResult, signalMirror, sized, startMirror, tailOf, waitForTargetCount, waitUntil
 } from './helpers.ts'
 
@@ -115,6 +115,30 @@ if (!full) {
       const run = await runKafkaMirror(['--consumer.config', files.consumer, '--producer.config', files.producer, '--whitelist', 't', '--exactly.once.support', 'enabled'])
       assert.equal(run.code, 2, run.stderr)
       assert.match(run.stderr, new RegExp(`${key.replace('.', '\\.')}.*cannot go with --exactly\\.once\\.support enabled`), run.stderr)
+    }
+  })
+}
+
+if (full) {
+  // What transactions cost: the same records copied --once without and with them, each from a
+  // source topic of its own (records/s in the results; speed is measured, never asserted).
+  test(`R14: given two topics of 300,000 records (--partitioning ${partitionings[0]}), when one is copied without and the other with exactly once, then both copies are whole and the results give records/s of each`, async () => {
+    const { source, target } = await testClusters()
+    const count = 300_000
+    const records = makeRecords(count, { keys: 1000, valueBytes: 100 })
+    for (const mode of ['without', 'with'] as const) {
+      const topic = uniqueName(`r14-eos-rate-${mode}`)
+      await createTopicNamed(source, topic, { partitions: 8, replicas: 2 })
+      await produceAll(source, topic, records, 8)
+      const files = faultConfigs(source, target)
+      const args = mirrorArgs(files, topic, ['--partitioning', partitionings[0], '--once', '--offset.commit.interval.ms', '5000', ...(mode === 'with' ? ['--exactly.once.support', 'enabled'] : [])])
+      const started = Date.now()
+      const mirror = startMirror(args)
+      assert.equal(await mirror.exited, 0, tailOf(mirror))
+      const ms = Date.now() - started
+      const outcome = measure(records, await kcatConsume(target, topic, { isolation: 'read_committed' }))
+      recordResult(`R14 --once copy of ${count} records (100 B values, 1000 keys, 8 partitions) ${mode} exactly once`, outcome, ms, `${Math.round(count / (ms / 1000))} records/s ${mode} transactions (process start included)`)
+      assert.deepEqual({ lost: outcome.lost, duplicated: outcome.duplicated }, { lost: 0, duplicated: 0 }, describeOutcome(outcome))
     }
   })
 }
