@@ -8,11 +8,15 @@
 //   Exactly once with acks=1 or enable.idempotence=false: exit 2 naming the key.
 // `npm test` runs it reduced; KAFKA_MIRROR_RELIABILITY=full (npm run test:reliability) with 10 kills.
 import assert from 'node:assert/strict'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { test } from 'node:test'
 import { testClusters, topicRecordCount, uniqueName } from '../helpers/clusters.ts'
 import { runKafkaMirror } from '../helpers/cli.ts'
 import { kcatConsume } from '../helpers/kcat.ts'
+import { parseMm2OffsetRecord } from '../../src/mm2/mm2-offsets.ts'
 import { assertMirrored, makeRecords, writeTutorialConfigs } from '../helpers/records.ts'
 import {
   createTopicNamed, describeOutcome, faultConfigs, full, measure, mirrorArgs, produceAll, produceInBackground,
@@ -27,7 +31,7 @@ for (const partitioning of partitionings) {
   test(`R14: given exactly once (--partitioning ${partitioning}), when the mirror is SIGKILLed mid-copy and restarted repeatedly, then a read_committed reader counts 0 lost, 0 duplicated, per-key order kept, and a read_uncommitted one sees the aborted copies`, async () => {
     const { source, target } = await testClusters()
     const kills = sized(3, 10)
-    const count = sized(12_000, 300_000)
+    const count = sized(10_000, 300_000)
     const topic = uniqueName(`r14-eos-${partitioning}`)
     await createTopicNamed(source, topic, { partitions: 4, replicas: 2 })
     const records = makeRecords(count, { keys: 100, valueBytes: 100 })
@@ -35,7 +39,7 @@ for (const partitioning of partitionings) {
     const args = mirrorArgs(files, topic, ['--partitioning', partitioning, ...exactlyOnce])
     const started = Date.now()
     // Given a source topic being written at a steady pace
-    const producer = produceInBackground(source, topic, records, { partitions: 4, durationMs: sized(12_000, 120_000) })
+    const producer = produceInBackground(source, topic, records, { partitions: 4, durationMs: sized(10_000, 120_000) })
     const outputs: string[] = []
     for (let i = 0; i < kills; i++) {
       // When a mirror that has copied part of it is killed, and a new one starts in its group
@@ -78,7 +82,7 @@ test(`R14: given exactly once (--partitioning ${partitionings[0]}) and two membe
   const files = faultConfigs(source, target)
   const args = mirrorArgs(files, topic, ['--partitioning', partitionings[0], ...exactlyOnce])
   const started = Date.now()
-  const producer = produceInBackground(source, topic, records, { partitions: 4, durationMs: sized(25_000, 90_000) })
+  const producer = produceInBackground(source, topic, records, { partitions: 4, durationMs: sized(20_000, 90_000) })
   // Given two members sharing the partitions, both copying
   const one = startMirror(args)
   const two = startMirror(args)
@@ -106,6 +110,55 @@ test(`R14: given exactly once (--partitioning ${partitionings[0]}) and two membe
   assert.deepEqual({ lost: outcome.lost, duplicated: outcome.duplicated, orderViolations: outcome.orderViolations, foreign: outcome.foreign },
     { lost: 0, duplicated: 0, orderViolations: 0, foreign: 0 }, describeOutcome(outcome))
   assertMirrored(records, committed)
+})
+
+test('R14: given an mm2 flow A->B with B.exactly.once.source.support=enabled, when kafka-mirror mm2 is SIGKILLed mid-copy and started again, then the positions are in mm2-offsets.A.internal in MM2\'s format, read back at the restart, and a read_committed reader counts 0 lost, 0 duplicated', async () => {
+  const { source, target } = await testClusters()
+  const count = sized(8000, 100_000)
+  const topic = uniqueName('r14-eos-mm2')
+  await createTopicNamed(source, topic, { partitions: 4, replicas: 2 })
+  const records = makeRecords(count, { keys: 100, valueBytes: 100 })
+  const file = join(mkdtempSync(join(tmpdir(), 'kafka-mirror-eos-mm2-')), 'mm2.properties')
+  writeFileSync(file, [
+    'clusters = A, B', `A.bootstrap.servers = ${source}`, `B.bootstrap.servers = ${target}`,
+    'A->B.enabled = true', 'B->A.enabled = false', `topics = ${topic}`, 'replication.factor = 2',
+    `A->B.consumer.group.id = ${uniqueName('r14-eos-mm2-group')}`, 'B.exactly.once.source.support = enabled',
+    'emit.heartbeats.enabled = false', 'emit.checkpoints.enabled = false', 'emit.offset-syncs.enabled = false',
+    'offset-syncs.topic.replication.factor = 2', 'checkpoints.topic.replication.factor = 2', 'heartbeats.topic.replication.factor = 2'
+  ].join('\n') + '\n')
+  const started = Date.now()
+  // Given records being written to the source topic
+  const producer = produceInBackground(source, topic, records, { partitions: 4, durationMs: sized(8000, 60_000) })
+  // When the flow is killed mid-copy
+  const first = startMirror(['mm2', file])
+  await waitForTargetCount(target, `A.${topic}`, Math.floor(count / 3), first, 120_000)
+  await signalMirror(first, 'SIGKILL')
+  await producer.done
+  // And started again until everything is copied, then stopped
+  const second = startMirror(['mm2', file])
+  const copied = async (): Promise<boolean> => (await kcatConsume(target, `A.${topic}`, { isolation: 'read_committed' })).length >= count
+  await waitUntil(async () => second.done() || await copied(), 120_000, 'the second run to copy every record', 1000)
+  assert.equal(await signalMirror(second, 'SIGTERM'), 0, tailOf(second))
+  // Then a read_committed reader counts every record once
+  const outcome = measure(records, await kcatConsume(target, `A.${topic}`, { isolation: 'read_committed' }))
+  recordResult('R14 exactly once, mm2 flow SIGKILLed and restarted', outcome, Date.now() - started, 'positions in mm2-offsets.A.internal')
+  assert.deepEqual({ lost: outcome.lost, duplicated: outcome.duplicated, orderViolations: outcome.orderViolations, foreign: outcome.foreign },
+    { lost: 0, duplicated: 0, orderViolations: 0, foreign: 0 }, describeOutcome(outcome))
+  // And each partition's last position, in MM2's format, is the offset of its last record
+  const positions = new Map<number, bigint | undefined>()
+  for (const r of await kcatConsume(target, 'mm2-offsets.A.internal', { isolation: 'read_committed' })) {
+    const entry = parseMm2OffsetRecord(r.key, r.value)
+    if (entry?.topic !== topic) continue
+    assert.equal(entry.connector, 'MirrorSourceConnector')
+    assert.match(String(r.key), new RegExp(`^\\["MirrorSourceConnector",\\{"cluster":"A","partition":${entry.partition},"topic":"${topic}"\\}\\]$`))
+    assert.match(String(r.value), /^\{"offset":\d+\}$/)
+    positions.set(entry.partition, entry.next)
+  }
+  const ends = await kcatConsume(source, topic)
+  for (let p = 0; p < 4; p++) {
+    const inPartition = ends.filter(r => r.partition === p)
+    assert.equal(positions.get(p), inPartition[inPartition.length - 1].offset + 1n, `partition ${p}: ${JSON.stringify([...positions].map(([k, v]) => [k, String(v)]))}`)
+  }
 })
 
 if (!full) {

@@ -9,7 +9,7 @@ import { protocolErrorsCodesById, type Base, type Connection } from '@platformat
 import { describeCause } from '../../errors.ts'
 import { INIT_PRODUCER_ID } from './producer-versions.ts'
 import { ADD_PARTITIONS_TO_TXN, END_TXN, FIND_COORDINATOR } from './transaction-versions.ts'
-import { versionFor } from './versions.ts'
+import { UnsupportedBrokerError, versionFor } from './versions.ts'
 
 export const ERROR_INVALID_PRODUCER_EPOCH = 47
 export const ERROR_PRODUCER_FENCED = 90
@@ -117,6 +117,8 @@ export class TransactionCoordinator {
       try {
         return await request(await this.#coordinator())
       } catch (error) {
+        // A broker too old for exactly-once mode stays so: no retry helps.
+        if (error instanceof UnsupportedBrokerError) throw error
         cause = error
         const codes = error instanceof TransactionError ? [error.errorCode] : errorCodes(error)
         code = codes.find(c => !RETRIABLE.has(c) && c !== -1) ?? codes.find(c => c !== ERROR_OPERATION_NOT_ATTEMPTED) ?? codes[0]
