@@ -8,6 +8,8 @@
 //   Exactly once with acks=1 or enable.idempotence=false: exit 2 naming the key.
 // `npm test` runs it reduced; KAFKA_MIRROR_RELIABILITY=full (npm run test:reliability) with 10 kills.
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -17,11 +19,37 @@ import { testClusters, topicRecordCount, uniqueName } from '../helpers/clusters.
 import { runKafkaMirror } from '../helpers/cli.ts'
 import { kcatConsume } from '../helpers/kcat.ts'
 import { parseMm2OffsetRecord } from '../../src/mm2/mm2-offsets.ts'
+import { mm2CheckClasspath } from '../mm2/java.ts'
 import { assertMirrored, makeRecords, writeTutorialConfigs } from '../helpers/records.ts'
 import {
   createTopicNamed, describeOutcome, faultConfigs, full, measure, mirrorArgs, produceAll, produceInBackground,
   recordResult, signalMirror, sized, startMirror, tailOf, waitForTargetCount, waitUntil
 } from './helpers.ts'
+
+/**
+ * Kafka's own Java consumer (ConsoleConsumer of the baselines' kafka-tools), read_committed, over
+ * a whole topic: lost and duplicated records by their timestamps, which makeRecords makes unique.
+ */
+async function javaReadCommitted (bootstrap: string, topic: string, written: Array<{ timestamp: bigint }>): Promise<{ read: number, lost: number, duplicated: number }> {
+  const cp = await mm2CheckClasspath()
+  const { stdout } = await promisify(execFile)('java', ['-Xmx512m', '-cp', cp, 'org.apache.kafka.tools.consumer.ConsoleConsumer', '--bootstrap-server', bootstrap, '--topic', topic, '--from-beginning',
+    '--isolation-level', 'read_committed', '--timeout-ms', '15000', '--property', 'print.timestamp=true', '--property', 'print.key=false', '--property', 'print.value=false'], { maxBuffer: 256 << 20, timeout: 300_000 })
+    .catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }))
+  const base = written[0].timestamp
+  const seen = new Uint32Array(written.length)
+  let read = 0
+  for (const line of stdout.split('\n')) {
+    const m = /^CreateTime:(\d+)/.exec(line)
+    if (m === null) continue
+    read++
+    const i = Number(BigInt(m[1]) - base)
+    if (i >= 0 && i < seen.length) seen[i]++
+  }
+  let lost = 0
+  let duplicated = 0
+  for (const n of seen) { if (n === 0) lost++; else duplicated += n - 1 }
+  return { read, lost, duplicated }
+}
 
 const fixed = process.env.KAFKA_MIRROR_PARTITIONING
 const partitionings: Array<'key' | 'source'> = fixed === 'key' || fixed === 'source' ? [fixed] : ['key', 'source']
@@ -64,6 +92,12 @@ for (const partitioning of partitionings) {
     assert.deepEqual({ lost: outcome.lost, duplicated: outcome.duplicated, orderViolations: outcome.orderViolations, foreign: outcome.foreign },
       { lost: 0, duplicated: 0, orderViolations: 0, foreign: 0 }, describeOutcome(outcome))
     assertMirrored(records, committed)
+    if (full) {
+      // And Kafka's own Java consumer, read_committed, counts the same
+      const java = await javaReadCommitted(target, topic, records)
+      recordResult(`R14 exactly once, SIGKILL ×${kills} + restart, read by Kafka's Java consumer (read_committed)`, { ...outcome, read: java.read, lost: java.lost, duplicated: java.duplicated }, ms, 'ConsoleConsumer --isolation-level read_committed, counted by timestamp')
+      assert.deepEqual({ lost: java.lost, duplicated: java.duplicated, read: java.read }, { lost: 0, duplicated: 0, read: count })
+    }
     // And a read_uncommitted reader sees the copies the killed mirrors had not committed
     assert.equal(uncommitted.lost, 0, describeOutcome(uncommitted))
     assert.ok(uncommitted.duplicated > 0, `the kills left aborted transactions with records: ${describeOutcome(uncommitted)}`)
