@@ -672,6 +672,12 @@ export class CopyWorker {
       this.#log.warn({ partition: s.key, err: describeCause(error) }, 'this member was fenced: another member took over the partition\'s transactional id (this one was paused or cut off past its session); it lets the partition go, and what it had not committed was aborted')
       return
     }
+    // A member the group may have left behind (frozen, cut off) does not take the id again: that
+    // would fence the partition's new owner. Its next assignment says whether it is still its own.
+    if (this.#maybeFenced()) {
+      this.#log.warn({ partition: s.key, err: describeCause(error) }, 'a transaction failed while the group had not answered for a session timeout: the partition waits for the next assignment')
+      return
+    }
     const restarts = (this.#restarts.get(s.key) ?? 0) + 1
     this.#restarts.set(s.key, restarts)
     if (restarts > MAX_TRANSACTION_RESTARTS) {
