@@ -157,9 +157,13 @@ test('R14: given an mm2 flow A->B with B.exactly.once.source.support=enabled, wh
     'clusters = A, B', `A.bootstrap.servers = ${source}`, `B.bootstrap.servers = ${target}`,
     'A->B.enabled = true', 'B->A.enabled = false', `topics = ${topic}`, 'replication.factor = 2',
     `A->B.consumer.group.id = ${uniqueName('r14-eos-mm2-group')}`, 'B.exactly.once.source.support = enabled',
+    // The killed member leaves the group within seconds (the brokers' minimum), not MM2's 45 s.
+    'A->B.consumer.session.timeout.ms = 6000', 'A->B.consumer.heartbeat.interval.ms = 1000',
     'emit.heartbeats.enabled = false', 'emit.checkpoints.enabled = false', 'emit.offset-syncs.enabled = false',
     'offset-syncs.topic.replication.factor = 2', 'checkpoints.topic.replication.factor = 2', 'heartbeats.topic.replication.factor = 2'
   ].join('\n') + '\n')
+  // MM2 keeps partition numbers: the results name it source partitioning.
+  mirrorArgs({ consumer: '', producer: '' }, topic, ['--partitioning', 'source'])
   const started = Date.now()
   // Given records being written to the source topic
   const producer = produceInBackground(source, topic, records, { partitions: 4, durationMs: sized(8000, 60_000) })
