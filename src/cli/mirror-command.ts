@@ -1,7 +1,7 @@
 // `kafka-mirror --consumer.config c.properties --producer.config p.properties --whitelist T`:
 // MirrorMaker 1's command line, running the Mirror engine until Ctrl+C (or the end, with --once).
 import { loadMirrorConfig, mirrorFlags, type LoadedMirrorConfig } from '../config/mirror-config.ts'
-import { ConfigError, ExitCodes, KafkaMirrorError, describeCause } from '../errors.ts'
+import { ConfigError, ExitCodes } from '../errors.ts'
 import { describeConfig } from '../http/status.ts'
 import { createLogger, RecentProblems, type Logger } from '../log.ts'
 import { Mirror } from '../mirror/mirror.ts'
@@ -9,6 +9,7 @@ import type { MirrorSummary } from '../mirror/stats.ts'
 import { version } from '../version.ts'
 import { helpText, parseFlags, type ParsedFlags } from './flags.ts'
 import type { Command } from './io.ts'
+import { runEngine } from './run-engine.ts'
 
 const usage = `Usage: kafka-mirror [mirror] --consumer.config <file> --producer.config <file> --whitelist <regex> [options]
 
@@ -104,29 +105,16 @@ export const mirrorCommand: Command = async (argv, io) => {
   logEffectiveSettings(log, loaded)
 
   const mirror = new Mirror({ ...loaded.settings, logger: log })
-  const onAbort = (): void => {
-    log.info('stopping: delivering what was fetched, then committing')
-    mirror.stop().catch(() => {})
-  }
-  io.signal.addEventListener('abort', onAbort, { once: true })
-  let server: { close: () => Promise<void> } | undefined
-  try {
+  return await runEngine(io, log, loaded.logFormat, async () => { await mirror.stop() }, async opened => {
     if (loaded.httpListener !== undefined) {
       // Loaded only when asked for: prom-client and the server cost nothing otherwise.
       const { serveHttp } = await import('../http/server.ts')
-      server = await serveHttp(mirror, loaded.httpListener, { version, config: describeConfig(flags.pairs, loaded.properties), problems: recent }, log)
+      opened(await serveHttp(mirror, loaded.httpListener, { version, config: describeConfig(flags.pairs, loaded.properties), problems: recent }, log))
     }
     await mirror.start()
     const summary = await mirror.finished
     if (loaded.settings.once) printSummary(io.stdout, summary)
     else log.info({ records: summary.records, bytes: summary.bytes }, 'stopped')
     return ExitCodes.OK
-  } catch (error) {
-    // Log collectors see the error that ends the process as a line of their own format too.
-    if (loaded.logFormat === 'json') log.fatal({ err: describeCause(error), code: error instanceof KafkaMirrorError ? error.code : undefined }, 'kafka-mirror exits on an error')
-    throw error
-  } finally {
-    io.signal.removeEventListener('abort', onAbort)
-    await server?.close()
-  }
+  })
 }

@@ -1,7 +1,7 @@
 // `kafka-mirror mm2 mm2.properties [--clusters A B]`: connect-mirror-maker.sh's command line,
 // running every enabled flow of the file until Ctrl+C or SIGTERM.
 import { formatDefault } from '../config/definition.ts'
-import { ConfigError, ExitCodes, KafkaMirrorError, describeCause, type ConfigProblem } from '../errors.ts'
+import { ConfigError, ExitCodes, type ConfigProblem } from '../errors.ts'
 import { createLogger, RecentProblems } from '../log.ts'
 import { listenAddress } from '../config/mirror-config.ts'
 import { loadMm2Config, mm2Flags, mm2Keys, runningFlows, type Mm2Config } from '../mm2/config.ts'
@@ -10,6 +10,7 @@ import { flowMirrorSettings, Mm2Runner } from '../mm2/runner.ts'
 import { version } from '../version.ts'
 import { helpText, parseFlags, terminalWidth, wrapLine } from './flags.ts'
 import type { Command } from './io.ts'
+import { runEngine } from './run-engine.ts'
 
 
 const usage = `Usage: kafka-mirror mm2 <mm2.properties> [--clusters <alias> ...] [options]
@@ -112,31 +113,19 @@ export const mm2Command: Command = async (argv, io) => {
     return ExitCodes.OK
   }
   const runner = new Mm2Runner(loaded.config, { onlyTargets: loaded.onlyTargets, logger: log })
-  const onAbort = (): void => {
-    log.info('stopping: delivering what was fetched, then committing')
-    runner.stop().catch(() => {})
-  }
-  io.signal.addEventListener('abort', onAbort, { once: true })
-  let server: { close: () => Promise<void> } | undefined
-  try {
+  return await runEngine(io, log, loaded.logFormat, async () => { await runner.stop() }, async opened => {
     await runner.start()
     if (loaded.httpListener !== undefined) {
       // Once the flows exist: each flow's Mirror is made when the runner starts.
       const { serveHttp } = await import('../http/server.ts')
       const flows = runner.flows.map(f => ({ name: f.flow.name, mirror: f.mirror }))
-      server = await serveHttp(flows, loaded.httpListener, { version, config: Object.fromEntries(loaded.config.properties), problems: recent }, log).catch(async (error: unknown) => {
+      opened(await serveHttp(flows, loaded.httpListener, { version, config: Object.fromEntries(loaded.config.properties), problems: recent }, log).catch(async (error: unknown) => {
         await runner.stop().catch(() => {})
         throw error
-      })
+      }))
     }
     const summaries = await runner.finished
     log.info({ records: summaries.reduce((n, s) => n + s.records, 0), bytes: summaries.reduce((n, s) => n + s.bytes, 0) }, 'stopped')
     return ExitCodes.OK
-  } catch (error) {
-    if (loaded.logFormat === 'json') log.fatal({ err: describeCause(error), code: error instanceof KafkaMirrorError ? error.code : undefined }, 'kafka-mirror exits on an error')
-    throw error
-  } finally {
-    io.signal.removeEventListener('abort', onAbort)
-    await server?.close()
-  }
+  })
 }
