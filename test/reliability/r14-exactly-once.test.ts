@@ -116,12 +116,14 @@ test(`R14: given exactly once (--partitioning ${partitionings[0]}) and two membe
   const files = faultConfigs(source, target)
   const args = mirrorArgs(files, topic, ['--partitioning', partitionings[0], ...exactlyOnce])
   const started = Date.now()
-  const producer = produceInBackground(source, topic, records, { partitions: 4, durationMs: sized(20_000, 90_000) })
+  const producer = produceInBackground(source, topic, records, { partitions: 4, durationMs: sized(25_000, 90_000) })
   // Given two members sharing the partitions, both copying
   const one = startMirror(args)
   const two = startMirror(args)
-  await waitForTargetCount(target, topic, Math.floor(count / 8), one, 120_000)
-  await waitUntil(async () => /assignment|partitions/.test(two.output()) || two.done(), 30_000, 'the second member to start')
+  // (each holding partitions, and copying since)
+  await waitUntil(async () => /partitions assigned/.test(one.output()) && /partitions assigned/.test(two.output()), 60_000, 'both members to get partitions')
+  const shared = Number(await topicRecordCount(target, topic))
+  await waitForTargetCount(target, topic, shared + Math.floor(count / 10), one, 120_000)
   // When one is frozen past its session timeout (6 s) and the other takes its partitions
   one.child.kill('SIGSTOP')
   const atFreeze = await topicRecordCount(target, topic)
