@@ -55,7 +55,9 @@
 //   its records again from the committed position); a member that missed a generation aborts them
 //   all. A fenced member (another took the id) lets the partition go, logs it at warn and counts
 //   PRODUCER_FENCED; a batch refused for good aborts the transaction and the partition starts again
-//   from its committed position (the mirror stops after 3 such restarts in a row).
+//   from its committed position (the mirror stops after 3 such restarts in a row), unless the group
+//   has not answered for a session timeout: then it waits for its next assignment, since taking the
+//   id again could fence the partition's new owner.
 import { Consumer, ProtocolError, protocolErrors, protocolErrorsCodesById, type GroupAssignment } from '@platformatic/kafka'
 import type { ExactlyOnceSettings, SourceSettings, TargetSettings } from '../config/mirror-config.ts'
 import { DataLossError, ErrorCodes, KafkaMirrorError, SendFailedError, describeCause } from '../errors.ts'
