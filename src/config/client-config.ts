@@ -129,7 +129,8 @@ export const producerKeys: ConfigKey[] = [
   { name: 'partitioner.class', type: 'class', doc: 'Java partitioners cannot run here; see --partitioning.', ignored: 'kafka-mirror partitions by key with murmur2 as Kafka\'s default partitioner does (see --partitioning)' },
   { name: 'key.serializer', type: 'class', doc: 'Accepted for compatibility.', ignored: ignoredSerde },
   { name: 'value.serializer', type: 'class', doc: 'Accepted for compatibility.', ignored: ignoredSerde },
-  { name: 'transactional.id', type: 'string', doc: 'Not used yet: the mirror delivers at least once.', ignored: 'exactly-once delivery is not built yet' }
+  { name: 'transactional.id', type: 'string', doc: 'With exactly-once on (--exactly.once.support enabled, or MM2\'s exactly.once.source.support=enabled): the prefix of the transactional ids, one per source partition, <prefix>-<topic>-<partition>. Two mirrors that copy the same source partitions must not share it with different groups. Default kafka-mirror-<group.id>. Unused otherwise.' },
+  { name: 'transaction.timeout.ms', type: 'int', default: 60000, min: 1000, doc: 'With exactly-once on: how long the target\'s transaction coordinator lets a transaction stay open before it aborts it (a member frozen or cut off). At most the brokers\' transaction.max.timeout.ms. Default 60000, as Kafka\'s producer.' }
 ]
 
 export const consumerConfig = new ConfigDefinition(consumerKeys)

@@ -26,6 +26,8 @@ export const mirrorFlagKeys: ConfigKey[] = [
   { name: 'exclude', type: 'string', doc: 'Topics never to mirror even if --include matches them, as a regex. Default: none.' },
   { name: 'num.streams', type: 'int', default: 1, min: 1, max: 256, doc: 'Consumers in this process, all in one group. Default 1.' },
   { name: 'offset.commit.interval.ms', type: 'int', default: 5000, min: 0, doc: 'How often source offsets are committed, each only after the target acknowledged every record before it. Default 5000 (MirrorMaker 1: 60000): what was copied but not committed is copied again after a crash or a rebalance, so a short interval means fewer duplicates.' },
+  { name: 'exactly.once.support', type: 'string', default: 'disabled', choices: ['disabled', 'enabled'], doc: 'enabled: the records of each source partition and the source position they reach are written in one target transaction (one transactional id per source partition, prefix transactional.id), so a read_committed consumer of the target sees every record exactly once across crashes, rebalances and frozen members, which are fenced. Positions go to the target topic kafka-mirror-offsets.<group.id>.internal (Kafka Connect\'s offsets format, created compacted). Needs acks=all and enable.idempotence=true. Consumers reading read_uncommitted still see records of aborted transactions. disabled: no transactions; a new owner reconciles with the target instead. Default disabled.', importance: 'high' },
+  { name: 'transaction.interval.ms', type: 'int', default: 1000, min: 10, doc: 'With exactly-once on: how long a source partition\'s transaction stays open after its first record, so what a read_committed consumer of the target waits for a record. Each commit costs a position record, an EndTxn and a marker in every target partition the transaction wrote: shorter means more of them (Kafka Streams commits every 100 ms; 1000 keeps that cost small with key partitioning, where one source partition writes many target partitions). Default 1000.' },
   { name: 'abort.on.send.failure', type: 'boolean', default: true, doc: 'On a send the target refuses after its retries: true stops the mirror with an error, committing nothing past the failure; false logs and counts the records of the refused batch and goes on (those records are lost). Default true.' },
   { name: 'on.data.loss', type: 'string', default: 'stop', choices: ['stop', 'continue'], doc: 'When records the mirror had not copied yet are gone from the source (deleted by retention, or the topic deleted and created again): stop ends the mirror with exit code 3, committing nothing past the gap, so the operator decides; continue reports the gap (topic, partition, offsets) in the log and the status, then copies what is there. Either way the gap is never skipped silently. Default stop.' },
   { name: 'topic.refresh.interval.ms', type: 'int', default: 30000, min: 100, doc: 'How often the source is checked for new topics that match. Default 30000.' },
@@ -76,6 +78,35 @@ export interface TargetSettings extends ClusterConnection {
   deliveryTimeoutMs: number
   /** max.in.flight.requests.per.connection: Produce requests in flight per target broker. */
   maxInFlight: number
+  /** transactional.id: the prefix of exactly-once mode's transactional ids; undefined: the default. */
+  transactionalId?: string
+  /** transaction.timeout.ms. */
+  transactionTimeoutMs: number
+}
+
+/** Exactly-once mode (src/mirror/transactions.ts): records and source positions in target transactions. */
+export interface ExactlyOnceSettings {
+  /** The prefix of the transactional ids, `<prefix>-<topic>-<partition>`. */
+  transactionalIdPrefix: string
+  /** The positions topic on the target, in Kafka Connect's offsets format. */
+  positionsTopic: string
+  /** The connector name and the source cluster alias in its keys. */
+  connector: string
+  sourceAlias: string
+  /** How long a transaction stays open after its first batch: what a read_committed consumer waits for a record. */
+  transactionIntervalMs: number
+  /** transaction.timeout.ms: the coordinator aborts a transaction open longer (its owner frozen, say). */
+  transactionTimeoutMs: number
+}
+
+/** The positions topic of the MirrorMaker 1 form's exactly-once mode. */
+export function mirrorPositionsTopic (groupId: string): string {
+  return `kafka-mirror-offsets.${groupId}.internal`
+}
+
+/** The default prefix of the transactional ids. */
+export function defaultTransactionalIdPrefix (groupId: string): string {
+  return `kafka-mirror-${groupId}`
 }
 
 export interface MirrorSettings {
@@ -103,6 +134,8 @@ export interface MirrorSettings {
   rewriteRecord?: (record: DecodedRecord) => DecodedRecord | undefined
   /** Which of the source topic's configs a created target topic gets (MirrorMaker 2's config.properties.exclude); absent: all kafka-mirror copies. */
   topicConfigFilter?: (configName: string) => boolean
+  /** Exactly-once mode; absent: off. */
+  exactlyOnce?: ExactlyOnceSettings
 }
 
 export interface LoadedMirrorConfig {
@@ -190,8 +223,21 @@ export function targetSettings (parsed: ParsedConfig, file: string, problems: Co
     maxRequestSize: num(v, 'max.request.size'),
     bufferMemory: num(v, 'buffer.memory'),
     deliveryTimeoutMs: num(v, 'delivery.timeout.ms'),
-    maxInFlight: num(v, 'max.in.flight.requests.per.connection')
+    maxInFlight: num(v, 'max.in.flight.requests.per.connection'),
+    transactionalId: text(v, 'transactional.id'),
+    transactionTimeoutMs: num(v, 'transaction.timeout.ms')
   }
+}
+
+/**
+ * What makes exactly-once mode impossible in the producer's settings: transactions need the
+ * idempotent producer, which needs acks=all. `turnedOnBy` names the setting that asks for it.
+ */
+export function exactlyOnceProblems (target: TargetSettings, parsed: ParsedConfig, file: string, turnedOnBy: string): ConfigProblem[] {
+  const problems: ConfigProblem[] = []
+  if (target.acks !== -1) problems.push({ source: file, key: 'acks', message: `acks=${String(parsed.values.get('acks'))} cannot go with ${turnedOnBy}: transactions need acks=all`, fix: 'set acks=all (the default)' })
+  if (parsed.values.get('enable.idempotence') === false) problems.push({ source: file, key: 'enable.idempotence', message: `false cannot go with ${turnedOnBy}: transactions need the idempotent producer`, fix: 'set enable.idempotence=true (the default)' })
+  return problems
 }
 
 /**
@@ -218,6 +264,7 @@ export function loadMirrorConfig (flags: Array<[string, string]>): LoadedMirrorC
 
   let source: SourceSettings | undefined
   let target: TargetSettings | undefined
+  let producerParsed: ParsedConfig | undefined
   const properties: LoadedMirrorConfig['properties'] = { consumer: [], producer: [] }
   const consumerFile = text(f, 'consumer.config')
   if (consumerFile !== undefined) {
@@ -244,7 +291,13 @@ export function loadMirrorConfig (flags: Array<[string, string]>): LoadedMirrorC
       problems.push(...parsed.problems)
       warnings.push(...parsed.warnings)
       target = targetSettings(parsed, name, problems)
+      producerParsed = parsed
     }
+  }
+  const exactlyOnce = text(f, 'exactly.once.support') === 'enabled'
+  if (exactlyOnce) {
+    if (f.get('abort.on.send.failure') !== true) problems.push({ source: 'command line', key: '--abort.on.send.failure', message: 'false cannot go with --exactly.once.support enabled: a transaction cannot skip a refused batch', fix: 'remove --abort.on.send.failure false, or --exactly.once.support enabled' })
+    if (target !== undefined && producerParsed !== undefined) problems.push(...exactlyOnceProblems(target, producerParsed, basename(producerFile!), '--exactly.once.support enabled'))
   }
 
   if (problems.length > 0 || source === undefined || target === undefined || includeRegex === undefined) {
@@ -264,7 +317,17 @@ export function loadMirrorConfig (flags: Array<[string, string]>): LoadedMirrorC
       partitioning: text(f, 'partitioning') as Partitioning,
       fastPath: text(f, 'fast.path') === 'off' ? 'off' : 'auto',
       createTopics: f.get('create.topics') === true,
-      statusIntervalMs: num(f, 'status.interval.ms')
+      statusIntervalMs: num(f, 'status.interval.ms'),
+      exactlyOnce: exactlyOnce
+        ? {
+            transactionalIdPrefix: target.transactionalId ?? defaultTransactionalIdPrefix(source.groupId),
+            positionsTopic: mirrorPositionsTopic(source.groupId),
+            connector: 'MirrorSourceConnector',
+            sourceAlias: 'source',
+            transactionIntervalMs: num(f, 'transaction.interval.ms'),
+            transactionTimeoutMs: target.transactionTimeoutMs
+          }
+        : undefined
     },
     warnings,
     logLevel: text(f, 'log.level') ?? 'info',

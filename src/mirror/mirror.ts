@@ -328,7 +328,8 @@ export class Mirror extends EventEmitter {
       forceReencode: this.settings.fastPath === 'off',
       skipRefused: !this.settings.abortOnSendFailure,
       targetTopic: this.settings.targetTopic,
-      rewrite: this.settings.rewriteRecord
+      rewrite: this.settings.rewriteRecord,
+      exactlyOnce: this.settings.exactlyOnce
     }
     // Key partitioning: every stream writes to every target partition, so they share one producer
     // (see TargetProducer); with source partitioning each stream's partitions are its own.

@@ -46,8 +46,23 @@
 //   already on the target, skipping (key partitioning) later ones already there, and commits that
 //   position at once. A target that does not match the commit makes it start at the committed
 //   offset, reported. An idle partition's commit is made again with fresh target positions.
+// - Exactly-once mode (exactly.once.support=enabled; transactions.ts says how): each owned source
+//   partition writes through its own transactional producer (id `<prefix>-<topic>-<partition>`, all
+//   on the worker's one connection pool), and key partitioning routes a fetch answer's partitions
+//   one by one, so a target batch holds one source partition's records. What is committed when:
+//   the records and the position record of a source partition go in one transaction, committed
+//   (EndTxn) every transaction.interval.ms once all its batches were acknowledged; only then is the
+//   group's offset set (a lower bound, for lag). On assignment the partition's transactional id is
+//   taken first (fencing the last owner), then the committed position read; there is no reconcile.
+//   On a rebalance an open transaction of a partition that moved is aborted (its new owner copies
+//   its records again from the committed position); a member that missed a generation aborts them
+//   all. A fenced member (another took the id) lets the partition go, logs it at warn and counts
+//   PRODUCER_FENCED; a batch refused for good aborts the transaction and the partition starts again
+//   from its committed position (the mirror stops after 3 such restarts in a row), unless the group
+//   has not answered for a session timeout: then it waits for its next assignment, since taking the
+//   id again could fence the partition's new owner.
 import { Consumer, ProtocolError, protocolErrors, protocolErrorsCodesById, type GroupAssignment } from '@platformatic/kafka'
-import type { SourceSettings, TargetSettings } from '../config/mirror-config.ts'
+import type { ExactlyOnceSettings, SourceSettings, TargetSettings } from '../config/mirror-config.ts'
 import { DataLossError, ErrorCodes, KafkaMirrorError, SendFailedError, describeCause } from '../errors.ts'
 import { baseClientOptions } from '../kafka/client-options.ts'
 import { isFatalKafkaError } from '../kafka/retriable.ts'
@@ -62,6 +77,7 @@ import { Membership, ownedPartitions } from './membership.ts'
 import { DEFAULT_MERGED_BATCH_BYTES, KeyRouter, planFetchedRecords, type PlannedUnit, type RecordRewrite, type RoutedBatch } from './plan.ts'
 import { SpanQueue, type Span } from './spans.ts'
 import { Reconciler, type Reconciled, type TargetTrack } from './reconcile.ts'
+import { ensurePositionsTopic, readCommittedPositions, SourcePartitionTransactions, type SourcePartitionHost } from './transactions.ts'
 
 export { partitionKey, type CommittableOffset }
 
@@ -160,6 +176,8 @@ export interface WorkerOptions {
   targetTopic?: (sourceTopic: string) => string
   /** Keeps, drops or changes each record (MirrorSettings.rewriteRecord; source partitioning only). */
   rewrite?: RecordRewrite
+  /** Exactly-once mode: records and positions in target transactions (transactions.ts). */
+  exactlyOnce?: ExactlyOnceSettings
 }
 
 export interface WorkerCounts {
@@ -194,7 +212,13 @@ interface PartitionState {
   skip?: Set<bigint>
   /** The offset last given to the committer, and when: an idle partition's metadata is refreshed. */
   committed?: { offset: bigint, leaderEpoch: number, at: number }
+  /** Exactly-once mode: the partition's transactions, and how far its acknowledged records reach. */
+  txn?: SourcePartitionTransactions<UnitContext>
+  settled?: { offset: bigint, leaderEpoch: number }
 }
+
+/** Exactly-once mode: restarts of a partition after refused batches, without a commit between, before the mirror stops. */
+const MAX_TRANSACTION_RESTARTS = 3
 
 /** How old an idle partition's commit metadata may get before it is committed again with fresh target positions. */
 const METADATA_REFRESH_MS = 10_000
@@ -279,6 +303,10 @@ export class CopyWorker {
   #wakeTimer: NodeJS.Timeout | undefined
   #refreshing: Promise<void> | undefined
   #lastRefreshAt = 0
+  #targetSettings: TargetSettings
+  #positionsPartitions: Promise<number> | undefined
+  /** Exactly-once mode: restarts per partition since its last commit. */
+  #restarts = new Map<string, number>()
 
   constructor (index: number, source: SourceSettings, target: TargetSettings, host: WorkerHost, log: Logger, limits: WorkerLimits, options: WorkerOptions) {
     this.index = index
@@ -287,6 +315,7 @@ export class CopyWorker {
     this.#log = log.child({ stream: index })
     this.#limits = limits
     this.#options = options
+    this.#targetSettings = target
     this.consumer = new Consumer({
       ...baseClientOptions(source, `${source.clientId}-${index}`),
       groupId: source.groupId,
@@ -481,6 +510,7 @@ export class CopyWorker {
   /** Forgets the batches not sent yet of these partition states, over every target partition; returns their records. */
   #dropUnsent (states: Set<PartitionState>): number {
     if (states.size === 0) return 0
+    if (this.#options.exactlyOnce !== undefined) return this.#releaseTransactions(states)
     let records = this.#dropMixed(states)
     for (const unit of this.#producer.drop(u => u.context.parts.every(part => states.has(part.owner)))) {
       this.#pendingBytes -= unit.context.bytes
@@ -532,8 +562,13 @@ export class CopyWorker {
   async #startingOffsets (states: PartitionState[]): Promise<void> {
     const byTopic = new Map<string, number[]>()
     for (const s of states) byTopic.set(s.topic, [...(byTopic.get(s.topic) ?? []), s.partition])
+    // Exactly-once mode: each partition's transactional id is taken (fencing its last owner) before
+    // its committed position is read; that position replaces MM2's take-over (it is read from the
+    // same topic for an mm2 flow).
+    const transactional = this.#options.exactlyOnce !== undefined
+    if (transactional) await this.#initTransactions(states)
     const committed = await this.consumer.listCommittedOffsets({ topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) })
-    const external = await this.#host.externalPositions?.(states.map(s => ({ topic: s.topic, partition: s.partition })))
+    const external = transactional ? await readCommittedPositions(this.#targetSettings, this.#options.exactlyOnce!, this.#log) : await this.#host.externalPositions?.(states.map(s => ({ topic: s.topic, partition: s.partition })))
     const start = (s: PartitionState): bigint => { const c = committed.get(s.topic)?.[s.partition] ?? -1n; const e = external?.get(s.key) ?? -1n; return c > e ? c : e }
     let missing = states.filter(s => start(s) < 0n)
     // Partitions added while the mirror ran hold only records written since: copy them all.
@@ -563,7 +598,133 @@ export class CopyWorker {
       positions.set(s, c >= 0n ? c : logStarts.get(s.key) ?? resets.get(s.topic)?.[s.partition] ?? 0n)
       this.#log.debug({ partition: s.key, position: String(positions.get(s)), committed: String(committed.get(s.topic)?.[s.partition] ?? -1n), external: String(external?.get(s.key) ?? 'none') }, 'starting position')
     }
-    await this.#reconcile(positions, committed)
+    if (!transactional) {
+      await this.#reconcile(positions, committed)
+      return
+    }
+    // No reconciling with transactions: the committed position is exact (records and position were
+    // committed together), and records of aborted transactions on the target, which reconciling
+    // would count as copied, are not there for a read_committed consumer.
+    for (const [s, at] of positions) {
+      if (this.#partitions.get(s.key) !== s) continue
+      s.position = at
+      s.settled = { offset: at, leaderEpoch: -1 }
+    }
+  }
+
+  // ---- Exactly-once mode (transactions.ts) ----
+
+  /** Takes each new partition's transactional id (InitProducerId), fencing its last owner. */
+  async #initTransactions (states: PartitionState[]): Promise<void> {
+    const settings = this.#options.exactlyOnce!
+    this.#positionsPartitions ??= ensurePositionsTopic(this.#targetSettings, settings, this.#log)
+    this.#positionsPartitions.catch(() => { this.#positionsPartitions = undefined })
+    const positionsPartitions = await this.#positionsPartitions
+    const t = this.#targetSettings
+    await Promise.all(states.map(async s => {
+      if (this.#partitions.get(s.key) !== s) return
+      s.txn = new SourcePartitionTransactions<UnitContext>({
+        base: this.#producer.client,
+        target: t,
+        settings,
+        topic: s.topic,
+        partition: s.partition,
+        targetTopics: [this.#targetTopic(s.topic)],
+        positionsPartitions,
+        acks: t.acks,
+        requestTimeoutMs: t.requestTimeoutMs,
+        deliveryTimeoutMs: t.deliveryTimeoutMs,
+        retryBackoffMs: t.retryBackoffMs,
+        maxRequestBytes: this.#limits.maxRequestBytes,
+        maxInFlightRequests: t.maxInFlight,
+        topicMaxBatchBytes: topic => this.#host.targetMaxBatchBytes?.(topic)
+      }, this.#transactionHost(s), this.#log)
+      await s.txn.init()
+    }))
+  }
+
+  #transactionHost (s: PartitionState): SourcePartitionHost<UnitContext> {
+    return {
+      acknowledged: (topic, partition, units) => { this.#acknowledged(topic, partition, units) },
+      settled: () => s.settled?.offset,
+      committed: nextOffset => {
+        this.#restarts.delete(s.key)
+        if (this.#partitions.get(s.key) !== s) return
+        // After EndTxn: the group's offset is a lower bound of the position, for lag and tools.
+        this.#offsets.set({ topic: s.topic, partition: s.partition, offset: nextOffset, leaderEpoch: s.settled?.offset === nextOffset ? s.settled.leaderEpoch : -1, metadata: null })
+        s.committed = { offset: nextOffset, leaderEpoch: -1, at: Date.now() }
+      },
+      failed: (error, fenced) => { this.#transactionFailed(s, error, fenced) },
+      sendError: error => { this.#host.error?.('send', error.errorName, error.retriable) }
+    }
+  }
+
+  /**
+   * Fenced: another member owns the partition now (this one was paused or cut off past its
+   * session); it lets the partition go and goes on with the others. Refused: the transaction is
+   * aborted and the partition starts again from its last committed position.
+   */
+  #transactionFailed (s: PartitionState, error: Error, fenced: boolean): void {
+    if (this.#partitions.get(s.key) !== s || this.#stopping) {
+      this.#dropUnsent(new Set([s]))
+      return
+    }
+    this.#partitions.delete(s.key)
+    this.#offsets.pending.delete(s.key)
+    this.#dropUnsent(new Set([s]))
+    if (fenced) {
+      this.#host.error?.('send', 'PRODUCER_FENCED', false)
+      this.#log.warn({ partition: s.key, err: describeCause(error) }, 'this member was fenced: another member took over the partition\'s transactional id (this one was paused or cut off past its session); it lets the partition go, and what it had not committed was aborted')
+      return
+    }
+    // A member the group may have left behind (frozen, cut off) does not take the id again: that
+    // would fence the partition's new owner. Its next assignment says whether it is still its own.
+    if (this.#maybeFenced()) {
+      this.#log.warn({ partition: s.key, err: describeCause(error) }, 'a transaction failed while the group had not answered for a session timeout: the partition waits for the next assignment')
+      return
+    }
+    const restarts = (this.#restarts.get(s.key) ?? 0) + 1
+    this.#restarts.set(s.key, restarts)
+    if (restarts > MAX_TRANSACTION_RESTARTS) {
+      this.#host.onFatal(new SendFailedError(s.topic, s.partition, s.settled?.offset ?? -1n, error))
+      return
+    }
+    this.#log.warn({ partition: s.key, err: describeCause(error), restarts }, 'the target refused a batch of an open transaction: the transaction is aborted, and the partition starts again from its last committed position')
+    const fresh = this.#newState(s.topic, s.partition)
+    this.#partitions.set(s.key, fresh)
+    this.#assigning++
+    this.#startingOffsets([fresh]).then(() => {
+      this.#assigning--
+      this.#pumpFetches()
+    }, error => {
+      this.#assigning--
+      if (!this.#stopping) this.#host.onFatal(error)
+    })
+  }
+
+  /** Lets these partitions' transactions go (aborting what is open); returns the records not acknowledged. */
+  #releaseTransactions (states: Set<PartitionState>): number {
+    let records = 0
+    for (const s of states) {
+      const released = s.txn?.release()
+      if (released === undefined) continue
+      for (const unit of released.units) {
+        this.#pendingBytes -= unit.context.bytes
+        records += unit.context.records
+      }
+      released.done.catch(() => {})
+    }
+    return records
+  }
+
+  /** A batch to the target: through its source partition's transaction in exactly-once mode. */
+  #send (state: PartitionState, topic: string, partition: number, unit: ProduceUnit<UnitContext>): void {
+    if (this.#options.exactlyOnce === undefined) {
+      this.#producer.enqueue(topic, partition, unit)
+      return
+    }
+    // A partition let go while its fetch answer was planned: its records are its new owner's.
+    if (state.txn?.enqueue(topic, partition, unit) !== true) this.#pendingBytes -= unit.context.bytes
   }
 
   /**
@@ -727,9 +888,8 @@ export class CopyWorker {
     }
     // Key partitioning: the records of every partition of the answer are routed together, so each
     // target partition gets one batch per answer (up to the batch size), not one per source partition.
-    const routing = this.#options.partitioning === 'key'
-      ? { router: new KeyRouter({ compression: this.#options.compression, forceReencode: this.#options.forceReencode, maxBatchBytes: Math.min(DEFAULT_MERGED_BATCH_BYTES, this.#limits.maxRequestBytes), topicMaxBytes: topic => this.#host.targetMaxBatchBytes?.(topic) }), spans: new Map<Span, PartitionState>() }
-      : undefined
+    const newRouting = (): { router: KeyRouter, spans: Map<Span, PartitionState> } => ({ router: new KeyRouter({ compression: this.#options.compression, forceReencode: this.#options.forceReencode, maxBatchBytes: Math.min(DEFAULT_MERGED_BATCH_BYTES, this.#limits.maxRequestBytes), topicMaxBytes: topic => this.#host.targetMaxBatchBytes?.(topic) }), spans: new Map<Span, PartitionState>() })
+    let routing = this.#options.partitioning === 'key' ? newRouting() : undefined
     try {
       for (const t of response.responses) {
         for (const p of t.partitions) {
@@ -737,6 +897,11 @@ export class CopyWorker {
           // A partition revoked, or moved by another response, while this fetch was out.
           if (asked === undefined || this.#partitions.get(asked.state.key) !== asked.state || asked.state.position !== asked.offset) continue
           await this.#fetched(asked.state, p, routing)
+          // Exactly-once mode: a target batch holds one source partition's records (one producer id).
+          if (routing !== undefined && this.#options.exactlyOnce !== undefined) {
+            this.#enqueueRouted(routing.router.finish(), routing.spans)
+            routing = newRouting()
+          }
         }
       }
     } finally {
@@ -755,7 +920,8 @@ export class CopyWorker {
         return { owner, span, records: part.records, bytes: Math.round(bytes * part.records / r.records) }
       })
       this.#pendingBytes += bytes
-      this.#producer.enqueue(r.topic, r.partition, { batch: r.batch, context: { owner: this.#owner, parts, records: r.records, bytes } })
+      // In exactly-once mode an answer's partitions are routed one by one: all parts are one partition's.
+      this.#send(parts[0].owner, r.topic, r.partition, { batch: r.batch, context: { owner: this.#owner, parts, records: r.records, bytes } })
     }
     for (const [span, owner] of spans) {
       owner.spans.seal(span)
@@ -850,7 +1016,7 @@ export class CopyWorker {
     }
     const bytes = unit.batch.length
     this.#pendingBytes += bytes
-    this.#producer.enqueue(this.#targetTopic(state.topic), unit.partition ?? state.partition, { batch: unit.batch, context: { owner: this.#owner, parts: [{ owner: state, span, records: unit.records, bytes }], records: unit.records, bytes } })
+    this.#send(state, this.#targetTopic(state.topic), unit.partition ?? state.partition, { batch: unit.batch, context: { owner: this.#owner, parts: [{ owner: state, span, records: unit.records, bytes }], records: unit.records, bytes } })
   }
 
   /**
@@ -932,8 +1098,11 @@ export class CopyWorker {
    */
   #settle (state: PartitionState, acked = { records: 0, bytes: 0, since: Date.now() }): void {
     const settled = state.spans.settle()
-    // An acknowledgement that arrives after the partition moved on is not ours to commit.
-    if (settled !== undefined && this.#partitions.get(state.key) === state) {
+    if (settled !== undefined && state.txn !== undefined) {
+      // Exactly-once mode: committed with the transaction (transactions.ts), not now.
+      state.settled = { offset: settled.nextOffset, leaderEpoch: settled.leaderEpoch }
+    } else if (settled !== undefined && this.#partitions.get(state.key) === state) {
+      // An acknowledgement that arrives after the partition moved on is not ours to commit.
       this.#offsets.set({ topic: state.topic, partition: state.partition, offset: settled.nextOffset, leaderEpoch: settled.leaderEpoch, metadata: this.#metadata(state, settled.nextOffset) })
       state.committed = { offset: settled.nextOffset, leaderEpoch: settled.leaderEpoch, at: Date.now() }
     }
@@ -989,11 +1158,17 @@ export class CopyWorker {
    * batch the other partitions still finish; false tells nothing past the failure was written.
    */
   async drain (deadline: number): Promise<boolean> {
-    while (this.#unitsPending > 0) {
+    for (;;) {
+      while (this.#unitsPending > 0) {
+        if (Date.now() > deadline) return false
+        await new Promise(resolve => setTimeout(resolve, 20))
+      }
+      // Exactly-once mode: what was acknowledged is committed now rather than at the interval.
+      const open = [...this.#partitions.values()].filter(s => s.txn?.open === true)
+      if (open.length === 0) return !this.#failed
       if (Date.now() > deadline) return false
-      await new Promise(resolve => setTimeout(resolve, 20))
+      await Promise.allSettled(open.map(async s => await s.txn!.commit()))
     }
-    return !this.#failed
   }
 
   async close (): Promise<void> {
@@ -1001,12 +1176,16 @@ export class CopyWorker {
     this.#closed = true
     clearTimeout(this.#wakeTimer)
     await this.consumer.close(true).catch(error => this.#log.debug({ err: String(error) }, 'closing the consumer failed'))
+    // Exactly-once mode: a transaction still open is aborted before the shared connections close.
+    await Promise.allSettled([...this.#partitions.values()].map(async s => await s.txn?.release().done))
     await Promise.allSettled([this.#target.release(this), this.#fetcher.close(), this.#reconciler.close()])
   }
 
   /** This worker's units enqueued and not yet reported (a partition the target refused excepted). */
   get #unitsPending (): number {
-    return this.#producer.pendingWhere(u => u.context.owner === this.#owner)
+    let pending = this.#producer.pendingWhere(u => u.context.owner === this.#owner)
+    if (this.#options.exactlyOnce !== undefined) for (const s of this.#partitions.values()) pending += s.txn?.pending ?? 0
+    return pending
   }
 }
 

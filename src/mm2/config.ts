@@ -13,7 +13,7 @@ import { basename } from 'node:path'
 import { consumerConfig, commonClientKeys, producerConfig } from '../config/client-config.ts'
 import { configProviderKeys, resolveConfigReferences } from '../config/config-providers.ts'
 import { closest, ConfigDefinition, type ConfigKey, type ConfigValue } from '../config/definition.ts'
-import { listenAddress, mirrorFlagKeys, readPropertiesFile, sourceSettings, targetSettings, type SourceSettings, type TargetSettings } from '../config/mirror-config.ts'
+import { exactlyOnceProblems, listenAddress, mirrorFlagKeys, readPropertiesFile, sourceSettings, targetSettings, type SourceSettings, type TargetSettings } from '../config/mirror-config.ts'
 import { HIDDEN, looksSecret, rememberSecret } from '../config/secrets.ts'
 import { javaRegexToJs, type TopicFilter } from '../config/topic-filter.ts'
 import { ConfigError, formatProblem, type ConfigProblem } from '../errors.ts'
@@ -94,8 +94,8 @@ export const mm2Keys: Mm2Key[] = [
   { declaredIn: 'MirrorHeartbeatConfig', name: 'heartbeats.topic.replication.factor', type: 'int', default: 3, min: -1, feature: 'heartbeats', doc: 'Replication factor of the heartbeats topic. Default 3.' },
   // Kafka Connect keys MM2 passes to its connectors and workers
   { declaredIn: 'Connect', name: 'tasks.max', type: 'int', default: 1, min: 1, doc: 'MM2\'s tasks per connector; kafka-mirror runs as many copy streams per flow (at most 256), sharing the flow\'s partitions through its consumer group. Default 1.' },
-  { declaredIn: 'Connect', name: 'exactly.once.support', type: 'string', default: 'requested', choices: ['requested', 'required'], feature: 'exactly-once', doc: 'required: the flow must copy exactly once (needs the source consumer\'s isolation.level=read_committed, as MM2 checks). Default requested.' },
-  { declaredIn: 'Connect', topLevelOnly: true, name: 'exactly.once.source.support', type: 'string', default: 'disabled', choices: ['disabled', 'preparing', 'enabled'], feature: 'exactly-once', doc: 'Connect worker key, given per target cluster as MM2\'s workers read it (B.exactly.once.source.support=enabled: every flow into B copies exactly once) or at top level for every cluster. Default disabled.' },
+  { declaredIn: 'Connect', name: 'exactly.once.support', type: 'string', default: 'requested', choices: ['requested', 'required'], feature: 'exactly-once', doc: 'required: the flow copies exactly once, in target transactions, as with exactly.once.source.support=enabled (needs the source consumer\'s isolation.level=read_committed, as MM2 checks). Default requested: exactly once where the target cluster\'s exactly.once.source.support=enabled.' },
+  { declaredIn: 'Connect', topLevelOnly: true, name: 'exactly.once.source.support', type: 'string', default: 'disabled', choices: ['disabled', 'preparing', 'enabled'], feature: 'exactly-once', doc: 'Connect worker key, given per target cluster as MM2\'s workers read it (B.exactly.once.source.support=enabled: every flow into B copies exactly once) or at top level for every cluster. enabled: each source partition\'s records and its position are written in one target transaction, the position in mm2-offsets.<source>.internal in MM2\'s own format (so MM2 with exactly-once and kafka-mirror can take over from each other); a read_committed consumer of the target sees each record once. Needs the producer\'s acks=all and enable.idempotence=true; transactional.id is the prefix of the transactional ids. Default disabled.' },
   { declaredIn: 'Connect', name: 'transaction.boundary', type: 'string', default: 'poll', choices: ['poll', 'interval', 'connector'], doc: 'Connect\'s transaction boundary for exactly-once source connectors.', ignored: 'transactions, when used, follow kafka-mirror\'s own commits' },
   { declaredIn: 'Connect', topLevelOnly: true, name: 'offset.flush.interval.ms', type: 'long', default: 60000, min: 0, doc: 'Connect worker key: how often source positions are stored. kafka-mirror commits the flow\'s group offsets every min(this, 5000) ms, each only after the target acknowledged every record before it.' },
   { declaredIn: 'Connect', name: 'name', type: 'string', doc: 'Connector name, set by MM2\'s driver.', ignored: 'kafka-mirror names flows source->target' },
@@ -478,6 +478,10 @@ export function mm2ConfigFromProperties (input: Array<[string, string]>, file: s
       if (runs && get('exactly.once.support') === 'required' && !sourceConsumer.readCommitted) {
         sink.push({ source: file, key: keyName('exactly.once.support'), message: 'is required, but the source consumer reads uncommitted records, so records of aborted transactions would be copied', fix: `set ${source}.consumer.isolation.level=read_committed (or ${name}.consumer.isolation.level)` })
       }
+      if (runs && exactlyOnceOn(get)) {
+        const turnedOnBy = get('exactly.once.support') === 'required' ? keyName('exactly.once.support') : `${target}.exactly.once.source.support=enabled`
+        for (const p of exactlyOnceProblems(targetProducer, producerParsed, file, turnedOnBy)) sink.push({ ...p, key: producerOrigins.get(p.key ?? '')?.from ?? `${name}.producer.${p.key ?? ''}` })
+      }
       const previous = groups.get(groupId)
       if (runs && previous !== undefined) sink.push({ source: file, key: `${name}.consumer.group.id`, message: `flows ${previous} and ${name} would share consumer group ${groupId}`, fix: `set ${name}.consumer.group.id to a group of its own` })
       if (runs) groups.set(groupId, name)
@@ -539,6 +543,11 @@ function describe (props: Map<string, string>): Array<[string, string]> {
 /** The flows that run: enabled, into one of `onlyTargets` when given. */
 export function runningFlows (config: Mm2Config, onlyTargets?: string[]): Mm2Flow[] {
   return config.flows.filter(f => f.enabled && (onlyTargets === undefined || onlyTargets.includes(f.target)))
+}
+
+/** Whether a flow copies exactly once (target transactions, src/mirror/transactions.ts). */
+export function exactlyOnceOn (get: (key: string) => ConfigValue | undefined): boolean {
+  return get('exactly.once.support') === 'required' || get('exactly.once.source.support') === 'enabled'
 }
 
 /** The features a flow asks for (their enabling keys are true) with the key that asks. */

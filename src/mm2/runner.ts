@@ -6,13 +6,14 @@
 // before it.
 import { EventEmitter } from 'node:events'
 import { Admin } from '@platformatic/kafka'
-import type { MirrorSettings } from '../config/mirror-config.ts'
+import { defaultTransactionalIdPrefix, type MirrorSettings } from '../config/mirror-config.ts'
 import { describeCause } from '../errors.ts'
 import { baseClientOptions } from '../kafka/client-options.ts'
 import { silentLogger, type Logger } from '../log.ts'
 import { Mirror, type MirrorOptions } from '../mirror/mirror.ts'
 import type { MirrorSummary } from '../mirror/stats.ts'
-import { featureFallbacks, requestedFeatures, runningFlows, type Mm2Config, type Mm2Feature, type Mm2Flow } from './config.ts'
+import { exactlyOnceOn, featureFallbacks, requestedFeatures, runningFlows, type Mm2Config, type Mm2Feature, type Mm2Flow } from './config.ts'
+import { MIRROR_SOURCE_CONNECTOR, mm2OffsetsTopic } from './mm2-offsets.ts'
 import { builtInFlowPlugins } from './plugins.ts'
 import { IdentityReplicationPolicy, type ReplicationPolicy } from './policy.ts'
 import { provenanceRewrite } from './provenance.ts'
@@ -108,7 +109,21 @@ export function flowMirrorSettings (flow: Mm2Flow): MirrorSettings {
     topicConfigFilter: flow.configPropertyFilter,
     replicationFactor: replicationFactor === -1 ? -1 : replicationFactor,
     // Names cannot show where an identity-named topic's records came from: a header does.
-    ...(policy instanceof IdentityReplicationPolicy ? { rewriteRecord: provenanceRewrite(flow.source, flow.target) } : {})
+    ...(policy instanceof IdentityReplicationPolicy ? { rewriteRecord: provenanceRewrite(flow.source, flow.target) } : {}),
+    // KIP-618's exactly-once source: the positions go where MM2's MirrorSourceTask keeps them, in
+    // its format, so MM2 with exactly-once and kafka-mirror read each other's.
+    ...(exactlyOnceOn(flow.get)
+      ? {
+          exactlyOnce: {
+            transactionalIdPrefix: flow.targetProducer.transactionalId ?? defaultTransactionalIdPrefix(flow.groupId),
+            positionsTopic: flow.get('offset.storage.topic') === undefined ? mm2OffsetsTopic(flow.source) : String(flow.get('offset.storage.topic')),
+            connector: MIRROR_SOURCE_CONNECTOR,
+            sourceAlias: flow.source,
+            transactionIntervalMs: 1000,
+            transactionTimeoutMs: flow.targetProducer.transactionTimeoutMs
+          }
+        }
+      : {})
   }
 }
 
@@ -142,7 +157,8 @@ export class Mm2Runner extends EventEmitter {
 
   /** Warnings for features the flows ask for that no plug-in of this build does, one per feature. */
   static missingFeatures (flows: Mm2Flow[], plugins: FlowPluginRegistration[]): string[] {
-    const done = new Set(plugins.flatMap(p => p.features))
+    // Exactly once is the engine's own (flowMirrorSettings), not a plug-in's.
+    const done = new Set<Mm2Feature>([...plugins.flatMap(p => p.features), 'exactly-once'])
     const missing = new Map<Mm2Feature, { key: string, flows: string[] }>()
     for (const flow of flows) {
       for (const [feature, key] of requestedFeatures(flow)) {

@@ -36,10 +36,14 @@ export async function kcatProduce (bootstrap: string, topic: string, lines: stri
   await run(['-P', '-b', bootstrap, '-t', topic, '-K', ':', '-X', 'acks=all', '-X', 'enable.idempotence=true', ...headerArgs], lines.join('\n') + '\n')
 }
 
-/** Reads a whole topic, from the beginning to the end offsets at the time of the call. */
-export async function kcatConsume (bootstrap: string, topic: string): Promise<KcatRecord[]> {
+/**
+ * Reads a whole topic, from the beginning to the end offsets at the time of the call. `isolation`
+ * sets isolation.level; without it, librdkafka's default (read_committed: to the last stable
+ * offsets, records of aborted transactions left out).
+ */
+export async function kcatConsume (bootstrap: string, topic: string, options: { isolation?: 'read_committed' | 'read_uncommitted' } = {}): Promise<KcatRecord[]> {
   // A text line of lengths, then the raw key and value bytes: exact even for binary data.
-  const raw = await run(['-C', '-b', bootstrap, '-t', topic, '-o', 'beginning', '-e', '-q',
+  const raw = await run(['-C', '-b', bootstrap, '-t', topic, '-o', 'beginning', '-e', '-q', ...(options.isolation !== undefined ? ['-X', `isolation.level=${options.isolation}`] : []),
     '-f', '%p %o %T %K %S %h\n%k%s'])
   const records: KcatRecord[] = []
   let at = 0

@@ -148,6 +148,17 @@ test('given exactly.once.support=required without read_committed, then it is ref
   assert.ok(!config.warnings.some(w => w.includes('exactly.once.source.support')), config.warnings.join('\n'))
 })
 
+test('given B.exactly.once.source.support=enabled, then A->B copies in transactions with its positions in mm2-offsets.A.internal, nothing warns that exactly once is not done, and acks=1 for it is refused naming the key', () => {
+  const config = load(`${base}\nA->B.enabled = true\nB->A.enabled = true\nB.exactly.once.source.support = enabled\nA->B.producer.transactional.id = mirror-ab`)
+  const settings = flowMirrorSettings(flow(config, 'A->B'))
+  assert.deepEqual({ ...settings.exactlyOnce }, { transactionalIdPrefix: 'mirror-ab', positionsTopic: 'mm2-offsets.A.internal', connector: 'MirrorSourceConnector', sourceAlias: 'A', transactionIntervalMs: 1000, transactionTimeoutMs: 60000 })
+  assert.equal(flowMirrorSettings(flow(config, 'B->A')).exactlyOnce, undefined)
+  const missing = Mm2Runner.missingFeatures(config.flows, [])
+  assert.ok(!missing.some(w => w.includes('exactly-once')), missing.join('\n'))
+  assert.deepEqual(problemsOf(() => load(`${base}\nA->B.enabled = true\nB.exactly.once.source.support = enabled\nA->B.producer.acks = 1`)),
+    ['A->B.producer.acks: acks=1 cannot go with B.exactly.once.source.support=enabled: transactions need acks=all (set acks=all (the default))'])
+})
+
 test('given keys MM2 ignores or kafka-mirror does not do, then each is named in a warning with what happens instead, never silently', () => {
   const config = load(`${base}
     A->B.enabled = true

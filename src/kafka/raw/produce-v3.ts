@@ -13,10 +13,10 @@ export const PRODUCE_VERSION = 3
       partition_data => index records
         records => RECORDS
 */
-export function createRequest (acks: number, timeoutMs: number, topics: RawProduceTopic[]): Writer {
+export function createRequest (acks: number, timeoutMs: number, topics: RawProduceTopic[], transactionalId: string | null = null): Writer {
   if (acks === 0) throw new Error('acks=0 gets no response; the raw produce needs one to know what was written')
   return Writer.create()
-    .appendString(null, false)
+    .appendString(transactionalId, false)
     .appendInt16(acks)
     .appendInt32(timeoutMs)
     .appendArray(topics, (w, t) => {
@@ -54,6 +54,6 @@ export function readProduceResponse (reader: Reader, withLogStartOffset: boolean
   return { responses, throttleTimeMs }
 }
 
-export const api = createAPI<[acks: number, timeoutMs: number, topics: RawProduceTopic[]], RawProduceResponse>(
+export const api = createAPI<[acks: number, timeoutMs: number, topics: RawProduceTopic[], transactionalId?: string | null], RawProduceResponse>(
   PRODUCE_API_KEY, PRODUCE_VERSION, createRequest, parseResponse, false, false
 )

@@ -20,6 +20,6 @@ export function parseResponse (_correlationId: number, _apiKey: number, _apiVers
   return readProduceResponse(reader, true)
 }
 
-export const api = createAPI<[acks: number, timeoutMs: number, topics: RawProduceTopic[]], RawProduceResponse>(
+export const api = createAPI<[acks: number, timeoutMs: number, topics: RawProduceTopic[], transactionalId?: string | null], RawProduceResponse>(
   PRODUCE_API_KEY, PRODUCE_VERSION, createRequest, parseResponse, false, false
 )

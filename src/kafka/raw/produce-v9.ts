@@ -39,10 +39,10 @@ export interface RawProduceResponse {
       partition_data => index records TAG_BUFFER
         records => COMPACT_RECORDS
 */
-export function createRequest (acks: number, timeoutMs: number, topics: RawProduceTopic[]): Writer {
+export function createRequest (acks: number, timeoutMs: number, topics: RawProduceTopic[], transactionalId: string | null = null): Writer {
   if (acks === 0) throw new Error('acks=0 gets no response; the raw produce needs one to know what was written')
   return Writer.create()
-    .appendString(null)
+    .appendString(transactionalId)
     .appendInt16(acks)
     .appendInt32(timeoutMs)
     .appendArray(topics, (w, t) => {
@@ -78,6 +78,6 @@ export function parseResponse (_correlationId: number, _apiKey: number, _apiVers
   return { responses, throttleTimeMs }
 }
 
-export const api = createAPI<[acks: number, timeoutMs: number, topics: RawProduceTopic[]], RawProduceResponse>(
+export const api = createAPI<[acks: number, timeoutMs: number, topics: RawProduceTopic[], transactionalId?: string | null], RawProduceResponse>(
   PRODUCE_API_KEY, PRODUCE_VERSION, createRequest, parseResponse
 )

@@ -40,6 +40,11 @@
 // - With skipRefused (abort.on.send.failure=false), a batch that fails for good is reported as
 //   acknowledged with its error in `skipped`, and the partition goes on under a new producer id (the
 //   broker never appended the batch, so its sequence is a hole the old id cannot get past).
+// - Transactional (exactly-once mode, src/mirror/transactions.ts): the producer id and epoch come
+//   from the caller's InitProducerId for its transactional id and are never replaced (a new id
+//   would leave the transaction), so a lost producer state or a fenced epoch stops the partition
+//   and is reported failed; batches carry the transactional bit and the Produce request the id.
+//   Many such producers share one connection pool (`base`), one per source partition.
 import { Base, protocolErrors, protocolErrorsCodesById, type BaseOptions, type ClusterMetadata } from '@platformatic/kafka'
 import type * as produceV9 from './produce-v9.ts'
 import { INIT_PRODUCER_ID, PRODUCE } from './producer-versions.ts'
@@ -48,6 +53,10 @@ import { Attributes, incrementSequence, mergeRecordBatches, NO_PRODUCER_EPOCH, N
 
 export interface RawProducerOptions {
   client: BaseOptions
+  /** An existing client whose connections to use (several producers, one pool); it is not closed with the producer. */
+  base?: Base
+  /** Exactly-once mode: the transactional id and the producer id and epoch its InitProducerId gave. */
+  transactional?: { id: string, producerId: bigint, producerEpoch: number }
   /** -1 (all) or 1; 0 gets no response and is refused. */
   acks: number
   idempotent: boolean
@@ -201,6 +210,7 @@ export class RawProducer<T> {
   #holds = 0
   #maxInFlight: number
   #mergeCap: number
+  #ownsClient: boolean
   /** Batches merged into others when first sent; batches sent (merged ones once). */
   readonly counts = { merged: 0, sent: 0 }
 
@@ -210,7 +220,8 @@ export class RawProducer<T> {
     this.#listener = listener
     this.#maxInFlight = options.maxInFlightRequests ?? 5
     this.#mergeCap = Math.min(options.mergedBatchBytes ?? DEFAULT_MERGED_BATCH_BYTES, options.maxRequestBytes)
-    this.client = new Base(options.client)
+    this.#ownsClient = options.base === undefined
+    this.client = options.base ?? new Base(options.client)
   }
 
   get producerId (): bigint {
@@ -223,8 +234,12 @@ export class RawProducer<T> {
 
   /** Checks the bootstrap broker takes a Produce version kafka-mirror has and, when idempotent, takes a producer id. */
   async start (): Promise<void> {
-    checkApis(await this.client.listApis(), this.#options.idempotent ? [PRODUCE, INIT_PRODUCER_ID] : [PRODUCE], 'the target broker')
-    if (this.#options.idempotent) {
+    const transactional = this.#options.transactional
+    checkApis(await this.client.listApis(), this.#options.idempotent && transactional === undefined ? [PRODUCE, INIT_PRODUCER_ID] : [PRODUCE], 'the target broker')
+    if (transactional !== undefined) {
+      this.#producerId = transactional.producerId
+      this.#producerEpoch = transactional.producerEpoch
+    } else if (this.#options.idempotent) {
       const { producerId, producerEpoch } = await this.#initProducerId()
       this.#producerId = producerId
       this.#producerEpoch = producerEpoch
@@ -462,7 +477,7 @@ export class RawProducer<T> {
         continue
       }
       part.sequence = sequence
-      rewriteProducerFields(part.batch!, { producerId, producerEpoch, baseSequence: sequence })
+      rewriteProducerFields(part.batch!, { producerId, producerEpoch, baseSequence: sequence, transactional: this.#options.transactional !== undefined })
       sequence = incrementSequence(sequence, readRecordBatch(part.batch!).lastOffsetDelta + 1)
     }
     queue.entries.splice(at, 1, ...parts)
@@ -480,7 +495,8 @@ export class RawProducer<T> {
       rewriteProducerFields(batch, {
         producerId: queue.producerId ?? this.#producerId,
         producerEpoch: queue.producerId !== undefined ? queue.producerEpoch : this.#producerEpoch,
-        baseSequence: entry.sequence
+        baseSequence: entry.sequence,
+        transactional: this.#options.transactional !== undefined
       })
     } else {
       entry.sequence = NO_SEQUENCE
@@ -507,7 +523,7 @@ export class RawProducer<T> {
         return
       }
       const send = (produce: typeof produceV9.api): void => {
-        produce(connection!, this.#options.acks, timeout, [...topics.values()], (error, response) => {
+        produce(connection!, this.#options.acks, timeout, [...topics.values()], this.#options.transactional?.id ?? null, (error, response) => {
           this.#settle(lane, sent, error ?? undefined, response)
         })
       }
@@ -558,7 +574,8 @@ export class RawProducer<T> {
         queue.lastError = failure
         continue
       }
-      const lostState = this.#options.idempotent && (failure.errorCode === ERROR_UNKNOWN_PRODUCER_ID || (failure.errorCode === ERROR_OUT_OF_ORDER_SEQUENCE && !queue.retrying))
+      // A transactional producer cannot take a new id: its partition stops and the transaction is aborted.
+      const lostState = this.#options.idempotent && this.#options.transactional === undefined && (failure.errorCode === ERROR_UNKNOWN_PRODUCER_ID || (failure.errorCode === ERROR_OUT_OF_ORDER_SEQUENCE && !queue.retrying))
       if (lostState && queue.resets < MAX_RESETS) {
         queue.retrying = true
         queue.resetting = true
@@ -703,7 +720,7 @@ export class RawProducer<T> {
     this.#closed = true
     for (const q of this.#queues.values()) clearTimeout(q.retryTimer)
     clearTimeout(this.#refreshTimer)
-    await this.client.close().catch(() => {})
+    if (this.#ownsClient) await this.client.close().catch(() => {})
   }
 }
 

@@ -167,18 +167,20 @@ export interface ProducerFields {
   producerId: bigint
   producerEpoch: number
   baseSequence: number
+  /** Set the transactional bit: the batch belongs to the producer's open transaction (exactly-once mode). */
+  transactional?: boolean
 }
 
 /**
  * Makes a fetched batch one our producer sends: our producer id, epoch and base sequence, the
- * transactional bit cleared (the target sees plain idempotent writes; only committed data is
+ * transactional bit cleared unless `transactional` (the target sees plain idempotent writes; only committed data is
  * copied), baseOffset 0 and no leader epoch as a producer writes them, and the CRC recomputed.
  * Changes `bytes` in place.
  */
 export function rewriteProducerFields (bytes: Buffer, fields: ProducerFields): void {
   bytes.writeBigInt64BE(0n, BASE_OFFSET)
   bytes.writeInt32BE(-1, PARTITION_LEADER_EPOCH)
-  bytes.writeInt16BE(bytes.readInt16BE(ATTRIBUTES) & ~Attributes.TRANSACTIONAL, ATTRIBUTES)
+  bytes.writeInt16BE((bytes.readInt16BE(ATTRIBUTES) & ~Attributes.TRANSACTIONAL) | (fields.transactional === true ? Attributes.TRANSACTIONAL : 0), ATTRIBUTES)
   bytes.writeBigInt64BE(fields.producerId, PRODUCER_ID)
   bytes.writeInt16BE(fields.producerEpoch, PRODUCER_EPOCH)
   bytes.writeInt32BE(fields.baseSequence, BASE_SEQUENCE)
