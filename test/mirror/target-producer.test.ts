@@ -44,15 +44,21 @@ function shared (broker: FakeBroker, holdFirstRound = false, partitions = 1): Ta
   return target
 }
 
-test('two streams\' batches for one partition go out merged; each stream is told of its own units, in order, with their target offsets', async () => {
-  const broker = new FakeBroker()
-  const target = shared(broker)
+/** A started shared producer over the fake broker, used by two streams a and b. */
+async function twoStreams (broker: FakeBroker, holdFirstRound = false, partitions = 1): Promise<{ target: TargetProducer, a: Seen, b: Seen }> {
+  const target = shared(broker, holdFirstRound, partitions)
   const a = fakeOwner('a')
   const b = fakeOwner('b')
   target.use(a)
   target.use(b)
   await target.start()
   await target.producer.prepareTopics(['t'])
+  return { target, a, b }
+}
+
+test('two streams\' batches for one partition go out merged; each stream is told of its own units, in order, with their target offsets', async () => {
+  const broker = new FakeBroker()
+  const { target, a, b } = await twoStreams(broker)
   // Given one unit in flight, and units of both streams enqueued behind it, interleaved
   queueOf(target).enqueue('t', 0, { batch: unitBatch(0), context: { owner: a.owner, id: 0 } })
   await new Promise(resolve => setImmediate(resolve))
@@ -94,13 +100,7 @@ test('a merged batch of two streams refused by the target: the stream of its fir
 
 test('holding the first round: nothing goes before both streams\' first answers are planned, then each partition gets one batch of both', async () => {
   const broker = new FakeBroker()
-  const target = shared(broker, true, 2)
-  const a = fakeOwner('a')
-  const b = fakeOwner('b')
-  target.use(a)
-  target.use(b)
-  await target.start()
-  await target.producer.prepareTopics(['t'])
+  const { target, a, b } = await twoStreams(broker, true, 2)
   // Given stream a's first answer planned into two partitions
   queueOf(target).enqueue('t', 0, { batch: unitBatch(0), context: { owner: a.owner, id: 0 } })
   queueOf(target).enqueue('t', 1, { batch: unitBatch(1), context: { owner: a.owner, id: 1 } })
