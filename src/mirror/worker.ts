@@ -34,6 +34,14 @@
 //   acknowledgement is not committed by this member. A member that missed a generation (paused past
 //   its session, cut off) drops everything it held and starts its partitions over from the
 //   committed offsets. Nothing is fetched while the group has not answered for a session timeout.
+// - Write gate (no transactions to fence a zombie): nothing is written to the target while this
+//   member rejoins its group (from a rebalance notice, a lost membership or its own JoinGroup until
+//   the join completes or a heartbeat sent after it is answered), nor once the group last vouched
+//   for it (the send time of the last answered heartbeat, or the join) nearly a session timeout
+//   ago (margin: min(1 s, session/4)). The producer asks before each request and again just before
+//   writing it; stopped requests go back to the queue unwritten, so the drop at the next join takes
+//   them too. A member thawed after a freeze, or cut off, therefore writes nothing it held before
+//   the group tells it what it still owns. Left: a request already written when the gate shuts.
 // - Gaps: records gone from the source before they were copied, or offsets that went back, go to
 //   the host, which stops the mirror or reports the gap; the position never moves past one silently.
 // - Offsets of what was written: every acknowledged target batch is reported with its target base
@@ -298,8 +306,15 @@ export class CopyWorker {
   #held = true
   /** A batch the target refused: nothing after it may become committable. */
   #failed = false
-  /** When the group last answered a heartbeat or a join: older than the session means maybe fenced. */
+  /**
+   * When the group last vouched for this member: the send time of the last heartbeat it answered,
+   * or the last join. Older than the session means maybe fenced.
+   */
   #lastHeardFromGroup = 0
+  /** When the heartbeat under way was sent. */
+  #heartbeatSentAt = 0
+  /** Since when this member has been rejoining (a rebalance, a lost membership); undefined: in the group. */
+  #rebalancingSince: number | undefined
   #wakeTimer: NodeJS.Timeout | undefined
   #refreshing: Promise<void> | undefined
   #lastRefreshAt = 0
@@ -334,7 +349,7 @@ export class CopyWorker {
     this.#reconciler = new Reconciler(source, target, this.#log, options.partitioning, (topic, partition) => this.#target.ends.get(partitionKey(topic, partition)))
     this.#fetcher = new RawFetcher(baseClientOptions(source, `${source.clientId}-${index}-fetch`))
     this.#target = options.producer ?? new TargetProducer(target, `${target.clientId}-${index}`, limits, options, host)
-    this.#target.use(this)
+    this.#target.use(this, () => this.#mayWrite())
     this.#producer = this.#target.producer
     this.#owner = {
       acknowledged: (topic, partition, units) => { this.#acknowledged(topic, partition, units) },
@@ -352,22 +367,50 @@ export class CopyWorker {
       this.#log.debug({ event, memberId: this.consumer.memberId }, 'group event')
       this.commit(handOver).catch(() => {})
     }
-    this.consumer.on('consumer:group:rebalance', () => { commitNow('rebalance') })
+    this.consumer.on('consumer:group:rebalance', () => {
+      this.#rejoining()
+      commitNow('rebalance')
+    })
     this.consumer.on('consumer:group:join', payload => {
       // What the target acknowledged of partitions that moved away is committed now, under the
       // new generation, so their new owner copies less again.
       const handOver = this.#assigned(payload.assignments ?? this.consumer.assignments ?? [])
       commitNow('join', handOver)
-      this.#heardFromGroup()
+      this.#rebalancingSince = undefined
+      this.#heardFromGroup(Date.now())
     })
-    this.consumer.on('consumer:heartbeat:end', () => { this.#heardFromGroup() })
+    this.consumer.on('consumer:heartbeat:start', () => { this.#heartbeatSentAt = Date.now() })
+    this.consumer.on('consumer:heartbeat:end', () => {
+      // Answered without an error: no rebalance was under way when it was sent.
+      if (this.#rebalancingSince !== undefined && this.#heartbeatSentAt > this.#rebalancingSince) this.#rebalancingSince = undefined
+      this.#heardFromGroup(this.#heartbeatSentAt)
+    })
     // A failed rejoin (the coordinator down, say) leaves the member outside the group: join again.
     this.consumer.on('error', (error: unknown) => { this.#onConsumerError(error) })
   }
 
-  #heardFromGroup (): void {
-    this.#lastHeardFromGroup = Date.now()
+  #heardFromGroup (at: number): void {
+    if (at > this.#lastHeardFromGroup) this.#lastHeardFromGroup = at
     this.#pumpFetches()
+    if (this.#mayWrite()) this.#producer.wake()
+  }
+
+  /** The group is rebalancing, or this member joins again: it writes nothing until it is back in. */
+  #rejoining (): void {
+    this.#rebalancingSince ??= Date.now()
+  }
+
+  /**
+   * The write gate (without transactions, the only fence there is): nothing goes to the target
+   * while this member rejoins its group, or once the group has not vouched for it for nearly a
+   * session timeout. Either way its partitions may be another member's already, and that member
+   * reads the target to know where to start (reconcile.ts): a batch written after that read
+   * would land twice. Asked by the producer before each request and just before writing it.
+   */
+  #mayWrite (): boolean {
+    if (this.#rebalancingSince !== undefined) return false
+    const margin = Math.min(1000, this.#source.sessionTimeoutMs / 4)
+    return Date.now() - this.#lastHeardFromGroup < this.#source.sessionTimeoutMs - margin
   }
 
   /** Whether the group may have moved on without this member (it was paused, say). */
@@ -382,6 +425,7 @@ export class CopyWorker {
       return
     }
     this.#log.warn({ err: describeCause(error) }, 'the consumer lost its group membership; joining again')
+    this.#rejoining()
     const retry = (): void => {
       if (this.#stopping) return
       this.consumer.joinGroup({}).catch((again: unknown) => {
@@ -435,7 +479,10 @@ export class CopyWorker {
     await this.#producer.prepareTopics(topics.map(t => this.#targetTopic(t)))
     let changed = false
     for (const t of topics) if (this.consumer.topics.track(t)) changed = true
-    if (changed || this.consumer.memberId === null) await this.consumer.joinGroup({})
+    if (changed || this.consumer.memberId === null) {
+      this.#rejoining()
+      await this.consumer.joinGroup({})
+    }
   }
 
   /**
@@ -445,6 +492,7 @@ export class CopyWorker {
   async partitionsAdded (topics: string[]): Promise<void> {
     await this.consumer.metadata({ topics: this.consumer.topics.current, forceUpdate: true })
     await this.#fetcher.refresh([...new Set([...[...this.#partitions.values()].map(s => s.topic), ...topics])])
+    this.#rejoining()
     await this.consumer.joinGroup({})
   }
 
@@ -1205,6 +1253,8 @@ export class TargetProducer {
   /** Per target partition ("topic:partition"): the end of the last batch acknowledged with its offset (reconcile.ts). */
   readonly ends = new Map<string, bigint>()
   #users = 0
+  /** Each worker's write gate: the producer writes while every user's is open. */
+  #gates = new Map<unknown, () => boolean>()
   #started: Promise<void> | undefined
   #closing: Promise<void> | undefined
   /** Users whose first fetch answer is not planned yet, while the first round is held. */
@@ -1231,7 +1281,13 @@ export class TargetProducer {
       maxRequestBytes: limits.maxRequestBytes,
       maxInFlightRequests: target.maxInFlight,
       skipRefused: options.skipRefused,
-      topicMaxBatchBytes: topic => host.targetMaxBatchBytes?.(topic)
+      topicMaxBatchBytes: topic => host.targetMaxBatchBytes?.(topic),
+      // One process's streams share it: a member that may be fenced holds every stream's writes
+      // (its partitions' batches may be merged with the others'), which lasts a rebalance.
+      mayWrite: () => {
+        for (const gate of this.#gates.values()) if (!gate()) return false
+        return true
+      }
     }, {
       acknowledged: (topic, partition, units) => {
         for (let i = units.length - 1; i >= 0; i--) {
@@ -1265,9 +1321,10 @@ export class TargetProducer {
     units[0]?.context.owner.reset(topic, partition, cause)
   }
 
-  /** A worker starts using it. */
-  use (user: unknown): void {
+  /** A worker starts using it; `mayWrite` is its write gate. */
+  use (user: unknown, mayWrite?: () => boolean): void {
     this.#users++
+    if (mayWrite !== undefined) this.#gates.set(user, mayWrite)
     this.#firstRound?.add(user)
   }
 
@@ -1295,6 +1352,7 @@ export class TargetProducer {
   /** A worker is done with it: closed once no worker uses it. */
   async release (user: unknown): Promise<void> {
     this.answered(user)
+    if (this.#gates.delete(user)) this.producer.wake()
     if (--this.#users > 0) return
     this.#closing ??= this.producer.close()
     await this.#closing

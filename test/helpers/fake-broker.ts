@@ -24,6 +24,8 @@ export class FakeBroker {
   fault: (request: number, partition: number) => Fault = () => undefined
   inFlight = new Map<number, number>()
   maxInFlightSeen = 0
+  /** Hand out connections on a later turn of the event loop, as a pool connecting does: a request waits between being built and written. */
+  deferConnections = false
 
   log (topic: string, partition: number): PartitionLog {
     const key = `${topic}:${partition}`
@@ -154,7 +156,8 @@ export function wireToFakeBroker (producer: RawProducer<unknown>, broker: FakeBr
     value: {
       get: (_broker: unknown, callback?: (error: Error | null, connection: unknown) => void) => {
         if (callback === undefined) return Promise.resolve(connection)
-        callback(null, connection)
+        if (broker.deferConnections) setImmediate(() => { callback(null, connection) })
+        else callback(null, connection)
       }
     }
   })

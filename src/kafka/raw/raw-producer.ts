@@ -45,6 +45,12 @@
 //   would leave the transaction), so a lost producer state or a fenced epoch stops the partition
 //   and is reported failed; batches carry the transactional bit and the Produce request the id.
 //   Many such producers share one connection pool (`base`), one per source partition.
+// - A write gate (`mayWrite`): the caller may shut it (a group member that may have been left
+//   behind by its group). It is asked before each request is built and again just before the
+//   request is written on its connection; a request stopped there is never written: its batches go
+//   back to the queue, keeping their sequences, and drop() can still take them (the batches of a
+//   partition never written form a tail, numbered again from the first one's sequence). Only a
+//   request already written when the gate shuts can still land; wake() sends again once it opens.
 import { Base, protocolErrors, protocolErrorsCodesById, type BaseOptions, type ClusterMetadata } from '@platformatic/kafka'
 import type * as produceV9 from './produce-v9.ts'
 import { INIT_PRODUCER_ID, PRODUCE } from './producer-versions.ts'
@@ -77,6 +83,8 @@ export interface RawProducerOptions {
   mergedBatchBytes?: number
   /** The largest batch a topic takes (its max.message.bytes less a margin); merges stay below it. */
   topicMaxBatchBytes?: (topic: string) => number | undefined
+  /** Asked before each Produce request is built and again before it is written; false: send nothing now (call wake() when it turns true). */
+  mayWrite?: () => boolean
 }
 
 export interface ProduceUnit<T> {
@@ -149,6 +157,8 @@ interface Entry<T> {
   sequence: number | undefined
   /** Split from a merged batch the target refused as too large: never merged again. */
   alone: boolean
+  /** Handed to a connection at least once: the target may have it, whatever the answer. */
+  written: boolean
 }
 
 interface PartitionQueue<T> {
@@ -297,9 +307,11 @@ export class RawProducer<T> {
     const dropped: Array<ProduceUnit<T>> = []
     for (const queue of this.#queues.values()) {
       const before = dropped.length
-      // Sequences are given in order at the first send: the entries never sent are a tail.
+      // Entries are written in order: the ones never written are a tail. Some may have their
+      // sequences already (a request the write gate stopped): the tail is numbered again from the
+      // first of them, since the target has seen none of these sequences.
       let first = queue.entries.length
-      while (first > queue.head && queue.entries[first - 1].sequence === undefined && queue.entries[first - 1].state === 'queued') first--
+      while (first > queue.head && !queue.entries[first - 1].written && queue.entries[first - 1].state === 'queued') first--
       if (first === queue.entries.length) continue
       const kept: Array<Entry<T>> = []
       let changed = false
@@ -318,6 +330,9 @@ export class RawProducer<T> {
       }
       if (!changed) continue
       queue.unreported -= dropped.length - before
+      const numbered = queue.entries.slice(first).find(e => e.sequence !== undefined)
+      if (numbered !== undefined && this.#options.idempotent) queue.nextSequence = numbered.sequence!
+      for (const entry of kept) entry.sequence = undefined
       queue.entries.length = first
       queue.entries.push(...kept)
       queue.cursor = Math.min(queue.cursor, first)
@@ -377,8 +392,17 @@ export class RawProducer<T> {
     return queue.entries[queue.cursor]
   }
 
+  /** The write gate opened again: send what waits. */
+  wake (): void {
+    this.#schedulePump()
+  }
+
+  #mayWrite (): boolean {
+    return this.#options.mayWrite?.() ?? true
+  }
+
   #pump (): void {
-    if (!this.#started || this.#closed || this.#holds > 0) return
+    if (!this.#started || this.#closed || this.#holds > 0 || !this.#mayWrite()) return
     const perPartition = this.#options.idempotent ? MAX_IN_FLIGHT_PER_PARTITION : 1
     const byLeader = new Map<number, Array<PartitionQueue<T>>>()
     let unknownLeader = false
@@ -400,7 +424,8 @@ export class RawProducer<T> {
         lane = { inflight: 0, rotation: 0 }
         this.#lanes.set(leader, lane)
       }
-      while (lane.inflight < this.#maxInFlight) {
+      // The gate is asked again per request: a request it stopped at writing goes back to the queue.
+      while (lane.inflight < this.#maxInFlight && this.#mayWrite()) {
         const sent: Array<Sent<T>> = []
         let bytes = 0
         for (let i = 0; i < queues.length; i++) {
@@ -452,7 +477,7 @@ export class RawProducer<T> {
     const units = parts.flatMap(e => e.units)
     const batches = parts.map(e => readRecordBatch(e.batch!))
     const records = parts.flatMap((e, i) => e.records ?? [batches[i].recordCount])
-    const merged: Entry<T> = { units, batch: mergeRecordBatches(batches, codec), records, state: 'queued', sequence: undefined, alone: false }
+    const merged: Entry<T> = { units, batch: mergeRecordBatches(batches, codec), records, state: 'queued', sequence: undefined, alone: false, written: false }
     entries.splice(at, end - at, merged)
     this.counts.merged += end - at
     return merged
@@ -523,6 +548,11 @@ export class RawProducer<T> {
         return
       }
       const send = (produce: typeof produceV9.api): void => {
+        if (!this.#mayWrite() || this.#closed) {
+          this.#unsend(lane, sent)
+          return
+        }
+        for (const { entry } of sent) entry.written = true
         produce(connection!, this.#options.acks, timeout, [...topics.values()], this.#options.transactional?.id ?? null, (error, response) => {
           this.#settle(lane, sent, error ?? undefined, response)
         })
@@ -532,6 +562,19 @@ export class RawProducer<T> {
       if (known !== undefined) send(known.api)
       else versionFor(connection!, PRODUCE, `target broker ${leader}`).then(v => { send(v.api) }, error => { this.#settle(lane, sent, error as Error) })
     })
+  }
+
+  /** A request the write gate stopped before it was written: its batches wait again, in order. */
+  #unsend (lane: Lane, sent: Array<Sent<T>>): void {
+    lane.inflight--
+    for (const { queue, entry } of sent) {
+      queue.inflight--
+      entry.state = 'queued'
+      const at = queue.entries.indexOf(entry, queue.head)
+      if (at >= 0 && at < queue.cursor) queue.cursor = at
+    }
+    // Pumped again by wake() when the gate opens (or at once, if it opened meanwhile).
+    if (this.#mayWrite()) this.#schedulePump()
   }
 
   #settle (lane: Lane, sent: Array<Sent<T>>, error: Error | undefined, response?: produceV9.RawProduceResponse): void {
@@ -731,7 +774,7 @@ function inFlightLimit (queue: { appended: boolean }, perPartition: number): num
 }
 
 function single<T> (unit: ProduceUnit<T>): Entry<T> {
-  return { units: [unit], batch: unit.batch, records: undefined, state: unit.batch === null ? 'acked' : 'queued', sequence: undefined, alone: false }
+  return { units: [unit], batch: unit.batch, records: undefined, state: unit.batch === null ? 'acked' : 'queued', sequence: undefined, alone: false, written: false }
 }
 
 /**

@@ -404,3 +404,54 @@ test('a topic\'s batch limit caps the batches merged for it', async () => {
   const one = unitBatch(0).length
   assert.ok(sent.every(ids => ids.length === 1 || ids.length * one <= 300), `merged sizes (units): ${sent.map(ids => ids.length).join(',')}, one unit ${one} bytes`)
 })
+
+test('a shut write gate sends nothing; wake() sends what waited, in order', async () => {
+  const broker = new FakeBroker()
+  let open = false
+  const { producer, acked, failed } = producerFor(broker, 2, { mayWrite: () => open })
+  await producer.start()
+  await producer.prepareTopics(['t'])
+  for (let i = 0; i < 6; i++) producer.enqueue('t', i % 2, { batch: unitBatch(8000 + i), context: 8000 + i })
+  await new Promise(resolve => setTimeout(resolve, 50))
+  assert.equal(broker.requests.length, 0, 'nothing was written while the gate was shut')
+  open = true
+  producer.wake()
+  await settle(producer)
+  await producer.close()
+  assert.deepEqual(failed, [])
+  assert.deepEqual(broker.log('t', 0).ids, [8000, 8002, 8004])
+  assert.deepEqual(acked.get(1), [8001, 8003, 8005])
+})
+
+test('a request the gate stops just before it is written is never written: drop() takes its batches, and the batches after them take their sequences', async () => {
+  const broker = new FakeBroker()
+  let open = true
+  const { producer, acked, failed, resets } = producerFor(broker, 1, { mayWrite: () => open, mergedBatchBytes: 0 })
+  await producer.start()
+  await producer.prepareTopics(['t'])
+  // Given a partition whose producer state the broker holds (sequences 0-2 appended)
+  producer.enqueue('t', 0, { batch: unitBatch(9000), context: 9000 })
+  await settle(producer)
+  // When two batches are built into requests and the gate shuts before they are written
+  broker.deferConnections = true
+  producer.enqueue('t', 0, { batch: unitBatch(9001), context: 9001 })
+  producer.enqueue('t', 0, { batch: unitBatch(9002), context: 9002 })
+  await Promise.resolve()
+  await Promise.resolve()
+  open = false
+  await new Promise(resolve => setTimeout(resolve, 30))
+  assert.equal(broker.requests.length, 1, 'the stopped requests were not written')
+  // And the first of them is dropped (its partition moved away)
+  const dropped = producer.drop(u => u.context === 9001)
+  assert.deepEqual(dropped.map(u => u.context), [9001])
+  open = true
+  producer.wake()
+  await settle(producer)
+  await producer.close()
+  // Then the one left goes with the dropped one's sequence: the broker takes it in sequence
+  assert.deepEqual(failed, [])
+  assert.deepEqual(resets, [], 'no out-of-sequence refusal, no new producer id')
+  assert.deepEqual(broker.log('t', 0).ids, [9000, 9002])
+  assert.deepEqual(acked.get(0), [9000, 9002])
+  assert.deepEqual(broker.requests.map(r => r.map(x => x.sequence)), [[0], [3]])
+})
