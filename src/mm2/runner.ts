@@ -83,6 +83,15 @@ export interface Mm2RunnerOptions {
 /** A refresh that never comes: setInterval's longest delay. */
 const NEVER_MS = 2 ** 31 - 1
 
+/**
+ * How often a flow's transactions commit: Connect's transaction.boundary=interval gives it;
+ * poll (a transaction per poll in Connect) keeps kafka-mirror's own default of a second.
+ */
+function transactionIntervalMs (flow: Mm2Flow): number {
+  if (flow.get('transaction.boundary') !== 'interval') return 1000
+  return Number(flow.get('transaction.boundary.interval.ms') ?? flow.get('offset.flush.interval.ms'))
+}
+
 /** The Mirror settings of a flow, as MM2 would run it. */
 export function flowMirrorSettings (flow: Mm2Flow): MirrorSettings {
   const policy = flow.policy
@@ -119,7 +128,7 @@ export function flowMirrorSettings (flow: Mm2Flow): MirrorSettings {
             positionsTopic: flow.get('offset.storage.topic') === undefined ? mm2OffsetsTopic(flow.source) : String(flow.get('offset.storage.topic')),
             connector: MIRROR_SOURCE_CONNECTOR,
             sourceAlias: flow.source,
-            transactionIntervalMs: 1000,
+            transactionIntervalMs: transactionIntervalMs(flow),
             transactionTimeoutMs: flow.targetProducer.transactionTimeoutMs
           }
         }

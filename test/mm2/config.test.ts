@@ -159,6 +159,19 @@ test('given B.exactly.once.source.support=enabled, then A->B copies in transacti
     ['A->B.producer.acks: acks=1 cannot go with B.exactly.once.source.support=enabled: transactions need acks=all (set acks=all (the default))'])
 })
 
+test('given transaction.boundary, then interval sets how often transactions commit (default offset.flush.interval.ms), and connector is refused naming the key', () => {
+  const eos = `${base}\nA->B.enabled = true\nB.exactly.once.source.support = enabled`
+  const intervalOf = (extra: string): number | undefined => flowMirrorSettings(flow(load(`${eos}\n${extra}`), 'A->B')).exactlyOnce?.transactionIntervalMs
+  assert.equal(intervalOf(''), 1000)
+  assert.equal(intervalOf('transaction.boundary = poll'), 1000)
+  assert.equal(intervalOf('transaction.boundary = interval\noffset.flush.interval.ms = 20000'), 20000)
+  assert.equal(intervalOf('A->B.transaction.boundary = interval\nA->B.transaction.boundary.interval.ms = 250'), 250)
+  assert.deepEqual(problemsOf(() => load(`${eos}\nA->B.transaction.boundary = connector`)),
+    ['A->B.transaction.boundary: is connector, but MirrorSourceConnector does not define transaction boundaries (Kafka Connect refuses it too) (set A->B.transaction.boundary to poll (the default) or interval)'])
+  // Without exactly once the key changes nothing and is not refused
+  assert.doesNotThrow(() => load(`${base}\nA->B.enabled = true\ntransaction.boundary = connector`))
+})
+
 test('given keys MM2 ignores or kafka-mirror does not do, then each is named in a warning with what happens instead, never silently', () => {
   const config = load(`${base}
     A->B.enabled = true
