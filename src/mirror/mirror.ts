@@ -35,6 +35,9 @@ export type MirrorState = 'starting' | 'running' | 'stopping' | 'stopped' | 'fai
 /** How long stop() may take; a Kubernetes pod's terminationGracePeriodSeconds must be above it. */
 export const STOP_TIMEOUT_MS = 25_000
 
+/** How long stop() waits, out of its deadline, for a start it cut short to reach the end of its step. */
+const START_CUT_WAIT_MS = 5000
+
 /** True when `work` settled before `deadline`; false when the deadline came first. */
 async function settlesBy (work: Promise<unknown>, deadline: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined
@@ -67,6 +70,9 @@ export class Mirror extends EventEmitter {
   #endOffsets: Map<string, bigint> | undefined
   #timers: NodeJS.Timeout[] = []
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new'
+  #starting: Promise<void> | undefined
+  /** stop() was called while starting. */
+  #stopRequested = false
   #finished: Promise<MirrorSummary>
   #resolveFinished!: (summary: MirrorSummary) => void
   #rejectFinished!: (error: unknown) => void
@@ -133,23 +139,51 @@ export class Mirror extends EventEmitter {
     return bytes
   }
 
+  /**
+   * Connects, prepares the target topics and joins the group. A stop() asked meanwhile (SIGTERM
+   * while starting, a rolling restart that comes early) ends the start at its next step: start()
+   * then resolves, and `finished` settles with the stop's outcome, an error only if one happened.
+   */
   async start (): Promise<void> {
     if (this.#state !== 'new') throw new Error('A Mirror starts once')
     this.#state = 'starting'
+    this.#starting = this.#start()
+    await this.#starting
+  }
+
+  /** A stop was asked while starting: the start goes no further (rethrowing a fatal error that caused it). */
+  #startCut (): boolean {
+    if (!this.#stopRequested) return false
+    if (this.#fatal !== undefined) throw this.#fatal
+    return true
+  }
+
+  async #start (): Promise<void> {
     try {
       await this.#connect()
+      if (this.#startCut()) return
       const topics = await this.#matchingSourceTopics()
       // A user without ACLs sees no topics: say which permission is missing instead of waiting.
       await checkMirrorAccess(this.#sourceAdmin!, this.#targetAdmin!, this.settings.source, this.settings.target, { filter: this.settings.topics, matched: topics })
       if (topics.length === 0) this.#log.warn({ include: this.settings.topics.description }, 'no source topic matches yet; checking again every topic.refresh.interval.ms')
+      if (this.#startCut()) return
       await this.#prepareTargets(topics)
       if (this.settings.once) await this.#takeEndOffsets(topics)
+      if (this.#startCut()) return
       await this.#startWorkers(topics)
+      if (this.#startCut()) return
       this.#state = 'running'
       this.#startTimers()
       this.#log.info({ topics: this.topics.join(','), streams: this.settings.numStreams, group: this.settings.source.groupId }, 'mirroring')
       if (this.settings.once) this.#checkOnceDone()
     } catch (error) {
+      if (this.#stopRequested) {
+        // stop() closes what was opened and settles `finished`; an error of a start it cut short
+        // (a client closed under it) is not the mirror's failure.
+        if (this.#state === 'stopped') await this.#closeAll().catch(() => {})
+        if (this.#fatal !== undefined) throw this.#fatal
+        return
+      }
       this.#startError = error
       this.#state = 'stopping'
       await this.#closeAll()
@@ -590,16 +624,22 @@ export class Mirror extends EventEmitter {
    * with a StopDeadlineError.
    */
   async stop (): Promise<MirrorSummary> {
+    const deadline = Date.now() + STOP_TIMEOUT_MS
+    if (this.#state === 'starting' && !this.#stopRequested) {
+      // The start goes no further than its current step; waiting for it (bounded) lets the stop
+      // close what that step opens.
+      this.#stopRequested = true
+      await settlesBy(this.#starting!.catch(() => {}), Date.now() + START_CUT_WAIT_MS)
+    }
     if (this.#state === 'stopped' || this.#state === 'stopping') return await this.#finished
     this.#state = 'stopping'
     for (const t of this.#timers) clearInterval(t)
-    const deadline = Date.now() + STOP_TIMEOUT_MS
     const late: string[] = []
     const step = async (what: string, work: Promise<unknown>, until: number): Promise<void> => {
       if (!await settlesBy(work, until)) late.push(what)
     }
     // Fetch answers that arrive after this are dropped: waiting for them only bounds the time.
-    await step('fetches under way', Promise.all(this.#workers.map(async w => await w.stopFetching())), Math.min(deadline - 20_000, Date.now() + 2000))
+    await step('fetches under way', Promise.all(this.#workers.map(async w => await w.stopFetching())), Math.min(deadline - 15_000, Date.now() + 2000))
     if (this.#fatal === undefined) {
       const drained = await Promise.all(this.#workers.map(async w => await w.drain(deadline - 6000)))
       if (drained.includes(false)) late.push('delivering what was fetched')

@@ -215,12 +215,15 @@ export class Mm2Runner extends EventEmitter {
       this.disabledFlows.push({ context: { flow, sourceAdmin, targetAdmin, policy: flow.policy, config: this.config, logger: this.#log.child({ flow: flow.name }) }, plugins: instances })
     }
     try {
-      await Promise.all(this.disabledFlows.map(async f => { for (const p of f.plugins) await p.plugin.start(f.context) }))
+      // A stop asked meanwhile (SIGTERM while starting) ends the start: nothing more is started.
+      await Promise.all(this.disabledFlows.map(async f => { for (const p of f.plugins) if (this.#state === 'running') await p.plugin.start(f.context) }))
       await Promise.all(this.flows.map(async f => {
         for (const p of f.plugins) await p.plugin.beforeStart?.(f.context)
+        if (this.#state !== 'running') return
         await f.mirror.start()
         f.mirror.finished.catch((error: unknown) => { this.#flowFailed(f, error) })
         for (const p of f.plugins) {
+          if (this.#state !== 'running') return
           await p.plugin.start(f.context)
           f.context.logger.info({ plugin: p.name }, 'plug-in started')
         }
@@ -230,7 +233,7 @@ export class Mm2Runner extends EventEmitter {
       await this.stop().catch(() => {})
       throw error
     }
-    this.#log.info({ flows: this.flows.map(f => f.flow.name).join(',') }, 'mirroring every enabled flow')
+    if (this.#state === 'running') this.#log.info({ flows: this.flows.map(f => f.flow.name).join(',') }, 'mirroring every enabled flow')
   }
 
   #flowFailed (flow: RunningFlow, error: unknown): void {

@@ -124,6 +124,31 @@ test('SIGTERM mid-run, then a restart: nothing lost, nothing duplicated', async 
   assert.ok(copiedBefore > 0n)
 })
 
+test('SIGTERM while starting (early and mid-start): a clean stop, exit 0 within the deadline; a restart copies each record once', async () => {
+  const { source, target } = await testClusters()
+  const topic = await createTestTopic(source, { partitions: 4 })
+  const records = makeRecords(4000, { keys: 30, valueBytes: 100 })
+  await produceRecords(source, topic, records)
+  const files = writeTutorialConfigs(source, target)
+  const args = ['--consumer.config', files.consumer, '--producer.config', files.producer, '--whitelist', topic, '--num.streams', '2', '--status.interval.ms', '0']
+  // Given mirrors that get SIGTERM at different points of their start (connecting, creating the
+  // target topic, joining the group)
+  for (const delayMs of [0, 150, 400, 800]) {
+    const mirror = startMirrorProcess(args)
+    await waitForOutput(mirror.output, /kafka-mirror starting/)
+    await new Promise(resolve => setTimeout(resolve, delayMs))
+    mirror.child.kill('SIGTERM')
+    // Then each exits 0 within the stop deadline (25 s), saying it stops
+    const code = await Promise.race([mirror.exited, new Promise(resolve => setTimeout(() => resolve('timeout'), 30_000).unref())])
+    assert.equal(code, 0, `SIGTERM ${delayMs} ms after the start:\n${mirror.output()}`)
+    assert.match(mirror.output(), /stopping: delivering what was fetched/)
+  }
+  // And a last run in the same group copies the rest: every record once
+  const last = startMirrorProcess([...args, '--once'])
+  assert.equal(await last.exited, 0, last.output())
+  assertMirrored(records, await kcatConsume(target, topic))
+})
+
 test('SIGKILL mid-run, then a restart: nothing lost', async () => {
   const { source, target } = await testClusters()
   const topic = await createTestTopic(source, { partitions: 4 })
