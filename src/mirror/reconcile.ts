@@ -51,10 +51,12 @@
 // - Not reconciled: a position from outside the group (MirrorMaker 2's, trusted as it is), a
 //   commit without metadata (first start, an older kafka-mirror), metadata that does not fit the
 //   broker's offset.metadata.max.bytes (4096 by default: said once per partition in the log).
-// - Not reachable without transactions: a zombie member (frozen past its session timeout, or cut
-//   off) whose batches in flight are acknowledged after the new owner read the target, and a
-//   killed member's request the broker appends after the restart read it: those records are
-//   copied twice. Nothing is lost.
+// - A zombie member (frozen past its session timeout, or cut off) writes nothing once its group
+//   has not vouched for it for nearly a session, nor while it rejoins (the worker's write gate),
+//   so what it held goes to no target after the new owner read it. Not reachable without
+//   transactions: a request it had already written when it froze, and a killed member's request
+//   the broker appends after the restart read the target: those records are copied twice.
+//   Nothing is lost.
 // - Bounded: reading stops at the deadline (RECONCILE_DEADLINE_MS); the time taken is logged.
 import { Admin } from '@platformatic/kafka'
 import type { SourceSettings, TargetSettings } from '../config/mirror-config.ts'
