@@ -82,6 +82,8 @@ export interface Mm2RunnerOptions {
 
 /** A refresh that never comes: setInterval's longest delay. */
 const NEVER_MS = 2 ** 31 - 1
+/** How long stopping a plug-in waits for its start under way to end (SIGTERM while starting). */
+const PLUGIN_START_WAIT_MS = 5000
 
 /**
  * How often a flow's transactions commit: Connect's transaction.boundary=interval gives it;
@@ -144,6 +146,8 @@ export class Mm2Runner extends EventEmitter {
   #options: Mm2RunnerOptions
   #log: Logger
   #admins: Admin[] = []
+  /** Each plug-in's start under way or done: stop() lets it end (bounded) before stopping the plug-in. */
+  #pluginStarts = new Map<object, Promise<void>>()
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
   #finished: Promise<MirrorSummary[]>
   #resolve!: (summaries: MirrorSummary[]) => void
@@ -216,7 +220,7 @@ export class Mm2Runner extends EventEmitter {
     }
     try {
       // A stop asked meanwhile (SIGTERM while starting) ends the start: nothing more is started.
-      await Promise.all(this.disabledFlows.map(async f => { for (const p of f.plugins) if (this.#state === 'running') await p.plugin.start(f.context) }))
+      await Promise.all(this.disabledFlows.map(async f => { for (const p of f.plugins) if (this.#state === 'running') await this.#startPlugin(p.plugin, async () => { await p.plugin.start(f.context) }) }))
       await Promise.all(this.flows.map(async f => {
         for (const p of f.plugins) await p.plugin.beforeStart?.(f.context)
         if (this.#state !== 'running') return
@@ -224,16 +228,39 @@ export class Mm2Runner extends EventEmitter {
         f.mirror.finished.catch((error: unknown) => { this.#flowFailed(f, error) })
         for (const p of f.plugins) {
           if (this.#state !== 'running') return
-          await p.plugin.start(f.context)
+          await this.#startPlugin(p.plugin, async () => { await p.plugin.start(f.context) })
           f.context.logger.info({ plugin: p.name }, 'plug-in started')
         }
       }))
     } catch (error) {
+      if (this.#state !== 'running') {
+        // A stop came first and closed the clients under the start (SIGTERM while starting):
+        // what failed then is the stop's doing, not the runner's.
+        this.#log.debug({ err: describeCause(error) }, 'the start ended by the stop')
+        return
+      }
       this.#failure ??= error
       await this.stop().catch(() => {})
       throw error
     }
     if (this.#state === 'running') this.#log.info({ flows: this.flows.map(f => f.flow.name).join(',') }, 'mirroring every enabled flow')
+  }
+
+  async #startPlugin (plugin: object, start: () => Promise<void>): Promise<void> {
+    const started = start()
+    this.#pluginStarts.set(plugin, started)
+    await started
+  }
+
+  /** Stops a plug-in once its start (if under way) ended, or PLUGIN_START_WAIT_MS passed. */
+  async #stopPlugin (plugin: { stop: () => Promise<void> }, logger: Logger, name: string): Promise<void> {
+    const starting = this.#pluginStarts.get(plugin)
+    if (starting !== undefined) {
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([starting.catch(() => {}), new Promise(resolve => { timer = setTimeout(resolve, PLUGIN_START_WAIT_MS) })])
+      clearTimeout(timer)
+    }
+    await plugin.stop().catch((error: unknown) => { logger.warn({ plugin: name, err: describeCause(error) }, 'a plug-in did not stop cleanly') })
   }
 
   #flowFailed (flow: RunningFlow, error: unknown): void {
@@ -248,12 +275,10 @@ export class Mm2Runner extends EventEmitter {
     if (this.#state === 'stopping' || this.#state === 'stopped') return await this.#finished
     this.#state = 'stopping'
     await Promise.all(this.disabledFlows.map(async f => {
-      for (const p of [...f.plugins].reverse()) await p.plugin.stop().catch((error: unknown) => { f.context.logger.warn({ plugin: p.name, err: describeCause(error) }, 'a plug-in did not stop cleanly') })
+      for (const p of [...f.plugins].reverse()) await this.#stopPlugin(p.plugin, f.context.logger, p.name)
     }))
     await Promise.all(this.flows.map(async f => {
-      for (const p of [...f.plugins].reverse()) {
-        await p.plugin.stop().catch((error: unknown) => { f.context.logger.warn({ plugin: p.name, err: describeCause(error) }, 'a plug-in did not stop cleanly') })
-      }
+      for (const p of [...f.plugins].reverse()) await this.#stopPlugin(p.plugin, f.context.logger, p.name)
     }))
     const results = await Promise.allSettled(this.flows.map(async f => await f.mirror.stop()))
     await Promise.allSettled(this.#admins.map(async a => await a.close()))
