@@ -225,7 +225,7 @@ function manyPartitionsSection (r: BenchResult): string[] {
   const w = r.manyPartitions
   if (w === undefined) return []
   const out = ['## W6: many partitions', '',
-    `${w.topics} topics × ${w.partitions} partitions × ${w.recordsPerTopic} keyed records of 100 B (${num(w.topics * w.recordsPerTopic)} records), copied into fresh target topics (made before each system, not timed). kafka-mirror runs with \`--once\` and exits by itself; MirrorMaker 1 and 2 are stopped once the target holds every record. Wall time includes start-up, group joins and the first metadata of ${w.topics * w.partitions} partitions.`, '',
+    `${w.topics} topics × ${w.partitions} partitions × ${w.recordsPerTopic} keyed records of 100 B (${num(w.topics * w.recordsPerTopic)} records), copied into fresh target topics (made before each system, not timed). kafka-mirror runs with \`--once\` and exits by itself; MirrorMaker 1 and 2 are stopped once the target holds every record. Wall time includes start-up, group joins and the first metadata of ${w.topics * w.partitions} partitions. An untimed kafka-mirror run comes first (a warm-up: page cache, compiled code).`, '',
     table(['System', 'Status', 'On target', 'Wall s', 'First record s', 'CPU s', 'Peak RSS MiB'], w.rows.map(x => [systemNames[x.system], x.status, num(x.targetCount), num(x.wallSeconds, 1), num(x.firstRecordSeconds, 1), num(x.cpuSeconds, 1), mib(x.peakRssBytes)])), '']
   return out
 }

@@ -372,7 +372,11 @@ export class Mirror extends EventEmitter {
     for (const w of this.#workers) this.#watchAssignments(w)
     for (const t of topics) this.#topics.add(t)
     if (topics.length > 0) {
-      await Promise.all(this.#workers.map(async w => await w.addTopics(topics)))
+      // Every stream is set up before any joins, and then they join together: one joining alone
+      // would get every partition, and give half of them back (reconciled by their new owner) as
+      // soon as the next one arrived.
+      await Promise.all(this.#workers.map(async w => await w.addTopics(topics, false)))
+      await Promise.all(this.#workers.map(async w => await w.join()))
       await this.#waitForStableGroup()
     }
     for (const w of this.#workers) w.release()

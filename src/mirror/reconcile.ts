@@ -58,6 +58,11 @@
 //   the broker appends after the restart read the target: those records are copied twice.
 //   Nothing is lost.
 // - Bounded: reading stops at the deadline (RECONCILE_DEADLINE_MS); the time taken is logged.
+//   An assignment is reconciled at once, every topic together: one Metadata request and one
+//   ListOffsets per broker for the target, one OffsetFetch for the group, then up to
+//   READS_IN_FLIGHT partition reads in flight; a target partition holding nothing past x_P is not
+//   read, nor, with key partitioning, the source when no target partition holds anything to match.
+//   A failure falls back for its target topic only, or for all when a shared request fails.
 import { Admin } from '@platformatic/kafka'
 import type { SourceSettings, TargetSettings } from '../config/mirror-config.ts'
 import { describeCause } from '../errors.ts'
@@ -299,8 +304,9 @@ export class KeyOrderMatcher {
     return left
   }
 
+  /** True at once when the target holds nothing past x_P: the source is not read at all. */
   get done (): boolean {
-    return this.#stopped || this.#closed.size === this.#partitions
+    return this.#stopped || this.#closed.size === this.#partitions || this.#left === 0
   }
 
   feed (records: RecordView[]): void {
@@ -390,7 +396,33 @@ export interface Reconciled {
 
 interface Clients { sourceAdmin: Admin, targetAdmin: Admin, sourceFetcher: RawFetcher, targetFetcher: RawFetcher, sourceReader: PartitionReader, targetReader: PartitionReader }
 
-/** Fetch errors after which the leader may have moved: read again after a metadata refresh. */
+/** A partition to match: its committed offset's x_P, and whether they are all tight. */
+interface Plan { r: ReconcileRequest, x: Map<number, bigint>, tight: boolean }
+
+/** One target topic's part of an assignment's reconciliation. */
+interface TopicReconcile {
+  targetTopic: string
+  requests: ReconcileRequest[]
+  plans: Plan[]
+  count?: number
+  /** The target's end offsets when the reconciliation began. */
+  ends?: Map<number, bigint>
+  /** Per target partition, its records from the lowest x_P of the plans to `ends`. */
+  target?: Map<number, RecordView[]>
+  /** Reading failed: the topic's partitions not matched yet start at their committed offsets. */
+  error?: unknown
+}
+
+/** Partition reads (target or source) in flight at once during a reconciliation. */
+export const READS_IN_FLIGHT = 16
+
+/** Runs `each` on every item, at most `limit` at once. */
+async function inParallel<T> (items: T[], limit: number, each: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await each(items[next++])
+  }))
+}
 
 export class Reconciler {
   #source: SourceSettings
@@ -440,6 +472,11 @@ export class Reconciler {
   /**
    * Where each partition's copy starts, and its TargetTrack. Never throws: a failure leaves the
    * committed offsets (and is reported).
+   *
+   * Every target topic of the assignment is reconciled at once, so a hand-over of many partitions
+   * costs a few round trips, not a few per topic: one Metadata request, one ListOffsets per broker
+   * (ends, log starts), one OffsetFetch for every partition, then the target partitions and the
+   * source partitions read with up to READS_IN_FLIGHT reads in flight.
    */
   async reconcile (requests: ReconcileRequest[]): Promise<Map<string, Reconciled>> {
     const results = new Map<string, Reconciled>()
@@ -448,69 +485,104 @@ export class Reconciler {
     const started = Date.now()
     const deadline = started + this.deadlineMs
     const byTarget = new Map<string, ReconcileRequest[]>()
-    for (const r of requests) byTarget.set(r.targetTopic, [...(byTarget.get(r.targetTopic) ?? []), r])
-    for (const [targetTopic, group] of byTarget) {
-      try {
-        await this.#reconcileTopic(targetTopic, group, results, deadline)
-      } catch (error) {
-        for (const r of group) {
-          const res = results.get(partitionKey(r.topic, r.partition))!
-          if (res.outcome === 'matched') continue
-          if (r.committed === undefined) continue
-          res.position = r.committed
-          res.skip = undefined
-          res.outcome = 'fallback'
-          res.reason = `reading the target or the source failed: ${describeCause(error)}`
-        }
-        this.#log.warn({ targetTopic, err: describeCause(error) }, 'reconciling with the target failed: copying from the committed offsets')
-      }
+    for (const r of requests) {
+      let group = byTarget.get(r.targetTopic)
+      if (group === undefined) byTarget.set(r.targetTopic, group = [])
+      group.push(r)
     }
+    let topics: TopicReconcile[] = []
+    try {
+      topics = await this.#prepare(byTarget, results)
+    } catch (error) {
+      for (const [targetTopic, group] of byTarget) this.#failed({ targetTopic, requests: group }, error, results)
+    }
+    await this.#readTargets(topics, deadline)
+    await this.#match(topics, results, deadline)
+    for (const t of topics) if (t.error !== undefined) this.#failed(t, t.error, results)
     const summary = [...results.values()]
-    this.#log.info({ partitions: requests.length, matched: summary.filter(r => r.outcome === 'matched').length, fallbacks: summary.filter(r => r.outcome === 'fallback').length, recordsFound: summary.reduce((n, r) => n + r.found, 0), ms: Date.now() - started }, 'reconciled the assigned partitions with the target')
+    this.#log.info({ partitions: requests.length, topics: byTarget.size, matched: summary.filter(r => r.outcome === 'matched').length, fallbacks: summary.filter(r => r.outcome === 'fallback').length, recordsFound: summary.reduce((n, r) => n + r.found, 0), ms: Date.now() - started }, 'reconciled the assigned partitions with the target')
     return results
   }
 
-  async #reconcileTopic (targetTopic: string, requests: ReconcileRequest[], results: Map<string, Reconciled>, deadline: number): Promise<void> {
-    const { sourceAdmin, targetAdmin, sourceFetcher, targetFetcher, sourceReader, targetReader } = this.#open()
-    const metadata = await targetAdmin.metadata({ topics: [targetTopic], forceUpdate: true })
-    const t = metadata.topics.get(targetTopic)
-    if (t === undefined) throw new Error(`the target topic ${targetTopic} is not in the target's metadata`)
-    const topicId = shortTopicId(t.id)
-    const count = t.partitionsCount
-    const targetPartitions = Array.from({ length: count }, (_, p) => p)
+  /** Reading a target topic or its source failed: its partitions not matched yet start at their committed offsets. */
+  #failed (t: Pick<TopicReconcile, 'targetTopic' | 'requests'>, error: unknown, results: Map<string, Reconciled>): void {
+    for (const r of t.requests) {
+      const res = results.get(partitionKey(r.topic, r.partition))!
+      if (res.outcome === 'matched' || r.committed === undefined) continue
+      res.position = r.committed
+      res.skip = undefined
+      res.outcome = 'fallback'
+      res.reason = `reading the target or the source failed: ${describeCause(error)}`
+    }
+    this.#log.warn({ targetTopic: t.targetTopic, err: describeCause(error) }, 'reconciling with the target failed: copying from the committed offsets')
+  }
+
+  #fallback (r: ReconcileRequest, reason: string, results: Map<string, Reconciled>): void {
+    const res = results.get(partitionKey(r.topic, r.partition))!
+    res.outcome = 'fallback'
+    res.reason = reason
+    res.position = r.committed
+    res.skip = undefined
+    this.#log.warn({ partition: partitionKey(r.topic, r.partition), committed: String(r.committed), targetTopic: r.targetTopic, reason }, 'the target does not match what the commit says: copying from the committed offset (records already there may be copied again; none is skipped)')
+  }
+
+  /**
+   * The target topics' ids, partition counts, ends and log starts, and the group's commits with
+   * their metadata, each asked once for every topic; gives each partition its TargetTrack and
+   * returns, per target topic, what is to be matched.
+   */
+  async #prepare (byTarget: Map<string, ReconcileRequest[]>, results: Map<string, Reconciled>): Promise<TopicReconcile[]> {
+    const { sourceAdmin, targetAdmin } = this.#open()
+    const metadata = await targetAdmin.metadata({ topics: [...byTarget.keys()], forceUpdate: true })
+    const shapes = new Map<string, { topicId: string, count: number }>()
+    for (const targetTopic of byTarget.keys()) {
+      const t = metadata.topics.get(targetTopic)
+      if (t === undefined) throw new Error(`the target topic ${targetTopic} is not in the target's metadata`)
+      shapes.set(targetTopic, { topicId: shortTopicId(t.id), count: t.partitionsCount })
+    }
     const [ends, starts] = await Promise.all([-1n, -2n].map(async timestamp => {
-      const answer = await targetAdmin.listOffsets({ topics: [{ name: targetTopic, partitions: targetPartitions.map(partitionIndex => ({ partitionIndex, timestamp })) }] })
-      const m = new Map<number, bigint>()
-      for (const tt of answer) for (const p of tt.partitions) m.set(p.partitionIndex, BigInt(p.offset))
+      const answer = await targetAdmin.listOffsets({ topics: [...shapes].map(([name, { count }]) => ({ name, partitions: Array.from({ length: count }, (_, partitionIndex) => ({ partitionIndex, timestamp })) })) })
+      const m = new Map<string, Map<number, bigint>>()
+      for (const tt of answer) {
+        let topic = m.get(tt.name)
+        if (topic === undefined) m.set(tt.name, topic = new Map())
+        for (const p of tt.partitions) topic.set(p.partitionIndex, BigInt(p.offset))
+      }
       return m
     }))
     // Every partition gets a track from the target's ends now, before it writes anything.
     const bySource = this.#partitioning === 'source'
-    for (const r of requests) {
-      results.get(partitionKey(r.topic, r.partition))!.track = new TargetTrack(topicId, count, ends, bySource ? r.partition : undefined, p => this.#producerEnd(targetTopic, p))
+    for (const [targetTopic, group] of byTarget) {
+      const { topicId, count } = shapes.get(targetTopic)!
+      for (const r of group) results.get(partitionKey(r.topic, r.partition))!.track = new TargetTrack(topicId, count, ends.get(targetTopic)!, bySource ? r.partition : undefined, p => this.#producerEnd(targetTopic, p))
     }
-    const toMatch = requests.filter(r => r.committed !== undefined)
-    if (toMatch.length === 0) return
+    const toMatch = [...byTarget.values()].flat().filter(r => r.committed !== undefined)
+    if (toMatch.length === 0) return []
     // The committed offsets again, with their metadata (the consumer's own list has no metadata).
-    const sourceTopics = [...new Set(toMatch.map(r => r.topic))]
+    const wanted = new Map<string, number[]>()
+    for (const r of toMatch) wanted.set(r.topic, [...(wanted.get(r.topic) ?? []), r.partition])
     const committed = new Map<string, { offset: bigint, metadata: string | null }>()
-    for (const g of await sourceAdmin.listConsumerGroupOffsets({ groups: [{ groupId: this.#source.groupId, topics: sourceTopics.map(name => ({ name, partitionIndexes: toMatch.filter(r => r.topic === name).map(r => r.partition) })) }] })) {
+    for (const g of await sourceAdmin.listConsumerGroupOffsets({ groups: [{ groupId: this.#source.groupId, topics: [...wanted].map(([name, partitionIndexes]) => ({ name, partitionIndexes })) }] })) {
       for (const tt of g.topics) for (const p of tt.partitions) committed.set(partitionKey(tt.name, p.partitionIndex), { offset: p.committedOffset, metadata: p.metadata ?? null })
     }
-    const fallback = (r: ReconcileRequest, reason: string): void => {
-      const res = results.get(partitionKey(r.topic, r.partition))!
-      res.outcome = 'fallback'
-      res.reason = reason
-      res.position = r.committed
-      res.skip = undefined
-      this.#log.warn({ partition: partitionKey(r.topic, r.partition), committed: String(r.committed), targetTopic, reason }, 'the target does not match what the commit says: copying from the committed offset (records already there may be copied again; none is skipped)')
+    const topics: TopicReconcile[] = []
+    for (const [targetTopic, group] of byTarget) {
+      const { topicId, count } = shapes.get(targetTopic)!
+      const t: TopicReconcile = { targetTopic, requests: group, count, ends: ends.get(targetTopic)!, plans: this.#plans(group, topicId, count, ends.get(targetTopic)!, starts.get(targetTopic)!, committed, results) }
+      if (t.plans.length > 0) topics.push(t)
     }
-    // Each request's x_P, checked against the target as it is now.
-    const plans: Array<{ r: ReconcileRequest, x: Map<number, bigint>, tight: boolean }> = []
-    for (const r of toMatch) {
+    return topics
+  }
+
+  /** Each request's x_P, checked against the target as it is now; a request that does not fit falls back. */
+  #plans (requests: ReconcileRequest[], topicId: string, count: number, ends: Map<number, bigint>, starts: Map<number, bigint>, committed: Map<string, { offset: bigint, metadata: string | null }>, results: Map<string, Reconciled>): Plan[] {
+    const bySource = this.#partitioning === 'source'
+    const plans: Plan[] = []
+    for (const r of requests) {
+      if (r.committed === undefined) continue
       const c = committed.get(partitionKey(r.topic, r.partition))
-      if (c === undefined || c.offset < r.committed!) continue
-      if (c.offset > r.committed!) {
+      if (c === undefined || c.offset < r.committed) continue
+      if (c.offset > r.committed) {
         // Committed again since the member read its offsets: the partition's last owner handed it
         // over (its acknowledged records). Everything before it is on the target: start from there.
         r.committed = c.offset
@@ -518,13 +590,12 @@ export class Reconciler {
       }
       const positions = decodeTargetPositions(c.metadata)
       if (positions === undefined) continue
-      if (positions.topicId !== topicId) { fallback(r, `the target topic's id changed (${positions.topicId} in the commit, ${topicId} now): it was made again`); continue }
-      if (positions.partitions !== count) { fallback(r, `the target topic had ${positions.partitions} partitions at the commit and has ${count} now`); continue }
-      const wanted = bySource ? [r.partition] : targetPartitions
+      if (positions.topicId !== topicId) { this.#fallback(r, `the target topic's id changed (${positions.topicId} in the commit, ${topicId} now): it was made again`, results); continue }
+      if (positions.partitions !== count) { this.#fallback(r, `the target topic had ${positions.partitions} partitions at the commit and has ${count} now`, results); continue }
       const x = new Map<number, bigint>()
       let problem: string | undefined
       let tight = true
-      for (const p of wanted) {
+      for (const p of bySource ? [r.partition] : Array.from({ length: count }, (_, p) => p)) {
         const at = positions.offsets.get(p)
         if (at === undefined) { problem = `the commit names no target position for partition ${p}`; break }
         if (at.offset > ends.get(p)!) { problem = `target partition ${p} ends at ${ends.get(p)}, before ${at.offset} where the commit says this partition's records start (records gone, or the topic made again)`; break }
@@ -532,40 +603,94 @@ export class Reconciler {
         if (!at.tight) tight = false
         x.set(p, at.offset)
       }
-      if (problem !== undefined) { fallback(r, problem); continue }
+      if (problem !== undefined) { this.#fallback(r, problem, results); continue }
       plans.push({ r, x, tight })
     }
-    if (plans.length === 0) return
-    // Each target partition read once, from the lowest x_P of the plans to its end.
-    const from = new Map<number, bigint>()
-    for (const { x } of plans) for (const [p, o] of x) if (!from.has(p) || o < from.get(p)!) from.set(p, o)
-    const target = new Map<number, RecordView[]>()
-    await targetFetcher.refresh([targetTopic])
-    for (const [p, o] of from) target.set(p, await this.#read(targetReader, targetTopic, p, o, ends.get(p)!, false, deadline))
-    const slice = (p: number, x: bigint): RecordView[] => {
-      const list = target.get(p)!
-      let i = 0
-      while (i < list.length && list[i].offset < x) i++
-      return list.slice(i)
+    return plans
+  }
+
+  /**
+   * Each target partition read once, from the lowest x_P of its topic's plans to its end (none
+   * when the target holds nothing past them). A topic whose read fails is left with its error.
+   */
+  async #readTargets (topics: TopicReconcile[], deadline: number): Promise<void> {
+    const { targetFetcher, targetReader } = this.#open()
+    const reads: Array<{ t: TopicReconcile, p: number, from: bigint }> = []
+    for (const t of topics) {
+      t.target = new Map()
+      const from = new Map<number, bigint>()
+      for (const { x } of t.plans) for (const [p, o] of x) if (!from.has(p) || o < from.get(p)!) from.set(p, o)
+      for (const [p, o] of from) {
+        if (o >= t.ends!.get(p)!) t.target.set(p, [])
+        else reads.push({ t, p, from: o })
+      }
     }
-    await sourceFetcher.refresh(sourceTopics)
-    const claimed = new Map<number, Set<bigint>>()
-    for (const { r, x } of plans) {
-      const c = r.committed!
+    if (reads.length === 0) return
+    try {
+      await targetFetcher.refresh([...new Set(reads.map(read => read.t.targetTopic))])
+    } catch (error) {
+      for (const t of topics) t.error ??= error
+      return
+    }
+    await inParallel(reads, READS_IN_FLIGHT, async ({ t, p, from }) => {
+      if (t.error !== undefined) return
+      try {
+        t.target!.set(p, await this.#read(targetReader, t.targetTopic, p, from, t.ends!.get(p)!, false, deadline))
+      } catch (error) {
+        t.error ??= error
+      }
+    })
+  }
+
+  /** Matches each plan's source records with the target's; key partitioning then looks for another writer's records. */
+  async #match (topics: TopicReconcile[], results: Map<string, Reconciled>, deadline: number): Promise<void> {
+    const { sourceFetcher, sourceReader } = this.#open()
+    const bySource = this.#partitioning === 'source'
+    const live = topics.filter(t => t.error === undefined)
+    const matchers = live.flatMap(t => t.plans.map(plan => {
+      const slice = (p: number, x: bigint): RecordView[] => {
+        const list = t.target!.get(p)!
+        let i = 0
+        while (i < list.length && list[i].offset < x) i++
+        return list.slice(i)
+      }
+      const c = plan.r.committed!
       const matcher = bySource
-        ? new SourceOrderMatcher(slice(r.partition, x.get(r.partition)!), r.partition, c)
-        : new KeyOrderMatcher(new Map([...x].map(([p, o]) => [p, slice(p, o)])), count, c)
-      const sourceEnd = await this.#feedSource(sourceReader, r.topic, r.partition, c, matcher, deadline)
+        ? new SourceOrderMatcher(slice(plan.r.partition, plan.x.get(plan.r.partition)!), plan.r.partition, c)
+        : new KeyOrderMatcher(new Map([...plan.x].map(([p, o]) => [p, slice(p, o)])), t.count!, c)
+      return { t, plan, matcher }
+    }))
+    // The source is read only where the target holds something to match.
+    const toRead = matchers.filter(m => !m.matcher.done)
+    if (toRead.length > 0) {
+      try {
+        await sourceFetcher.refresh([...new Set(toRead.map(m => m.plan.r.topic))])
+      } catch (error) {
+        for (const m of toRead) m.t.error ??= error
+      }
+    }
+    const claimed = new Map<TopicReconcile, Map<number, Set<bigint>>>()
+    await inParallel(matchers, READS_IN_FLIGHT, async ({ t, plan: { r }, matcher }) => {
+      if (t.error !== undefined) return
+      let sourceEnd: boolean
+      try {
+        sourceEnd = await this.#feedSource(sourceReader, r.topic, r.partition, r.committed!, matcher, deadline)
+      } catch (error) {
+        t.error ??= error
+        return
+      }
       const result = matcher instanceof SourceOrderMatcher ? matcher.result(sourceEnd) : matcher.result()
-      if (result.kind === 'mismatch') { fallback(r, result.reason); continue }
+      if (result.kind === 'mismatch') { this.#fallback(r, result.reason, results); return }
       const res = results.get(partitionKey(r.topic, r.partition))!
       res.outcome = 'matched'
       res.position = result.resumeAt
       res.found = result.found.length
+      let byPartition = claimed.get(t)
+      if (byPartition === undefined) claimed.set(t, byPartition = new Map())
       const skip = new Set<bigint>()
       for (const f of result.found) {
-        let set = claimed.get(f.partition)
-        if (set === undefined) claimed.set(f.partition, set = new Set())
+        let set = byPartition.get(f.partition)
+        if (set === undefined) byPartition.set(f.partition, set = new Set())
         set.add(f.targetOffset)
         if (f.sourceOffset >= result.resumeAt) {
           skip.add(f.sourceOffset)
@@ -573,28 +698,40 @@ export class Reconciler {
         }
       }
       if (skip.size > 0) res.skip = skip
-      this.#log.info({ partition: partitionKey(r.topic, r.partition), committed: String(c), resumeAt: String(result.resumeAt), found: result.found.length, skipped: skip.size }, 'records past the committed offset are already on the target: not copied again')
+      if (result.found.length > 0) this.#log.info({ partition: partitionKey(r.topic, r.partition), committed: String(r.committed), resumeAt: String(result.resumeAt), found: result.found.length, skipped: skip.size }, 'records past the committed offset are already on the target: not copied again')
+    })
+    if (!bySource) await this.#foreignRecords(live.filter(t => t.error === undefined), claimed, results)
+  }
+
+  /**
+   * Key partitioning, every partition of a topic here with tight bounds: a record past every x_P
+   * that none of them claimed was written by someone else, and the topic's partitions fall back.
+   */
+  async #foreignRecords (topics: TopicReconcile[], claimed: Map<TopicReconcile, Map<number, Set<bigint>>>, results: Map<string, Reconciled>): Promise<void> {
+    const candidates = topics.filter(t => t.plans.every(pl => pl.tight) && new Set(t.plans.map(pl => pl.r.topic)).size === 1)
+    if (candidates.length === 0) return
+    const { sourceAdmin } = this.#open()
+    const sourceTopics = [...new Set(candidates.map(t => t.plans[0].r.topic))]
+    let metadata: Awaited<ReturnType<Admin['metadata']>>
+    try {
+      metadata = await sourceAdmin.metadata({ topics: sourceTopics })
+    } catch (error) {
+      // Not known: no other writer is looked for (as when a member holds only some partitions).
+      this.#log.debug({ err: describeCause(error) }, 'the source metadata for looking for another writer on the target failed')
+      return
     }
-    // Key partitioning, every partition of the topic here with tight bounds: a record past every
-    // x_P that none of them claimed was written by someone else.
-    if (!bySource && plans.length > 0 && plans.every(pl => pl.tight) && await this.#holdsEverySourcePartition(sourceAdmin, plans.map(pl => pl.r))) {
-      for (const [p, list] of target) {
+    for (const t of candidates) {
+      if (metadata.topics.get(t.plans[0].r.topic)?.partitionsCount !== new Set(t.plans.map(pl => pl.r.partition)).size) continue
+      for (const [p, list] of t.target!) {
         let high = -1n
-        for (const { x } of plans) if (x.get(p)! > high) high = x.get(p)!
-        const foreign = list.find(v => v.offset >= high && claimed.get(p)?.has(v.offset) !== true)
+        for (const { x } of t.plans) if (x.get(p)! > high) high = x.get(p)!
+        const foreign = list.find(v => v.offset >= high && claimed.get(t)?.get(p)?.has(v.offset) !== true)
         if (foreign !== undefined) {
-          for (const { r } of plans) fallback(r, `target partition ${p} holds at offset ${foreign.offset} a record of no source partition (another writer)`)
-          return
+          for (const { r } of t.plans) this.#fallback(r, `target partition ${p} holds at offset ${foreign.offset} a record of no source partition (another writer)`, results)
+          break
         }
       }
     }
-  }
-
-  async #holdsEverySourcePartition (admin: Admin, requests: ReconcileRequest[]): Promise<boolean> {
-    const topics = [...new Set(requests.map(r => r.topic))]
-    if (topics.length !== 1) return false
-    const metadata = await admin.metadata({ topics })
-    return metadata.topics.get(topics[0])?.partitionsCount === new Set(requests.map(r => r.partition)).size
   }
 
   /** Feeds the source records from `from` to the matcher until it is done; true when the source's end was reached. */

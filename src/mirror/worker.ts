@@ -51,9 +51,12 @@
 //   committed offset lie (kept by a TargetTrack per partition state from the acknowledgements).
 //   A partition newly assigned at the group's committed offset (not at MM2's position, not at a
 //   reset) gets no position until the target was read from there: it starts after the records
-//   already on the target, skipping (key partitioning) later ones already there, and commits that
-//   position at once. A target that does not match the commit makes it start at the committed
-//   offset, reported. An idle partition's commit is made again with fresh target positions.
+//   already on the target, skipping (key partitioning) later ones already there, also when it
+//   starts at the committed offset itself, and commits that position at once. A target that does
+//   not match the commit makes it start at the committed offset, reported (nothing skipped). An
+//   assignment's partitions are reconciled together (every topic at once: a hand-over of many
+//   partitions costs a few round trips, not a few per topic). An idle partition's commit is made
+//   again with fresh target positions.
 // - Exactly-once mode (exactly.once.support=enabled; transactions.ts says how): each owned source
 //   partition writes through its own transactional producer (id `<prefix>-<topic>-<partition>`, all
 //   on the worker's one connection pool), and key partitioning routes a fetch answer's partitions
@@ -472,17 +475,23 @@ export class CopyWorker {
     this.#pumpFetches()
   }
 
-  /** Subscribes to more topics; the group rebalances to include them. */
-  async addTopics (topics: string[]): Promise<void> {
+  /**
+   * Subscribes to more topics; the group rebalances to include them. `join` false: the caller
+   * joins later (join()), so that every stream of a starting mirror sends its JoinGroup at once.
+   */
+  async addTopics (topics: string[], join = true): Promise<void> {
     this.#started ??= Promise.all([this.#fetcher.start(), this.#target.start()]).then(() => {})
     await this.#started
     await this.#producer.prepareTopics(topics.map(t => this.#targetTopic(t)))
     let changed = false
     for (const t of topics) if (this.consumer.topics.track(t)) changed = true
-    if (changed || this.consumer.memberId === null) {
-      this.#rejoining()
-      await this.consumer.joinGroup({})
-    }
+    if (join && (changed || this.consumer.memberId === null)) await this.join()
+  }
+
+  /** Joins the group (again) with the topics added so far. */
+  async join (): Promise<void> {
+    this.#rejoining()
+    await this.consumer.joinGroup({})
   }
 
   /**
@@ -796,11 +805,14 @@ export class CopyWorker {
       commitNow ||= s.track !== undefined
       if (r === undefined) continue
       if (r.outcome !== 'none') this.#host.reconciled?.(s.topic, s.partition, r)
+      // Key partitioning: records past the first missing one that are on the target already are
+      // skipped, also when the copy resumes at the committed offset itself (its first record is
+      // missing); clearing them there would copy every one of them again.
+      s.skip = r.skip
       // Past the group's offset only when the target holds the records before it (matched), or the
       // group committed again meanwhile (the last owner's hand-over).
       if (r.position === undefined || r.position <= at) continue
       s.position = r.position
-      s.skip = r.skip
       // What was found is on the target: committed now, with where the rest will land.
       this.#offsets.set({ topic: s.topic, partition: s.partition, offset: r.position, leaderEpoch: -1, metadata: this.#metadata(s, r.position) })
       s.committed = { offset: r.position, leaderEpoch: -1, at: Date.now() }

@@ -180,6 +180,20 @@ test('key partitioning: keyless records are looked for on every partition; an em
   assert.deepEqual(empty.result(), { kind: 'matched', resumeAt: 5n, found: [] })
 })
 
+test('key partitioning: nothing on the target past x_P, the matcher is done before any source record (the source is not read)', () => {
+  const m = new KeyOrderMatcher(new Map([[0, []], [1, []], [2, []]]), 3, 40n)
+  assert.equal(m.done, true)
+  assert.deepEqual(m.result(), { kind: 'matched', resumeAt: 40n, found: [] })
+  // One record left to match: not done until it is.
+  const one = record(40n, 'k')
+  const p = partitionForKey(Buffer.from('k'), 3)
+  const waiting = new KeyOrderMatcher(new Map([[0, []], [1, []], [2, []], [p, at(7n, [one])]]), 3, 40n)
+  assert.equal(waiting.done, false)
+  waiting.feed(views([one, record(41n, 'k')]))
+  assert.equal(waiting.done, true)
+  assert.deepEqual(waiting.result(), { kind: 'matched', resumeAt: 41n, found: [{ sourceOffset: 40n, partition: p, targetOffset: 7n }] })
+})
+
 test('KeyRouter: records already on the target are left out by source offset, and the batch is not sent as it is', () => {
   const bytes = batch(20n, [record(20n, 'a'), record(21n, 'b'), record(22n, 'c')])
   const router = new KeyRouter({ compression: 'keep' })

@@ -45,8 +45,15 @@ export class RawFetcher {
     return leader === undefined || leader < 0 || !this.#metadata!.brokers.has(leader) ? undefined : leader
   }
 
+  /**
+   * Fresh metadata for `topics`; other topics keep what was known of them, so that reads of many
+   * topics at once (a reconciliation, a retry after a leader moved) do not make each other's
+   * leaders unknown and ask again and again.
+   */
   async refresh (topics: string[]): Promise<void> {
-    this.#metadata = await this.client.metadata({ topics, forceUpdate: true })
+    const fresh = await this.client.metadata({ topics, forceUpdate: true })
+    const kept = this.#metadata?.topics
+    this.#metadata = kept === undefined ? fresh : { ...fresh, topics: new Map([...kept, ...fresh.topics]) }
   }
 
   async fetch (leader: number, options: RawFetchOptions, topics: fetchV12.RawFetchTopicRequest[]): Promise<fetchV12.RawFetchResponse> {
