@@ -710,7 +710,12 @@ export class RawProducer<T> {
   #reportAcknowledged (queue: PartitionQueue<T>): void {
     if (queue.stopped) return
     const done: Array<ProduceUnit<T>> = []
-    while (queue.head < queue.entries.length && queue.entries[queue.head].state === 'acked') done.push(...queue.entries[queue.head++].units)
+    const reported: Array<Entry<T>> = []
+    while (queue.head < queue.entries.length && queue.entries[queue.head].state === 'acked') {
+      const entry = queue.entries[queue.head++]
+      reported.push(entry)
+      done.push(...entry.units)
+    }
     if (done.length === 0) return
     queue.unreported -= done.length
     if (!queue.retrying) {
@@ -726,6 +731,12 @@ export class RawProducer<T> {
       queue.head = 0
     }
     this.#listener.acknowledged(queue.topic, queue.partition, done)
+    // Reported entries stay in the array until it is compacted (above): their batches go now, or
+    // a partition would keep up to 256 acknowledged batches (64 MiB of 256 KiB ones) alive.
+    for (const entry of reported) {
+      entry.batch = null
+      for (const unit of entry.units) unit.batch = null
+    }
   }
 
   #refreshMetadata (): void {

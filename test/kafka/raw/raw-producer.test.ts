@@ -455,3 +455,31 @@ test('a request the gate stops just before it is written is never written: drop(
   assert.deepEqual(acked.get(0), [9000, 9002])
   assert.deepEqual(broker.requests.map(r => r.map(x => x.sequence)), [[0], [3]])
 })
+
+test('acknowledged batches are not kept alive by the producer (memory: a partition used to hold its last 256)', async () => {
+  const { setFlagsFromString } = await import('node:v8')
+  const { runInNewContext } = await import('node:vm')
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  const broker = new FakeBroker()
+  const { producer, acked, failed } = producerFor(broker, 1, { mergedBatchBytes: 0 })
+  await producer.start()
+  await producer.prepareTopics(['t'])
+  // Given 200 batches of one partition, acknowledged, each known only through a weak reference
+  // (made in a function of their own, so that no variable of this one holds the last)
+  const enqueueWeakly = (): Array<WeakRef<Buffer>> => Array.from({ length: 200 }, (_, i) => {
+    const batch = unitBatch(20_000 + i)
+    producer.enqueue('t', 0, { batch, context: 20_000 + i })
+    return new WeakRef(batch)
+  })
+  const refs = enqueueWeakly()
+  await settle(producer)
+  assert.deepEqual(failed, [])
+  assert.equal(acked.get(0)?.length, 200)
+  // When the garbage is collected
+  await new Promise(resolve => setImmediate(resolve))
+  gc()
+  // Then none of them is still alive, though the producer is still open
+  assert.deepEqual(refs.flatMap((r, i) => r.deref() !== undefined ? [i] : []), [])
+  await producer.close()
+})
