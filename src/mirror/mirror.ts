@@ -39,7 +39,7 @@ export const STOP_TIMEOUT_MS = 25_000
 const START_CUT_WAIT_MS = 5000
 
 /** True when `work` settled before `deadline`; false when the deadline came first. */
-async function settlesBy (work: Promise<unknown>, deadline: number): Promise<boolean> {
+export async function settlesBy (work: Promise<unknown>, deadline: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined
   const timedOut = new Promise<false>(resolve => { timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now())) })
   try {

@@ -10,7 +10,7 @@ import { defaultTransactionalIdPrefix, type MirrorSettings } from '../config/mir
 import { describeCause } from '../errors.ts'
 import { baseClientOptions } from '../kafka/client-options.ts'
 import { silentLogger, type Logger } from '../log.ts'
-import { Mirror, type MirrorOptions } from '../mirror/mirror.ts'
+import { Mirror, settlesBy, type MirrorOptions } from '../mirror/mirror.ts'
 import type { MirrorSummary } from '../mirror/stats.ts'
 import { exactlyOnceOn, featureFallbacks, requestedFeatures, runningFlows, type Mm2Config, type Mm2Feature, type Mm2Flow } from './config.ts'
 import { MIRROR_SOURCE_CONNECTOR, mm2OffsetsTopic } from './mm2-offsets.ts'
@@ -255,11 +255,7 @@ export class Mm2Runner extends EventEmitter {
   /** Stops a plug-in once its start (if under way) ended, or PLUGIN_START_WAIT_MS passed. */
   async #stopPlugin (plugin: { stop: () => Promise<void> }, logger: Logger, name: string): Promise<void> {
     const starting = this.#pluginStarts.get(plugin)
-    if (starting !== undefined) {
-      let timer: NodeJS.Timeout | undefined
-      await Promise.race([starting.catch(() => {}), new Promise(resolve => { timer = setTimeout(resolve, PLUGIN_START_WAIT_MS) })])
-      clearTimeout(timer)
-    }
+    if (starting !== undefined) await settlesBy(starting, Date.now() + PLUGIN_START_WAIT_MS)
     await plugin.stop().catch((error: unknown) => { logger.warn({ plugin: name, err: describeCause(error) }, 'a plug-in did not stop cleanly') })
   }
 
