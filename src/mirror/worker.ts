@@ -22,7 +22,9 @@
 //   each worker the acknowledgements of its own units, and sends nothing until every stream's
 //   first fetch answer was planned (at most 1 s after the first), so that each target partition's
 //   first batch carries every stream's records. Fetching goes on while batches are in
-//   flight, bounded by maxPendingBytes (per worker).
+//   flight, bounded by maxPendingBytes (per worker); once over half of it is pending, fetching
+//   waits until half is free again, so answers stay large. Routed batches (key partitioning) are
+//   up to 1 MiB, or the target topic's max.message.bytes where lower (256 KiB where unknown).
 // - Commit: each fetch answer of a source partition is a span of source offsets [first, next)
 //   whose records went out in one or more target batches (several with key partitioning). A span
 //   is done when all its batches are acknowledged; the committable offset of a source partition is
@@ -230,6 +232,8 @@ interface PartitionState {
 
 /** Exactly-once mode: restarts of a partition after refused batches, without a commit between, before the mirror stops. */
 const MAX_TRANSACTION_RESTARTS = 3
+/** The largest batch key partitioning routes to one target partition (capped by the topic's limit and the request size): large batches cost the target broker less CPU per byte. */
+const ROUTED_BATCH_BYTES = 1 << 20
 
 /** How old an idle partition's commit metadata may get before it is committed again with fresh target positions. */
 const METADATA_REFRESH_MS = 10_000
@@ -843,7 +847,10 @@ export class CopyWorker {
 
   #pumpFetches (): void {
     if (this.#stopping || this.#closed || this.#held || this.#failed) return
-    if (this.#pendingBytes >= this.#limits.maxPendingBytes) return
+    // Under backpressure, wait until half the budget is free: fetching into whatever little room
+    // there is makes small answers, and key partitioning cuts each into one batch per target
+    // partition (small batches cost the target broker CPU per byte).
+    if (this.#pendingBytes > this.#limits.maxPendingBytes / 2) return
     if (this.#maybeFenced()) {
       this.#log.debug('no word from the group for a session timeout: not fetching until it answers')
       return
@@ -948,7 +955,7 @@ export class CopyWorker {
     }
     // Key partitioning: the records of every partition of the answer are routed together, so each
     // target partition gets one batch per answer (up to the batch size), not one per source partition.
-    const newRouting = (): { router: KeyRouter, spans: Map<Span, PartitionState> } => ({ router: new KeyRouter({ compression: this.#options.compression, forceReencode: this.#options.forceReencode, maxBatchBytes: Math.min(DEFAULT_MERGED_BATCH_BYTES, this.#limits.maxRequestBytes), topicMaxBytes: topic => this.#host.targetMaxBatchBytes?.(topic) }), spans: new Map<Span, PartitionState>() })
+    const newRouting = (): { router: KeyRouter, spans: Map<Span, PartitionState> } => ({ router: new KeyRouter({ compression: this.#options.compression, forceReencode: this.#options.forceReencode, maxBatchBytes: Math.min(ROUTED_BATCH_BYTES, this.#limits.maxRequestBytes), topicMaxBytes: topic => this.#host.targetMaxBatchBytes?.(topic) ?? DEFAULT_MERGED_BATCH_BYTES }), spans: new Map<Span, PartitionState>() })
     let routing = this.#options.partitioning === 'key' ? newRouting() : undefined
     try {
       for (const t of response.responses) {
