@@ -37,6 +37,8 @@ export const STOP_TIMEOUT_MS = 25_000
 
 /** How long stop() waits, out of its deadline, for a start it cut short to reach the end of its step. */
 const START_CUT_WAIT_MS = 5000
+/** While some streams of a starting mirror are still joining, how often the ones in ask whether a rebalance started (#joinTogether). */
+const JOIN_PROBE_MS = 200
 
 /** True when `work` settled before `deadline`; false when the deadline came first. */
 export async function settlesBy (work: Promise<unknown>, deadline: number): Promise<boolean> {
@@ -376,7 +378,7 @@ export class Mirror extends EventEmitter {
       // would get every partition, and give half of them back (reconciled by their new owner) as
       // soon as the next one arrived.
       await Promise.all(this.#workers.map(async w => await w.addTopics(topics, false)))
-      await Promise.all(this.#workers.map(async w => await w.join()))
+      await this.#joinTogether()
       await this.#waitForStableGroup()
     }
     for (const w of this.#workers) w.release()
@@ -400,6 +402,37 @@ export class Mirror extends EventEmitter {
         for (const [topic, partitions] of byTopic) this.#log.info({ cluster: 'source', stream: worker.index, topic, partitions: partitions.sort((a, b) => a - b).join(',') }, `partitions ${what}`)
       }
     })
+  }
+
+  /**
+   * Every stream sends its JoinGroup. With an empty group and group.initial.rebalance.delay.ms=0 on
+   * the brokers, one stream's join can complete alone before another's JoinGroup arrives; that one
+   * then starts a rebalance the first learns of only at its next heartbeat (up to
+   * heartbeat.interval.ms, 3 s by default), and nothing is copied meanwhile. So while some joins
+   * are still waiting, the streams already in ask the coordinator every JOIN_PROBE_MS and join
+   * again at once when it has started a rebalance.
+   */
+  async #joinTogether (): Promise<void> {
+    const track = (worker: CopyWorker): { worker: CopyWorker, promise: Promise<void>, done: boolean } => {
+      const join = { worker, promise: worker.join(), done: false }
+      join.promise.then(() => { join.done = true }, () => {})
+      return join
+    }
+    const joins = this.#workers.map(track)
+    for (;;) {
+      const waiting = joins.filter(j => !j.done)
+      if (waiting.length === 0) break
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([
+        Promise.all(waiting.map(async j => await j.promise)),
+        new Promise(resolve => { timer = setTimeout(resolve, JOIN_PROBE_MS) })
+      ]).finally(() => { clearTimeout(timer) })
+      if (this.#stopRequested || joins.every(j => j.done)) continue
+      // A stream that joins again here is back once the rebalance completes, with the others.
+      await Promise.all(joins.filter(j => j.done).map(async j => {
+        if (await j.worker.joinIfRebalancing()) this.#log.debug({ stream: j.worker.index }, 'another stream started a rebalance after this one joined: joined again at once')
+      }))
+    }
   }
 
   /**

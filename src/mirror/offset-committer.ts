@@ -12,8 +12,9 @@
 // rebalance per heartbeat interval after a network cut.) What the worker does with pending offsets
 // on a new assignment is its business: it drops those of partitions that moved, or all of them
 // after a missed generation.
-import type { Consumer } from '@platformatic/kafka'
+import type { Connection, Consumer } from '@platformatic/kafka'
 import { KafkaMirrorError, ErrorCodes } from '../errors.ts'
+import { heartbeatApi } from '../kafka/raw/heartbeat.ts'
 import { offsetCommitApi } from '../kafka/raw/offset-commit.ts'
 import { kafkaErrorName } from '../kafka/retriable.ts'
 
@@ -118,10 +119,7 @@ export class OffsetCommitter {
       if (t === undefined) topics.set(o.topic, t = { name: o.topic, partitions: [] })
       t.partitions.push({ partitionIndex: o.partition, committedOffset: o.offset, committedLeaderEpoch: o.leaderEpoch, committedMetadata: o.metadata ?? null })
     }
-    const coordinator = consumer.coordinatorId ?? await consumer.findGroupCoordinator()
-    const broker = consumer.currentMetadata?.brokers.get(coordinator) ?? (await consumer.metadata({ topics: [] })).brokers.get(coordinator)
-    if (broker === undefined) throw new CommitRefusedError('COORDINATOR_NOT_AVAILABLE', ` (broker ${coordinator} is not in the metadata)`)
-    const connection = await consumer.connections.get(broker)
+    const connection = await coordinatorConnection(consumer)
     let timer: NodeJS.Timeout | undefined
     try {
       await Promise.race([
@@ -139,5 +137,31 @@ export class OffsetCommitter {
     } finally {
       clearTimeout(timer)
     }
+  }
+}
+
+/** A connection to the consumer's group coordinator, from the client's public connection pool. */
+async function coordinatorConnection (consumer: Consumer): Promise<Connection> {
+  const coordinator = consumer.coordinatorId ?? await consumer.findGroupCoordinator()
+  const broker = consumer.currentMetadata?.brokers.get(coordinator) ?? (await consumer.metadata({ topics: [] })).brokers.get(coordinator)
+  if (broker === undefined) throw new CommitRefusedError('COORDINATOR_NOT_AVAILABLE', ` (broker ${coordinator} is not in the metadata)`)
+  return await consumer.connections.get(broker)
+}
+
+/**
+ * Whether the group started a rebalance that this member has not joined yet: one Heartbeat of its
+ * own under the member id and generation it holds, answered REBALANCE_IN_PROGRESS. Any other
+ * answer, or none, is false (the consumer's own heartbeats deal with those).
+ */
+export async function rebalanceStarted (consumer: Consumer): Promise<boolean> {
+  const memberId = consumer.memberId
+  if (memberId === null || memberId === '') return false
+  try {
+    const connection = await coordinatorConnection(consumer)
+    const api = await heartbeatApi(connection)
+    await api.async(connection, consumer.groupId, consumer.generationId, memberId, consumer.groupInstanceId)
+    return false
+  } catch (error) {
+    return kafkaErrorName(error) === 'REBALANCE_IN_PROGRESS'
   }
 }

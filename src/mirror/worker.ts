@@ -85,7 +85,7 @@ import { UnsupportedBrokerError } from '../kafka/raw/versions.ts'
 import { RawProducer, type ProduceUnit } from '../kafka/raw/raw-producer.ts'
 import { decodeRecords, encodeRecordBatch, readRecordBatch, type DecodedRecord } from '../kafka/raw/record-batch.ts'
 import type { Logger } from '../log.ts'
-import { OffsetCommitter, partitionKey, type CommittableOffset } from './offset-committer.ts'
+import { OffsetCommitter, partitionKey, rebalanceStarted, type CommittableOffset } from './offset-committer.ts'
 import { Membership, ownedPartitions } from './membership.ts'
 import { DEFAULT_MERGED_BATCH_BYTES, KeyRouter, planFetchedRecords, type PlannedUnit, type RecordRewrite, type RoutedBatch } from './plan.ts'
 import { SpanQueue, type Span } from './spans.ts'
@@ -496,6 +496,17 @@ export class CopyWorker {
   async join (): Promise<void> {
     this.#rejoining()
     await this.consumer.joinGroup({})
+  }
+
+  /**
+   * Joins again at once if the group started a rebalance this member has not joined (another
+   * stream of this mirror sent its JoinGroup after this one's join completed), instead of at its
+   * next heartbeat, up to heartbeat.interval.ms later. True when it joined again.
+   */
+  async joinIfRebalancing (): Promise<boolean> {
+    if (this.#stopping || !(await rebalanceStarted(this.consumer))) return false
+    await this.join()
+    return true
   }
 
   /**

@@ -3,13 +3,13 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { Consumer, type GroupAssignment } from '@platformatic/kafka'
-import { CommitRefusedError, OffsetCommitter } from '../../src/mirror/offset-committer.ts'
+import { CommitRefusedError, OffsetCommitter, rebalanceStarted } from '../../src/mirror/offset-committer.ts'
 import { RawFetcher } from '../../src/kafka/raw/raw-fetcher.ts'
 import { createTestTopic, testClusters, uniqueName } from '../helpers/clusters.ts'
 import { makeRecords, produceRecords } from '../helpers/records.ts'
 
-async function joinedConsumer (bootstrap: string, topic: string, group: string): Promise<{ consumer: Consumer, joins: GroupAssignment[][] }> {
-  const consumer = new Consumer({ clientId: 'contract', bootstrapBrokers: bootstrap.split(','), groupId: group, autocommit: false, sessionTimeout: 10_000, heartbeatInterval: 500 })
+async function joinedConsumer (bootstrap: string, topic: string, group: string, timing = { sessionTimeout: 10_000, heartbeatInterval: 500 }): Promise<{ consumer: Consumer, joins: GroupAssignment[][] }> {
+  const consumer = new Consumer({ clientId: 'contract', bootstrapBrokers: bootstrap.split(','), groupId: group, autocommit: false, ...timing })
   const joins: GroupAssignment[][] = []
   consumer.on('consumer:group:join', payload => { joins.push(payload.assignments ?? []) })
   consumer.topics.track(topic)
@@ -81,5 +81,40 @@ test('a Base client\'s public connection pool carries our own Fetch v12 requests
     assert.ok((p.records?.length ?? 0) > 0)
   } finally {
     await fetcher.close()
+  }
+})
+
+test('a member whose join completed alone learns from a Heartbeat of its own that another member started a rebalance, and joining again at once lets the other in', async () => {
+  const { source } = await testClusters()
+  const topic = await createTestTopic(source, { partitions: 2 })
+  const group = uniqueName('contract')
+  // Given a member that joined alone, whose own heartbeat comes only every 20 s
+  const slow = { sessionTimeout: 45_000, heartbeatInterval: 20_000 }
+  const { consumer: first, joins } = await joinedConsumer(source, topic, group, slow)
+  let second: Consumer | undefined
+  try {
+    assert.equal(await rebalanceStarted(first), false, 'no rebalance while it is the only member')
+    // When another member sends its JoinGroup
+    const other = joinedConsumer(source, topic, group, slow)
+    other.then(o => { second = o.consumer }, () => {})
+    let started = false
+    for (let i = 0; i < 50 && !started; i++) {
+      started = await rebalanceStarted(first)
+      if (!started) await new Promise(resolve => setTimeout(resolve, 100))
+    }
+    // Then the probe says so, long before the first member's own heartbeat would
+    assert.equal(started, true)
+    assert.equal(joins.length, 1, 'the first member has not joined again by itself')
+    // And when it joins again, both are in the same generation, with the partitions shared
+    await first.joinGroup({})
+    const { consumer: joined, joins: otherJoins } = await other
+    assert.equal(joins.length, 2)
+    assert.equal(first.generationId, joined.generationId)
+    const owned = [...joins[1], ...otherJoins[0]].flatMap(a => [...a.partitions]).sort()
+    assert.deepEqual(owned, [0, 1])
+    assert.equal(await rebalanceStarted(first), false)
+  } finally {
+    await first.close(true)
+    await second?.close(true)
   }
 })
