@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { alterPartitionReassignmentsV0, type Admin } from '@platformatic/kafka'
 import { RawProducer } from '../src/kafka/raw/raw-producer.ts'
 import { encodeRecordBatch, type DecodedRecord } from '../src/kafka/raw/record-batch.ts'
-import { kafkaMirrorBin } from './bin.ts'
+import { kafkaMirrorArgs } from './bin.ts'
 import { startCluster, type KafkaCluster } from '../harness/cluster.ts'
 import { ensureKafkaDist, type KafkaDist } from '../harness/kafka-dist.ts'
 import {
@@ -454,7 +454,7 @@ async function runKafkaMirror (ctx: Context, c: Case, info: CaseInfo, partitioni
   writeFileSync(consumerFile, propertiesText({ 'bootstrap.servers': ctx.source.bootstrap, 'group.id': `bench-${randomBytes(4).toString('hex')}`, 'auto.offset.reset': 'earliest' }))
   writeFileSync(producerFile, propertiesText({ 'bootstrap.servers': ctx.target.bootstrap, acks: 'all', 'compression.type': c.compression, 'linger.ms': 5, 'batch.size': 262144 }))
   const args = [
-    kafkaMirrorBin(),
+    ...kafkaMirrorArgs(),
     '--consumer.config', consumerFile, '--producer.config', producerFile,
     '--include', info.topic, '--once', '--status.interval.ms', '0', '--num.streams', String(ctx.streams), '--partitioning', partitioning === 'passthrough' ? 'source' : partitioning,
     // "kafka-mirror source" writes every batch anew (--fast.path off), so the cost of re-encoding
@@ -624,7 +624,7 @@ async function runManyPartitions (ctx: Context, systems: SystemId[], onNodeOne: 
       writeFileSync(producerFile, propertiesText({ 'bootstrap.servers': ctx.target.bootstrap, acks: 'all' }))
       cmd = {
         command: process.execPath,
-        args: [kafkaMirrorBin(), '--consumer.config', consumerFile, '--producer.config', producerFile, '--include', include, '--once',
+        args: [...kafkaMirrorArgs(), '--consumer.config', consumerFile, '--producer.config', producerFile, '--include', include, '--once',
           '--status.interval.ms', '0', '--num.streams', String(ctx.streams), '--partitioning', system === 'kafka-mirror key' ? 'key' : 'source']
       }
     }

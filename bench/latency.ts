@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Producer } from '@platformatic/kafka'
-import { kafkaMirrorBin } from './bin.ts'
+import { kafkaMirrorArgs } from './bin.ts'
 import type { Context, SystemId } from './harness.ts'
 import { javaCommand, mm2Properties, producerPerfArgs, propertiesText } from './java.ts'
 import { cpuSecondsOf, spawnMeasured, tailOf, terminate, type Measured } from './proc.ts'
@@ -96,7 +96,7 @@ function startMirror (ctx: Context, system: SystemId, topic: string, file: strin
   writeFileSync(consumerFile, propertiesText({ 'bootstrap.servers': ctx.source.bootstrap, 'group.id': `bench-${randomBytes(4).toString('hex')}`, 'auto.offset.reset': 'earliest' }))
   writeFileSync(producerFile, propertiesText({ 'bootstrap.servers': ctx.target.bootstrap, acks: 'all', 'linger.ms': 5, 'batch.size': 262144 }))
   return spawnMeasured(system, process.execPath, [
-    kafkaMirrorBin(), '--consumer.config', consumerFile, '--producer.config', producerFile,
+    ...kafkaMirrorArgs(), '--consumer.config', consumerFile, '--producer.config', producerFile,
     '--include', topic, '--status.interval.ms', '0', '--num.streams', String(ctx.streams), '--partitioning', 'source',
     '--fast.path', system === 'kafka-mirror passthrough' ? 'auto' : 'off'
   ], file)

@@ -125,7 +125,7 @@ function imageSize (name: string): string {
 test('the image runs as a non-root user, without npm, and kafka-mirror --version answers', () => {
   const config = JSON.parse(podman(['image', 'inspect', '--format', '{{json .Config}}', image]).stdout) as { User: string, Entrypoint: string[], StopSignal: string }
   assert.equal(config.User, '1000:1000')
-  assert.deepEqual(config.Entrypoint, ['node', '/app/dist/bin/kafka-mirror.js'])
+  assert.deepEqual(config.Entrypoint, ['node', '--max-semi-space-size=8', '/app/dist/bin/kafka-mirror.js'])
   assert.equal(config.StopSignal, 'SIGTERM')
   const inside = podman(['run', '--rm', ...flags, '--entrypoint', 'node', image, '-e',
     'const fs = require("fs"); console.log(JSON.stringify({ uid: process.getuid(), npm: ["/usr/local/lib/node_modules/npm", "/usr/local/bin/npm", "/app/node_modules/typescript", "/app/node_modules/.bin/tsc"].filter(p => fs.existsSync(p)), writable: (() => { try { fs.writeFileSync("/app/x", ""); return true } catch { return false } })() }))'])

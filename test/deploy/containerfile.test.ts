@@ -4,6 +4,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import { shebangFlags } from '../../bench/bin.ts'
 
 const root = join(import.meta.dirname, '..', '..')
 
@@ -64,7 +65,10 @@ test('signals reach kafka-mirror: ENTRYPOINT in exec form, node as PID 1, SIGTER
   const entrypoints = all('ENTRYPOINT')
   assert.equal(entrypoints.length, 1)
   const entry = JSON.parse(entrypoints[0].args) as string[]
-  assert.deepEqual(entry, ['node', '/app/dist/bin/kafka-mirror.js'], 'exec form: no shell between the engine and node, which gets SIGTERM itself')
+  // The installed bin's own Node flags, from its first line (#!/usr/bin/env -S node …).
+  const flags = shebangFlags(readFileSync(join(root, 'bin', 'kafka-mirror.ts'), 'utf8').split('\n', 1)[0])
+  assert.ok(flags.length > 0)
+  assert.deepEqual(entry, ['node', ...flags, '/app/dist/bin/kafka-mirror.js'], 'exec form: no shell between the engine and node, which gets SIGTERM itself; the bin\'s own Node flags')
   assert.deepEqual(all('STOPSIGNAL').map(s => s.args), ['SIGTERM'])
 })
 
