@@ -208,13 +208,18 @@ export function planFetchedRecords (records: Buffer | null, fetchOffset: bigint,
       plan.units.push({ batch: batch.bytes, records: batch.recordCount, firstOffset: position, nextOffset: next, leaderEpoch: batch.partitionLeaderEpoch })
       plan.counts.raw++
     } else {
-      let kept = decodeRecords(batch).filter(r => r.offset >= position && (end === undefined || r.offset < end))
-      if (options.rewrite !== undefined) kept = kept.map(options.rewrite).filter(r => r !== undefined)
-      if (kept.length === 0) {
+      const compression = options.compression === 'keep' ? batch.compression : options.compression
+      let pieces: Array<{ batch: Buffer, records: number, firstOffset: bigint }>
+      if (options.rewrite === undefined) {
+        // Records copied as bytes, as key partitioning copies them: no object per record.
+        pieces = copyToFit(batch, position, end, compression, options.maxBatchBytes)
+      } else {
+        const kept = decodeRecords(batch).filter(r => r.offset >= position && (end === undefined || r.offset < end)).map(options.rewrite).filter(r => r !== undefined)
+        pieces = kept.length === 0 ? [] : encodeToFit(kept, compression, options.maxBatchBytes)
+      }
+      if (pieces.length === 0) {
         skip(batch, next)
       } else {
-        const compression = options.compression === 'keep' ? batch.compression : options.compression
-        const pieces = encodeToFit(kept, compression, options.maxBatchBytes)
         for (let i = 0; i < pieces.length; i++) {
           const piece = pieces[i]
           plan.units.push({
@@ -278,6 +283,59 @@ function encodeToFit (records: DecodedRecord[], compression: number, maxBytes: n
     return [...encodeToFit(records.slice(0, half), compression, maxBytes), ...encodeToFit(records.slice(half), compression, maxBytes)]
   }
   flush(records.length)
+  return pieces
+}
+
+/**
+ * The records of `batch` at or after `from` and before `end`, copied as bytes (key, value and
+ * headers as they are, timestamps kept, offset deltas renumbered) into one batch in `compression`,
+ * or several of at most `maxBytes` each when one would be larger (as encodeToFit). Each piece
+ * names the source offset of its first record; none when no record is in range.
+ */
+function copyToFit (batch: RecordBatch, from: bigint, end: bigint | undefined, compression: number, maxBytes: number | undefined): Array<{ batch: Buffer, records: number, firstOffset: bigint }> {
+  const cursor = new RecordCursor(batch)
+  const fromDelta = from > batch.baseOffset ? Number(from - batch.baseOffset) : 0
+  const endDelta = end === undefined ? Infinity : Number(end - batch.baseOffset)
+  const starts: number[] = []
+  const ends: number[] = []
+  const timestamps: number[] = []
+  const attributes: number[] = []
+  const deltas: number[] = []
+  while (cursor.next()) {
+    if (cursor.offsetDelta < fromDelta || cursor.offsetDelta >= endDelta) continue
+    starts.push(cursor.tailStart)
+    ends.push(cursor.end)
+    timestamps.push(cursor.timestamp)
+    attributes.push(cursor.attributes)
+    deltas.push(cursor.offsetDelta)
+  }
+  const pieces: Array<{ batch: Buffer, records: number, firstOffset: bigint }> = []
+  const build = (first: number, last: number): void => {
+    const builder = new BatchBuilder()
+    for (let i = first; i < last; i++) builder.add(cursor.data, starts[i], ends[i], timestamps[i], attributes[i])
+    const built = builder.build(compression)
+    // Every record fit uncompressed, the compressed batch did not (a codec's framing): halve.
+    if (maxBytes !== undefined && built.length > maxBytes && last - first > 1) {
+      const half = first + ((last - first) >> 1)
+      build(first, half)
+      build(half, last)
+      return
+    }
+    pieces.push({ batch: built, records: last - first, firstOffset: batch.baseOffset + BigInt(deltas[first]) })
+  }
+  // Cut where the uncompressed sizes say (BatchBuilder counts a record as its bytes plus 21).
+  let first = 0
+  let bytes = RECORD_BATCH_OVERHEAD
+  for (let i = 0; i < starts.length; i++) {
+    const size = 21 + ends[i] - starts[i]
+    if (maxBytes !== undefined && i > first && bytes + size > maxBytes) {
+      build(first, i)
+      first = i
+      bytes = RECORD_BATCH_OVERHEAD
+    }
+    bytes += size
+  }
+  if (starts.length > first) build(first, starts.length)
   return pieces
 }
 

@@ -48,6 +48,22 @@ test('--partitioning source with --once copies every record once into the same p
   assert.deepEqual(read.map(r => `${r.partition}/${r.offset}/${r.key?.toString()}`).sort(), sourceRead.map(r => `${r.partition}/${r.offset}/${r.key?.toString()}`).sort())
 })
 
+test('given lz4 source batches, when --partitioning source --fast.path off copies them into an uncompressed target, then every record lands once at its partition and offset, bytes and headers kept', async () => {
+  const { source, target } = await testClusters()
+  const topic = await createTopicPair(source, target, { prefix: 'fastpath-off', partitions: 4, replicas: 2 })
+  const records = makeRecords(4000, { keys: 40, valueBytes: 200, tombstones: true })
+  await produce(source, topic, records, 'lz4')
+  const files = writeTutorialConfigs(source, target, { producer: { 'compression.type': 'none' } })
+  const mirror = new Mirror({ ...loadMirrorConfig(flagsFor(files, topic, [['once', 'true'], ['num.streams', '2'], ['fast.path', 'off']])).settings, logger })
+  await mirror.start()
+  const summary = await mirror.finished
+  assert.equal(summary.records, records.length)
+  const read = await kcatConsume(target, topic)
+  assertMirrored(records, read)
+  const sourceRead = await kcatConsume(source, topic)
+  assert.deepEqual(read.map(r => `${r.partition}/${r.offset}/${r.key?.toString()}`).sort(), sourceRead.map(r => `${r.partition}/${r.offset}/${r.key?.toString()}`).sort())
+})
+
 test('with --partitioning source a stop and a restart with the same group copy nothing twice and lose nothing', async () => {
   const { source, target } = await testClusters()
   const topic = await createTopicPair(source, target, { prefix: 'fastpath', partitions: 3, replicas: 2 })

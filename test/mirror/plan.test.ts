@@ -378,3 +378,30 @@ test('a source batch larger than the target takes is cut into batches that fit, 
   const small = batch(0n, 5)
   assert.equal(planFetchedRecords(small, 0n, { ...plain, maxBatchBytes: 2048 }).units[0].reencoded, undefined)
 })
+
+test('--fast.path off writes every batch anew with the records copied as bytes: keys, values, headers, nulls and timestamps kept, from the fetch offset on', () => {
+  const source: DecodedRecord[] = [
+    ...records(200n, 3),
+    { offset: 203n, timestamp: 1_000_500n, attributes: 0, key: null, value: Buffer.from('keyless'), headers: [] },
+    { offset: 204n, timestamp: 999_000n, attributes: 0, key: Buffer.from('tombstone'), value: null, headers: [[Buffer.from('a'), null], [Buffer.from('b'), Buffer.alloc(0)]] },
+    ...records(205n, 2)
+  ]
+  for (const [from, to] of [[CompressionCodecs.none, CompressionCodecs.none], [CompressionCodecs.lz4, CompressionCodecs.lz4], [CompressionCodecs.none, CompressionCodecs.zstd]]) {
+    // Given a source batch of 7 records in one codec, fetched from its third record on
+    const fetched = encodeRecordBatch(source, { compression: from, producerId: 1n, producerEpoch: 0, baseSequence: 0 })
+    fetched.writeBigInt64BE(200n, 0)
+    fetched.writeUInt32BE(batchCrc(fetched), 17)
+    // When it is planned with every batch written anew, into the target's codec
+    const plan = planFetchedRecords(fetched, 202n, { ...plain, compression: to, forceReencode: true })
+    // Then one new batch in the target's codec holds records 202-206, each as it was
+    assert.equal(plan.units.length, 1)
+    assert.equal(plan.units[0].reencoded, 'forced')
+    assert.equal(plan.units[0].firstOffset, 202n)
+    assert.equal(plan.units[0].nextOffset, 207n)
+    const written = readRecordBatch(plan.units[0].batch!)
+    assert.equal(written.compression, to)
+    assert.ok(crcIsValid(plan.units[0].batch!))
+    const copied = decodeRecords(written)
+    assert.deepEqual(copied.map(r => [r.timestamp, r.key, r.value, r.headers]), source.slice(2).map(r => [r.timestamp, r.key, r.value, r.headers]))
+  }
+})
