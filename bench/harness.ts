@@ -544,6 +544,11 @@ async function runSystem (ctx: Context, system: SystemId, c: Case, info: CaseInf
   }
 }
 
+/** A topic's spec; `onNodeOne`: every partition on node 1 (the source's spare broker stays empty, for REPLICATION). */
+function topicSpec (name: string, partitions: number, replicas: number, onNodeOne: boolean): TopicSpec {
+  return { name, partitions, replicas, ...(onNodeOne ? { assignments: Array.from({ length: partitions }, () => [1]) } : {}) }
+}
+
 /** Records of a case's warm-up topic (fewer when the case has fewer). */
 const WARM_UP_RECORDS = 2_000_000
 
@@ -556,7 +561,7 @@ const WARM_UP_RECORDS = 2_000_000
  */
 async function warmUp (ctx: Context, c: Case, info: CaseInfo, onNodeOne: boolean): Promise<void> {
   const warm: CaseInfo = { ...info, topic: `${info.topic}-warm-up`, records: Math.min(info.records, WARM_UP_RECORDS) }
-  const spec: TopicSpec = { name: warm.topic, partitions: warm.partitions, replicas: warm.replicationFactor, ...(onNodeOne ? { assignments: Array.from({ length: warm.partitions }, () => [1]) } : {}) }
+  const spec = topicSpec(warm.topic, warm.partitions, warm.replicationFactor, onNodeOne)
   try {
     await createTopic(ctx.sourceAdmin, spec)
     await preload(ctx, c, warm)
@@ -581,7 +586,7 @@ async function runManyPartitions (ctx: Context, systems: SystemId[], onNodeOne: 
   const w = manyPartitionsWorkload
   const prefix = `bench-w6-${randomBytes(3).toString('hex')}`
   const topics = Array.from({ length: w.topics }, (_, i) => `${prefix}-${String(i).padStart(3, '0')}`)
-  const spec = (name: string): TopicSpec => ({ name, partitions: w.partitions, replicas: ctx.replicationFactor, ...(onNodeOne ? { assignments: Array.from({ length: w.partitions }, () => [1]) } : {}) })
+  const spec = (name: string): TopicSpec => topicSpec(name, w.partitions, ctx.replicationFactor, onNodeOne)
   const total = w.topics * w.recordsPerTopic
   const result: ManyPartitionsResult = { topics: w.topics, partitions: w.partitions, recordsPerTopic: w.recordsPerTopic, rows: [] }
   ctx.log(`W6: creating and loading ${w.topics} topics of ${w.partitions} partitions`)
@@ -712,7 +717,7 @@ export async function runBench (options: BenchOptions = {}): Promise<BenchResult
           partitions: opts.partitions, replicationFactor: ctx.replicationFactor, preloadRecordsPerSecond: NaN, preloadSeconds: NaN, sourceLogBytes: NaN
         }
         cases.push(info)
-        const spec: TopicSpec = { name: info.topic, partitions: info.partitions, replicas: info.replicationFactor, ...(spare ? { assignments: Array.from({ length: info.partitions }, () => [1]) } : {}) }
+        const spec = topicSpec(info.topic, info.partitions, info.replicationFactor, spare)
         log(`${c.id}: pre-loading ${info.records} records of ${c.valueBytes} B into ${info.topic}`)
         try {
           await createTopic(ctx.sourceAdmin, spec)

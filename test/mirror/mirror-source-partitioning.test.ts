@@ -32,13 +32,18 @@ function flagsFor (files: { consumer: string, producer: string }, topic: string,
   return [['consumer.config', files.consumer], ['producer.config', files.producer], ['whitelist', topic], ['partitioning', 'source'], ['fast.path', 'auto'], ['status.interval.ms', '0'], ['offset.commit.interval.ms', '1000'], ...extra]
 }
 
-test('--partitioning source with --once copies every record once into the same partitions, lz4 batches still lz4', async () => {
+/**
+ * Given 4,000 records written to the source in lz4 batches, when a --once mirror with --partitioning
+ * source copies them with the producer's `compression.type` and the extra flags, then every record
+ * lands once, bytes and headers kept, at its source partition and offset.
+ */
+async function copyOnceKeepingOffsets (prefix: string, compression: string, extra: Array<[string, string]>): Promise<void> {
   const { source, target } = await testClusters()
-  const topic = await createTopicPair(source, target, { prefix: 'fastpath', partitions: 4, replicas: 2 })
+  const topic = await createTopicPair(source, target, { prefix, partitions: 4, replicas: 2 })
   const records = makeRecords(4000, { keys: 40, valueBytes: 200, tombstones: true })
   await produce(source, topic, records, 'lz4')
-  const files = writeTutorialConfigs(source, target, { producer: { 'compression.type': 'lz4' } })
-  const mirror = new Mirror({ ...loadMirrorConfig(flagsFor(files, topic, [['once', 'true'], ['num.streams', '2']])).settings, logger })
+  const files = writeTutorialConfigs(source, target, { producer: { 'compression.type': compression } })
+  const mirror = new Mirror({ ...loadMirrorConfig(flagsFor(files, topic, [['once', 'true'], ['num.streams', '2'], ...extra])).settings, logger })
   await mirror.start()
   const summary = await mirror.finished
   assert.equal(summary.records, records.length)
@@ -46,22 +51,14 @@ test('--partitioning source with --once copies every record once into the same p
   assertMirrored(records, read)
   const sourceRead = await kcatConsume(source, topic)
   assert.deepEqual(read.map(r => `${r.partition}/${r.offset}/${r.key?.toString()}`).sort(), sourceRead.map(r => `${r.partition}/${r.offset}/${r.key?.toString()}`).sort())
+}
+
+test('--partitioning source with --once copies every record once into the same partitions, lz4 batches still lz4', async () => {
+  await copyOnceKeepingOffsets('fastpath', 'lz4', [])
 })
 
 test('given lz4 source batches, when --partitioning source --fast.path off copies them into an uncompressed target, then every record lands once at its partition and offset, bytes and headers kept', async () => {
-  const { source, target } = await testClusters()
-  const topic = await createTopicPair(source, target, { prefix: 'fastpath-off', partitions: 4, replicas: 2 })
-  const records = makeRecords(4000, { keys: 40, valueBytes: 200, tombstones: true })
-  await produce(source, topic, records, 'lz4')
-  const files = writeTutorialConfigs(source, target, { producer: { 'compression.type': 'none' } })
-  const mirror = new Mirror({ ...loadMirrorConfig(flagsFor(files, topic, [['once', 'true'], ['num.streams', '2'], ['fast.path', 'off']])).settings, logger })
-  await mirror.start()
-  const summary = await mirror.finished
-  assert.equal(summary.records, records.length)
-  const read = await kcatConsume(target, topic)
-  assertMirrored(records, read)
-  const sourceRead = await kcatConsume(source, topic)
-  assert.deepEqual(read.map(r => `${r.partition}/${r.offset}/${r.key?.toString()}`).sort(), sourceRead.map(r => `${r.partition}/${r.offset}/${r.key?.toString()}`).sort())
+  await copyOnceKeepingOffsets('fastpath-off', 'none', [['fast.path', 'off']])
 })
 
 test('with --partitioning source a stop and a restart with the same group copy nothing twice and lose nothing', async () => {
