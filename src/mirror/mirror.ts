@@ -413,21 +413,26 @@ export class Mirror extends EventEmitter {
    * again at once when it has started a rebalance.
    */
   async #joinTogether (): Promise<void> {
-    const joins = this.#workers.map(worker => {
+    const track = (worker: CopyWorker): { worker: CopyWorker, promise: Promise<void>, done: boolean } => {
       const join = { worker, promise: worker.join(), done: false }
       join.promise.then(() => { join.done = true }, () => {})
       return join
-    })
-    const all = Promise.all(joins.map(async j => await j.promise))
-    while (!(await settlesBy(all, Date.now() + JOIN_PROBE_MS))) {
+    }
+    const joins = this.#workers.map(track)
+    for (;;) {
+      const waiting = joins.filter(j => !j.done)
+      if (waiting.length === 0) break
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([
+        Promise.all(waiting.map(async j => await j.promise)),
+        new Promise(resolve => { timer = setTimeout(resolve, JOIN_PROBE_MS) })
+      ]).finally(() => { clearTimeout(timer) })
       if (this.#stopRequested || joins.every(j => j.done)) continue
       // A stream that joins again here is back once the rebalance completes, with the others.
       await Promise.all(joins.filter(j => j.done).map(async j => {
         if (await j.worker.joinIfRebalancing()) this.#log.debug({ stream: j.worker.index }, 'another stream started a rebalance after this one joined: joined again at once')
       }))
     }
-    // A join that failed fails the start.
-    await all
   }
 
   /**
