@@ -3,6 +3,7 @@
 import { Admin, ConfigResourceTypes, ConfigSources, findErrorBy } from '@platformatic/kafka'
 import { ErrorCodes, KafkaMirrorError, describeCause } from '../errors.ts'
 import { internalTopics } from '../config/topic-filter.ts'
+import { brokerKnowsTopics } from '../kafka/raw/metadata.ts'
 
 export interface PartitionDescription {
   partition: number
@@ -137,8 +138,11 @@ export async function waitForLeaders (admin: Admin, topics: string[], timeoutMs:
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     try {
+      // Every broker, not just the one that answers: a tool run next (a list, a produce) may ask
+      // another, and in ZooKeeper mode each broker learns of the topic on its own.
       const metadata = await admin.metadata({ topics, forceUpdate: true })
-      if (topics.every(t => { const m = metadata.topics.get(t); return m !== undefined && m.partitionsCount > 0 && m.partitions.every(p => p.leader >= 0) })) return true
+      const known = await Promise.all([...metadata.brokers.values()].map(async broker => await brokerKnowsTopics(await admin.connections.get(broker), topics)))
+      if (known.length > 0 && known.every(Boolean)) return true
     } catch {
       // Not known to the broker that answered yet.
     }
