@@ -355,7 +355,10 @@ export class Mirror extends EventEmitter {
       onDataLoss: (topic: string, partition: number, from: bigint, deletedTo: bigint, resumeAt: bigint) => { this.#dataLoss(topic, partition, from, deletedTo, resumeAt) },
       onOffsetsWentBack: (topic: string, partition: number, from: bigint, to: bigint) => { this.#offsetsWentBack(topic, partition, from, to) },
       error: (operation: 'fetch' | 'send', name: string, retried: boolean) => { this.stats.recordError(operation, name, retried) },
-      externalPositions: this.#externalPositions
+      externalPositions: this.#externalPositions,
+      // A partition that moves between two streams of this process (source partitioning: each has
+      // its own producer) is read on the target only once the other's requests were answered too.
+      writesSettled: async (targetTopics: Set<string>, abandon: () => boolean) => (await Promise.all(this.#workers.map(async w => await w.writtenSettled(targetTopics, abandon)))).every(Boolean)
     }
     const limits = { maxPendingBytes: Math.max(1 << 20, Math.floor(target.bufferMemory / numStreams)), maxRequestBytes: Math.max(16 << 10, Math.floor(target.maxRequestSize * 0.9)) }
     const options: WorkerOptions = {

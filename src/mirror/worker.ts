@@ -43,7 +43,9 @@
 //   ago (margin: min(1 s, session/4)). The producer asks before each request and again just before
 //   writing it; stopped requests go back to the queue unwritten, so the drop at the next join takes
 //   them too. A member thawed after a freeze, or cut off, therefore writes nothing it held before
-//   the group tells it what it still owns. Left: a request already written when the gate shuts.
+//   the group tells it what it still owns. Left: a request already written when the gate shuts
+//   (another process that takes the partition may read the target before it lands; this process
+//   waits for it, below).
 // - Gaps: records gone from the source before they were copied, or offsets that went back, go to
 //   the host, which stops the mirror or reports the gap; the position never moves past one silently.
 // - Offsets of what was written: every acknowledged target batch is reported with its target base
@@ -55,7 +57,10 @@
 //   reset) gets no position until the target was read from there: it starts after the records
 //   already on the target, skipping (key partitioning) later ones already there, also when it
 //   starts at the committed offset itself, and commits that position at once. A target that does
-//   not match the commit makes it start at the committed offset, reported (nothing skipped). An
+//   not match the commit makes it start at the committed offset, reported (nothing skipped). The
+//   target is read only once every request this process wrote to the topic before was answered
+//   (a member cut off, or a partition moving between two of its streams: a request held up in the
+//   network that landed after the read would be copied twice). An
 //   assignment's partitions are reconciled together (every topic at once: a hand-over of many
 //   partitions costs a few round trips, not a few per topic). An idle partition's commit is made
 //   again with fresh target positions.
@@ -166,6 +171,11 @@ export interface WorkerHost {
    * next source offset to copy. Per partition the larger of this and the group's commit wins.
    */
   externalPositions? (partitions: Array<{ topic: string, partition: number }>): Promise<Map<string, bigint>>
+  /**
+   * Resolves once every request written so far to these target topics, by any producer of the
+   * process, was answered (false: `abandon` said so first). Without it a worker waits for its own.
+   */
+  writesSettled? (targetTopics: Set<string>, abandon: () => boolean): Promise<boolean>
 }
 
 export interface WorkerLimits {
@@ -671,6 +681,16 @@ export class CopyWorker {
       this.#log.debug({ partition: s.key, position: String(positions.get(s)), committed: String(committed.get(s.topic)?.[s.partition] ?? -1n), external: String(external?.get(s.key) ?? 'none') }, 'starting position')
     }
     if (!transactional) {
+      // The target is read only once every request this process wrote to these topics before was
+      // answered: one written before a cut-off (and held up in the network) that landed after the
+      // read would be copied a second time.
+      const waitedFrom = Date.now()
+      const targetTopics = new Set(states.map(s => this.#targetTopic(s.topic)))
+      const abandon = (): boolean => this.#stopping
+      const settled = await (this.#host.writesSettled?.(targetTopics, abandon) ?? this.writtenSettled(targetTopics, abandon))
+      if (!settled) return
+      const waited = Date.now() - waitedFrom
+      if (waited >= 1000) this.#log.info({ ms: waited, topics: [...targetTopics].join(',') }, 'waited for the answers to requests written before, then read the target')
       await this.#reconcile(positions, committed)
       return
     }
@@ -1222,6 +1242,11 @@ export class CopyWorker {
     if (this.#closed) return
     this.#refreshIdleMetadata()
     await this.#offsets.commit(extra)
+  }
+
+  /** Resolves once the requests this worker's producer wrote to these target topics so far were answered (RawProducer.writtenSettled). */
+  async writtenSettled (targetTopics: Set<string>, abandon: () => boolean): Promise<boolean> {
+    return await this.#producer.writtenSettled(topic => targetTopics.has(topic), abandon)
   }
 
   /** Stops fetching; what was fetched is still written. */

@@ -141,6 +141,8 @@ export const DEFAULT_MERGED_BATCH_BYTES = 256 << 10
  * max.message.bytes refuses.
  */
 const MERGE_BELOW_BYTES = 16 << 10
+/** How often writtenSettled looks again. */
+const SETTLE_POLL_MS = 20
 /** Batches whose records cannot be copied into a producer's batch as they are. */
 const NOT_MERGEABLE = Attributes.LOG_APPEND_TIME | Attributes.CONTROL | Attributes.DELETE_HORIZON
 
@@ -338,6 +340,31 @@ export class RawProducer<T> {
       queue.cursor = Math.min(queue.cursor, first)
     }
     return dropped
+  }
+
+  /**
+   * Resolves once every batch of the topics `which` picks that was handed to a connection by now
+   * is acknowledged, was refused for good, or is no longer queued (its partition stopped, a batch
+   * split): after that no request written so far can still append those records. A request held
+   * up in the network (a partition between the mirror and the target) may land long after its
+   * connection was given up; its retry is answered only once the target has the batch, once.
+   * Ends early, with false, when `abandon` says so or the producer closes.
+   */
+  async writtenSettled (which: (topic: string) => boolean, abandon: () => boolean = () => false): Promise<boolean> {
+    let waiting: Array<{ queue: PartitionQueue<T>, entry: Entry<T> }> = []
+    for (const queue of this.#queues.values()) {
+      if (queue.stopped || !which(queue.topic)) continue
+      for (let i = queue.head; i < queue.entries.length; i++) {
+        const entry = queue.entries[i]
+        if (entry.written && entry.state !== 'acked') waiting.push({ queue, entry })
+      }
+    }
+    for (;;) {
+      waiting = waiting.filter(({ queue, entry }) => !queue.stopped && entry.state !== 'acked' && queue.entries.indexOf(entry, queue.head) >= 0)
+      if (waiting.length === 0) return true
+      if (this.#closed || abandon()) return false
+      await new Promise(resolve => setTimeout(resolve, SETTLE_POLL_MS))
+    }
   }
 
   /** Units enqueued and not yet reported, over every partition. */

@@ -104,6 +104,44 @@ test('a leader move, a timeout after the append and a lost connection: resent wi
   assert.ok(resent.some(id => Math.floor((id - 1_000_000) / 1000) === 1), 'the batch appended before its timeout was resent, and dropped as a duplicate')
 })
 
+test('writtenSettled: resolves once every batch written before the call was answered, never earlier; abandon ends the wait with false', async () => {
+  const broker = new FakeBroker()
+  // Given a target whose answers are lost (appended, then the connection drops) while `cut` holds
+  let cut = true
+  broker.fault = () => cut ? 'network' : undefined
+  const { producer, acked, failed } = producerFor(broker, 2, { retryBackoffMs: 20 })
+  await producer.start()
+  await producer.prepareTopics(['t'])
+  const ids = [1_000_000, 1_000_001, 1_001_000, 1_001_001]
+  for (const id of ids) producer.enqueue('t', Math.floor((id - 1_000_000) / 1000), { batch: unitBatch(id), context: id })
+  while (broker.requests.length === 0) await new Promise(resolve => setTimeout(resolve, 2))
+  // When the mirror waits for what it wrote to be answered
+  let settled: boolean | undefined
+  const waiting = producer.writtenSettled(topic => topic === 't').then(result => { settled = result })
+  // And a second wait that is abandoned
+  let abandoned = false
+  const given = producer.writtenSettled(() => true, () => abandoned)
+  await new Promise(resolve => setTimeout(resolve, 150))
+  // Then neither ends while the answers are lost
+  assert.equal(settled, undefined)
+  abandoned = true
+  assert.equal(await given, false)
+  assert.equal(settled, undefined)
+  // And once the target answers again, the wait ends with every batch written before it acknowledged, each appended once
+  cut = false
+  await waiting
+  assert.equal(settled, true)
+  const written = new Set(broker.requests.flatMap(r => r.flatMap(x => x.ids)))
+  for (const id of written) assert.ok([...acked.values()].some(a => a.includes(id)), `unit ${id} was written and is acknowledged`)
+  await settle(producer)
+  assert.deepEqual(failed, [])
+  assert.deepEqual(broker.log('t', 0).ids, [1_000_000, 1_000_001])
+  assert.deepEqual(broker.log('t', 1).ids, [1_001_000, 1_001_001])
+  // And with nothing in flight it ends at once
+  assert.equal(await producer.writtenSettled(() => true), true)
+  await producer.close()
+})
+
 test('producer state the broker forgot: the partition takes a new producer id and numbers its batches from 0 again', async () => {
   const broker = new FakeBroker()
   // A Kafka 2.4 broker says so (UNKNOWN_PRODUCER_ID); 2.5+ append the batch as it is
