@@ -53,10 +53,13 @@
 //   broker's offset.metadata.max.bytes (4096 by default: said once per partition in the log).
 // - A zombie member (frozen past its session timeout, or cut off) writes nothing once its group
 //   has not vouched for it for nearly a session, nor while it rejoins (the worker's write gate),
-//   so what it held goes to no target after the new owner read it. Not reachable without
-//   transactions: a request it had already written when it froze, and a killed member's request
-//   the broker appends after the restart read the target: those records are copied twice.
-//   Nothing is lost.
+//   so what it held goes to no target after the new owner read it. A member that takes
+//   partitions reads the target only once every request its own process wrote to the topic
+//   before was answered (worker.ts, RawProducer.writtenSettled): a member cut off, whose requests
+//   were held up in the network, does not copy again what they carry. Not reachable without
+//   transactions: a request another process (a frozen member on another host, a killed one)
+//   had already written, which the broker appends after the new owner read the target: those
+//   records are copied twice. Nothing is lost.
 // - Bounded: reading stops at the deadline (RECONCILE_DEADLINE_MS); the time taken is logged.
 //   An assignment is reconciled at once, every topic together: one Metadata request and one
 //   ListOffsets per broker for the target, one OffsetFetch for the group, then up to
